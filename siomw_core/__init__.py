@@ -1,0 +1,41 @@
+"""siomw: Socket.IO v4 middlewares (``io.use``) and a plugin marketplace for python-socketio.
+
+The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`Refusal`,
+:class:`Socket`, :class:`Handshake`, :data:`hookimpl`, :class:`ConfigError`,
+:class:`CoreSettings`. Applications use :func:`attach`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import Config, CoreSettings, load_config
+from .context import Handshake, Socket, client_address
+from .errors import ConfigError, OrderingError, PluginLoadError, Refusal
+from .hookspecs import hookimpl
+from .middleware import CallNext, Middleware
+from .server import Siomw, attach
+
+__all__ = [
+    "CallNext",
+    "Config",
+    "ConfigError",
+    "CoreSettings",
+    "Handshake",
+    "Middleware",
+    "OrderingError",
+    "PluginLoadError",
+    "Refusal",
+    "Siomw",
+    "Socket",
+    "__version__",
+    "attach",
+    "client_address",
+    "hookimpl",
+    "load_config",
+]
+
+try:
+    __version__ = version("siomw-core")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"

@@ -1,0 +1,210 @@
+"""Configuration: ``siomw.toml`` (or ``[tool.siomw]`` in ``pyproject.toml``), env overrides.
+
+Precedence, lowest first: embedded defaults (each schema's defaults), the file, environment
+variables, then code (keyword arguments and decorators). Environment variables:
+
+- ``SIOMW_CONFIG``: the config file's path;
+- ``SIOMW_PLUGINS``: allow-list of plugin names, comma-separated (empty: no plugin);
+- ``SIOMW_DISABLE_PLUGINS``: block-list, comma-separated;
+- ``SIOMW_STRICT``, ``SIOMW_CONNECT_TIMEOUT``: core keys;
+- ``SIOMW_<PLUGIN>__<KEY>``: a key of a plugin's table, e.g. ``SIOMW_JWT__LEEWAY=5``; the
+  value is read as JSON when it parses (``["HS256"]``, ``5``, ``true``), else as a string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = ["Config", "CoreSettings", "load_config", "validate_table"]
+
+M = TypeVar("M", bound=BaseModel)
+
+CORE_KEYS = frozenset({"plugins", "disable_plugins", "strict", "connect_timeout", "order"})
+DEFAULT_FILE = "siomw.toml"
+
+
+class CoreSettings(BaseModel):
+    """The top-level keys of ``siomw.toml``.
+
+    Attributes:
+        plugins: allow-list of plugin names (``None``: every installed plugin; ``[]``: none).
+        disable_plugins: block-list of plugin names.
+        strict: a plugin that fails to load, or an ordering reference to an absent
+            middleware, stops startup instead of being reported and skipped.
+        connect_timeout: deadline of a connect chain in seconds (default 10); past it the
+            client gets CONNECT_ERROR with ``data.code = "middleware_timeout"``.
+        order: names of middlewares pinned in this relative order in every chain.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plugins: list[str] | None = None
+    disable_plugins: list[str] = Field(default_factory=list)
+    strict: bool = False
+    connect_timeout: float = Field(default=10.0, gt=0)
+    order: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class Config:
+    """A loaded configuration, not yet validated per plugin.
+
+    Attributes:
+        source: where it came from: a file path, or ``"<embedded defaults>"``.
+        core: the validated top-level settings.
+        tables: raw plugin tables by name, env overrides applied.
+        origins: for each ``(table, key)`` set from the environment, the variable's name
+            (so errors name the variable instead of the file).
+    """
+
+    source: str
+    core: CoreSettings
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[str, Any]:
+        """The raw table of plugin ``name`` (``{}`` when absent)."""
+        return self.tables.get(name, {})
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _names(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        section = data.get("tool", {}).get("siomw")
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: has no [tool.siomw] table")
+        return section
+    return data
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load the configuration.
+
+    Args:
+        path: a ``siomw.toml`` or a ``pyproject.toml`` (its ``[tool.siomw]``). Without it:
+            ``$SIOMW_CONFIG``, then ``./siomw.toml``, then the embedded defaults.
+        environ: the environment to read overrides from (default ``os.environ``).
+        overrides: top-level keys set in code; they win over file and environment.
+
+    Returns:
+        The :class:`Config`.
+
+    Raises:
+        ConfigError: unreadable file, invalid TOML, an unknown or ill-typed top-level key
+            (the message names file, key, expected and found).
+    """
+    env = os.environ if environ is None else environ
+    chosen = path or env.get("SIOMW_CONFIG") or None
+    if chosen is None and Path(DEFAULT_FILE).is_file():
+        chosen = DEFAULT_FILE
+    if chosen is None:
+        source, data = "<embedded defaults>", {}
+    else:
+        source, data = str(chosen), _read_file(Path(chosen))
+
+    core_raw: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    origins: dict[tuple[str, str], str] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables[key] = dict(value)
+        else:
+            core_raw[key] = value
+    core_origin: dict[str, str] = {}
+
+    for var, raw in env.items():
+        if not var.startswith("SIOMW_"):
+            continue
+        rest = var[6:]
+        if "__" in rest:
+            table, _, key = rest.partition("__")
+            table, key = table.lower(), key.lower()
+            tables.setdefault(table, {})[key] = _env_value(raw)
+            origins[(table, key)] = var
+        elif rest == "PLUGINS":
+            core_raw["plugins"] = _names(raw)
+            core_origin["plugins"] = var
+        elif rest == "DISABLE_PLUGINS":
+            core_raw["disable_plugins"] = _names(raw)
+            core_origin["disable_plugins"] = var
+        elif rest.lower() in ("strict", "connect_timeout"):
+            core_raw[rest.lower()] = _env_value(raw)
+            core_origin[rest.lower()] = var
+    core_raw.update(overrides or {})
+    core = validate_table(CoreSettings, core_raw, source=source, table=None, origins={
+        (None, k): v for k, v in core_origin.items()
+    })
+    return Config(source=source, core=core, tables=tables, origins=origins)
+
+
+def validate_table(
+    model: type[M],
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    table: str | None,
+    origins: Mapping[tuple[Any, str], str] | None = None,
+) -> M:
+    """Validate ``raw`` against ``model``; errors name file, table, key, expected and found.
+
+    Raises:
+        ConfigError: one line per problem, e.g.
+            ``siomw.toml: [jwt] leeway: expected a number (Input should be a valid number);
+            found 'soon' (str)``.
+    """
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(table)"
+            top = str(err["loc"][0]) if err["loc"] else ""
+            where = (origins or {}).get((table, top))
+            place = f"environment variable {where}" if where else source
+            prefix = f"[{table}] " if table else ""
+            found = err.get("input")
+            if err["type"] == "extra_forbidden":
+                expected = f"a known key ({', '.join(sorted(model.model_fields))})"
+                detail = "unknown key"
+            elif err["type"] == "missing":
+                expected, detail = "a value", "missing"
+            else:
+                expected, detail = err["msg"], None
+            found_text = "nothing" if detail == "missing" else f"{found!r} ({type(found).__name__})"
+            text = f"{place}: {prefix}{key}: expected {expected}; found {found_text}"
+            if detail == "unknown key":
+                text = f"{place}: {prefix}{key}: unknown key; expected {expected}"
+            lines.append(text)
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,178 @@
+"""The views a middleware sees: the socket of a connection attempt and its handshake."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from functools import cached_property
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = ["DisconnectCallback", "Handshake", "Socket", "client_address"]
+
+DisconnectCallback = Callable[[str], Awaitable[None] | None]
+
+
+def client_address(environ: Mapping[str, Any]) -> str:
+    """The peer address of the request behind ``environ``.
+
+    python-engineio hard-codes ``REMOTE_ADDR = "127.0.0.1"`` under ASGI, so the ASGI scope's
+    ``client`` is read first; WSGI servers set ``REMOTE_ADDR`` truthfully.
+    """
+    scope = environ.get("asgi.scope")
+    if scope is not None:
+        client = scope.get("client")
+        if client:
+            return str(client[0])
+        return ""
+    aio = environ.get("aiohttp.request")
+    if aio is not None and aio.remote:
+        return str(aio.remote)
+    return str(environ.get("REMOTE_ADDR", ""))
+
+
+class Handshake:
+    """Node's ``socket.handshake``, built from the Engine.IO handshake request.
+
+    Fields are computed on first access, so a chain that reads only ``auth`` pays for nothing
+    else. Shapes follow Socket.IO v4's ``Handshake`` interface:
+
+    - ``headers``: ``dict[str, str]``, lower-case names (duplicates joined with ``,``);
+    - ``query``: ``dict[str, str]``, the last value of a repeated key wins (as in Node),
+      ``EIO``, ``transport`` and ``t`` included;
+    - ``auth``: ``dict``, the CONNECT packet's payload (``{}`` when none was sent);
+    - ``address``: the client's IP address as a string;
+    - ``time``: when the CONNECT was processed, as a string; ``issued``: the same in
+      milliseconds since the epoch (int);
+    - ``url``: the handshake request's path and query; ``secure``: HTTPS/WSS;
+      ``xdomain``: an ``Origin`` header was sent.
+    """
+
+    def __init__(self, environ: Mapping[str, Any], auth: Any) -> None:
+        self.environ = environ
+        self.auth: dict[str, Any] = auth if isinstance(auth, dict) else {}
+        self.issued: int = int(time.time() * 1000)
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """Request headers, lower-case names."""
+        scope = self.environ.get("asgi.scope")
+        if scope is not None:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in scope.get("headers", ()):
+                name = raw_name.decode("latin-1").lower()
+                value = raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
+            return headers
+        headers = {}
+        for key, value in self.environ.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").lower()] = str(value)
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+                headers[key.replace("_", "-").lower()] = str(value)
+        return headers
+
+    @cached_property
+    def query(self) -> dict[str, str]:
+        """Query parameters of the handshake request (last value wins)."""
+        return dict(parse_qsl(self.environ.get("QUERY_STRING", ""), keep_blank_values=True))
+
+    @cached_property
+    def address(self) -> str:
+        """The client's IP address (the TCP peer; see trusted proxies for forwarded ones)."""
+        return client_address(self.environ)
+
+    @property
+    def time(self) -> str:
+        """When the CONNECT was processed, like JavaScript's ``String(new Date())``."""
+        return time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(self.issued / 1000))
+
+    @cached_property
+    def url(self) -> str:
+        """Path and query string of the handshake request."""
+        raw = self.environ.get("RAW_URI")
+        if raw:
+            return str(raw)
+        qs = self.environ.get("QUERY_STRING", "")
+        path = self.environ.get("PATH_INFO", "/")
+        return f"{path}?{qs}" if qs else str(path)
+
+    @cached_property
+    def secure(self) -> bool:
+        """True when the handshake came over TLS (``https``/``wss``)."""
+        scope = self.environ.get("asgi.scope")
+        if scope is not None:
+            return scope.get("scheme") in ("https", "wss")
+        return self.environ.get("wsgi.url_scheme") == "https"
+
+    @property
+    def xdomain(self) -> bool:
+        """True when the request carried an ``Origin`` header (Node: ``!!headers.origin``)."""
+        return "origin" in self.headers
+
+    def as_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict (for logging or debugging; includes ``auth``)."""
+        return {
+            "headers": self.headers,
+            "query": self.query,
+            "auth": self.auth,
+            "address": self.address,
+            "time": self.time,
+            "issued": self.issued,
+            "url": self.url,
+            "secure": self.secure,
+            "xdomain": self.xdomain,
+        }
+
+
+class Socket:
+    """What a connect-level middleware sees: Node's ``socket`` inside ``io.use``.
+
+    Attributes:
+        sid: the Socket.IO sid of this namespace connection (not the engine sid).
+        namespace: the namespace being joined, e.g. ``"/"`` or ``"/admin"``.
+        handshake: the :class:`Handshake`.
+        data: a dict middlewares write to; once the connection is accepted it is the
+            python-socketio session of ``(sid, namespace)``, so handlers read it with
+            ``await sio.get_session(sid, namespace=...)``.
+        eio_sid: the Engine.IO session id behind this socket.
+        server: the python-socketio server.
+    """
+
+    __slots__ = ("_on_disconnect", "data", "eio_sid", "handshake", "namespace", "server", "sid")
+
+    def __init__(
+        self,
+        sid: str,
+        namespace: str,
+        handshake: Handshake,
+        eio_sid: str,
+        server: Any,
+    ) -> None:
+        self.sid = sid
+        self.namespace = namespace
+        self.handshake = handshake
+        self.eio_sid = eio_sid
+        self.server = server
+        self.data: dict[str, Any] = {}
+        self._on_disconnect: list[DisconnectCallback] | None = None
+
+    @property
+    def environ(self) -> Mapping[str, Any]:
+        """The WSGI-style environ of the Engine.IO handshake request."""
+        return self.handshake.environ
+
+    def on_disconnect(self, callback: DisconnectCallback) -> None:
+        """Call ``callback(reason)`` when this socket, once accepted, disconnects.
+
+        ``reason`` is python-socketio's disconnect reason (e.g. ``"client disconnect"``,
+        ``"transport close"``, ``"server disconnect"``). A socket that is refused, or whose
+        client leaves before it is accepted, never calls it (nor the disconnect handler).
+        ``callback`` may be a plain function or a coroutine function.
+        """
+        if self._on_disconnect is None:
+            self._on_disconnect = []
+        self._on_disconnect.append(callback)
+
+    def __repr__(self) -> str:
+        return f"<Socket sid={self.sid!r} namespace={self.namespace!r}>"

@@ -1,0 +1,63 @@
+"""The plugin contract: the hooks a siomw plugin implements (pluggy project ``"siomw"``).
+
+A plugin is a module (or object) registered under the entry-point group ``siomw``::
+
+    [project.entry-points.siomw]
+    audit = "siomw_audit"
+
+Its entry-point name (``audit``) is the plugin's name and the name of its config table
+(``[audit]`` in ``siomw.toml``). It implements the hooks below with ``@hookimpl``. Every
+hook is documented in ``docs/plugins/writing.md``; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .config import CoreSettings
+    from .middleware import Middleware
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "siomw"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def siomw_config_schema() -> type[BaseModel] | None:  # type: ignore[empty-body]
+    """Return the pydantic model that validates this plugin's config table.
+
+    The table named like the plugin (``[jwt]`` for the plugin ``jwt``) is validated against
+    it at startup; a model with ``extra="forbid"`` turns a misspelt key into an error that
+    names the file, table and key. Defaults of the model are the plugin's embedded defaults.
+    Return None for a plugin without options.
+    """
+
+
+@hookspec
+def siomw_middlewares(  # type: ignore[empty-body]
+    config: Any, settings: CoreSettings
+) -> Sequence[Middleware]:
+    """Return the middlewares this plugin contributes, at any level.
+
+    Called once at startup, after configuration is validated.
+
+    Args:
+        config: an instance of the model from :func:`siomw_config_schema` (or None).
+        settings: the validated core settings (``strict``, ``connect_timeout``, ...).
+
+    Returns:
+        The plugin's :class:`~siomw_core.Middleware` specs; each declares its name, level,
+        priority, ``before``/``after`` and namespaces. An empty sequence contributes nothing.
+
+    Raise :class:`~siomw_core.ConfigError` for a configuration that validates but cannot
+    work (a missing secret, say); any exception marks the plugin as failed (skipped, or
+    fatal in strict mode).
+    """

@@ -1,0 +1,1 @@
+"""Each level's integration with python-socketio: ``engine``, ``connect``, ``event``."""

@@ -1,0 +1,233 @@
+"""The connect level: Node's ``io.use`` / ``io.of(ns).use`` on ``socketio.AsyncServer``.
+
+python-socketio 5.18 runs the connect handler inline in the engine's read loop, leaks the sid
+when the client leaves mid-handler, hangs on an exception and delivers broadcasts to sockets
+it has not accepted (``reference/python-socketio-internals.md`` §1-2). This module replaces
+the server's ``_handle_connect`` (a private method, the same seam as ``sio.instrument()``
+uses for ``_trigger_event``) so that, per CONNECT packet:
+
+1. the namespace is checked; an unknown one is refused with ``{"message": "Invalid
+   namespace"}``, the payload Node sends (python-socketio sends a bare string the JS client
+   cannot read);
+2. the sid is pre-registered, kept out of every broadcast, and the chain runs in its own
+   task, so the engine keeps reading and notices a client that leaves;
+3. the chain's endpoint is the application's own connect handler (decorator or
+   ``AsyncNamespace``), called as python-socketio would, after checking that the client is
+   still there and after saving ``socket.data`` as the session;
+4. acceptance sends CONNECT ``{"sid"}``; a refusal sends CONNECT_ERROR ``{"message",
+   "data"}``; a client that left gets nothing and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import socketio
+from socketio import packet
+from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedError
+
+from ..chain import run_chain
+from ..context import DisconnectCallback, Handshake, Socket
+from ..errors import Refusal
+from ..middleware import Middleware
+
+__all__ = ["CLIENT_GONE", "ConnectLevel"]
+
+log = logging.getLogger("siomw")
+
+#: ``data.code`` of the (unsent) refusal of a client that left while its chain ran
+CLIENT_GONE = "client_gone"
+
+
+class _ClientGone(Refusal):
+    def __init__(self) -> None:
+        super().__init__("Client left before the connection was accepted", {"code": CLIENT_GONE})
+
+
+class ConnectLevel:
+    """Connect chains installed on one ``socketio.AsyncServer``.
+
+    Args:
+        sio: the server; its ``_handle_connect``, ``_trigger_event`` and its manager's
+            ``get_participants`` are wrapped on the instance.
+        chain_for: returns the composed chain of a namespace (outermost first).
+        timeout: the chain deadline in seconds (config ``connect_timeout``).
+    """
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        chain_for: Callable[[str], Sequence[Middleware]],
+        timeout: float,
+    ) -> None:
+        if not isinstance(sio, socketio.AsyncServer):
+            raise TypeError(
+                f"siomw's connect level needs a socketio.AsyncServer, got {type(sio).__name__}"
+            )
+        self.sio = sio
+        self.chain_for = chain_for
+        self.timeout = timeout
+        self.pending: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
+        self._trigger_event = sio._trigger_event
+
+    def install(self) -> None:
+        """Wrap the server instance; idempotent per server."""
+        sio = self.sio
+        if getattr(sio, "_siomw_connect", None) is not None:
+            raise RuntimeError("siomw is already attached to this server")
+        sio._siomw_connect = self  # type: ignore[attr-defined]
+        if sio.always_connect:
+            log.warning(
+                "siomw: always_connect=True is ignored: CONNECT is sent once the connect chain "
+                "and handler accepted, so that a refusal reaches clients as CONNECT_ERROR"
+            )
+        sio._handle_connect = self._handle_connect  # type: ignore[method-assign]
+        sio._trigger_event = self._trigger_with_callbacks  # type: ignore[method-assign]
+        self._wrap_manager(sio.manager)
+
+    def _wrap_manager(self, manager: Any) -> None:
+        participants = manager.get_participants
+        pending = self.pending
+
+        def get_participants(namespace: str, room: Any) -> Iterator[tuple[str, str]]:
+            if not pending:
+                yield from participants(namespace, room)
+                return
+            for sid, eio_sid in participants(namespace, room):
+                if sid not in pending:  # not yet accepted: no broadcast reaches it
+                    yield sid, eio_sid
+
+        manager.get_participants = get_participants
+
+    # python-socketio seams -----------------------------------------------------------
+    async def _trigger_with_callbacks(self, event: str, namespace: str, *args: Any) -> Any:
+        if event != "disconnect" or not self._on_disconnect:
+            return await self._trigger_event(event, namespace, *args)
+        callbacks = self._on_disconnect.pop((namespace, args[0]), None)
+        try:
+            return await self._trigger_event(event, namespace, *args)
+        finally:
+            if callbacks:
+                reason = str(args[1]) if len(args) > 1 else "server disconnect"
+                await _call_all(callbacks, reason)
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        sio = self.sio
+        namespace = namespace or "/"
+        sid = None
+        if (
+            namespace in sio.handlers
+            or namespace in sio.namespace_handlers
+            or sio.namespaces == "*"
+            or namespace in sio.namespaces
+        ):
+            sid = await sio.manager.pre_connect(eio_sid, namespace)
+        if sid is None:
+            await self._send(eio_sid, packet.CONNECT_ERROR, {"message": "Invalid namespace"},
+                             namespace)
+            return
+        environ = sio.environ.get(eio_sid)
+        if environ is None:  # the engine session closed already
+            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+            return
+        self.pending.add(sid)
+        socket = Socket(sid, namespace, Handshake(environ, data), eio_sid, sio)
+        task = asyncio.create_task(self._connect(socket, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # one connection attempt ------------------------------------------------------------
+    async def _connect(self, socket: Socket, auth: Any) -> None:
+        sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
+        handler_called = False
+
+        async def endpoint() -> None:
+            nonlocal handler_called
+            if not self._alive(eio_sid):
+                raise _ClientGone()
+            await sio.save_session(sid, socket.data, namespace=namespace)
+            handler_called = True
+            await self._call_handler(socket, auth)
+
+        try:
+            try:
+                await run_chain(self.chain_for(namespace), socket, endpoint, self.timeout)
+                if not self._alive(eio_sid):
+                    raise _ClientGone()
+            except Refusal as refusal:
+                await self._refuse(socket, refusal, handler_called)
+                return
+            await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
+            self.pending.discard(sid)
+            await sio.manager.connect(sid, namespace)
+            if socket._on_disconnect:
+                self._on_disconnect[(namespace, sid)] = socket._on_disconnect
+        except BaseException:
+            self.pending.discard(sid)
+            log.exception("siomw: connect of %s to %s failed", sid, namespace)
+            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+            raise
+
+    async def _call_handler(self, socket: Socket, auth: Any) -> None:
+        """Call the application's connect handler the way python-socketio 5.18 does."""
+        args = (socket.sid, socket.environ)
+        trigger = self._trigger_event
+        try:
+            if auth:
+                result = await trigger("connect", socket.namespace, *args, auth)
+            else:
+                try:
+                    result = await trigger("connect", socket.namespace, *args, None)
+                except TypeError as exc:  # a legacy (sid, environ) handler
+                    try:
+                        result = await trigger("connect", socket.namespace, *args)
+                    except TypeError:
+                        raise exc from None
+        except SioConnectionRefusedError as exc:
+            raise Refusal(exc.error_args["message"], exc.error_args.get("data")) from None
+        except ConnectionRefusedError:
+            raise Refusal("Connection refused by server") from None
+        if result is False:
+            raise Refusal("Connection rejected by server")
+
+    async def _refuse(self, socket: Socket, refusal: Refusal, handler_called: bool) -> None:
+        sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
+        self.pending.discard(sid)
+        alive = self._alive(eio_sid)
+        if alive:
+            try:  # a retried CONNECT on this engine session must not see this attempt's data
+                session = await sio.eio.get_session(eio_sid)
+                session.pop(namespace, None)
+            except KeyError:
+                pass
+            await self._send(eio_sid, packet.CONNECT_ERROR, refusal.payload(), namespace)
+        elif handler_called:
+            # the handler saw a connect; balance it as python-socketio would on transport close
+            await self._trigger_event("disconnect", namespace, sid, sio.reason.TRANSPORT_CLOSE)
+        await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+        log.debug("siomw: refused %s on %s: %r", sid, namespace, refusal)
+
+    # helpers ---------------------------------------------------------------------------
+    def _alive(self, eio_sid: str) -> bool:
+        sock = self.sio.eio.sockets.get(eio_sid)
+        return sock is not None and not sock.closed
+
+    async def _send(self, eio_sid: str, kind: int, data: Any, namespace: str) -> None:
+        sio = self.sio
+        await sio._send_packet(eio_sid, sio.packet_class(kind, data=data, namespace=namespace))
+
+
+async def _call_all(callbacks: list[DisconnectCallback], reason: str) -> None:
+    for callback in callbacks:
+        try:
+            result = callback(reason)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("siomw: on_disconnect callback %r raised", callback)

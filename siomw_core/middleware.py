@@ -1,0 +1,71 @@
+"""The middleware spec: what a middleware declares so that a chain can be composed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from .context import Socket
+
+__all__ = ["CallNext", "ConnectMiddleware", "Level", "Middleware", "as_names"]
+
+Level: TypeAlias = Literal["engine", "connect", "event"]
+CallNext: TypeAlias = Callable[[], Awaitable[None]]
+ConnectMiddleware: TypeAlias = Callable[["Socket", CallNext], Awaitable[None]]
+
+LEVELS: tuple[Level, ...] = ("engine", "connect", "event")
+
+
+def as_names(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Normalise a name or a list of names to a tuple (``None`` gives ``()``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Middleware:
+    """One member of a chain, with the declarations that place it.
+
+    The callable follows the onion contract of every level::
+
+        async def mw(socket, call_next):
+            ...               # before: read socket.handshake, write socket.data
+            await call_next()  # the rest of the chain, then the application
+            ...               # after: sees the outcome (a Refusal propagates through here)
+
+    Attributes:
+        name: unique within a chain; ``before``/``after`` and the config's ``order`` use it.
+        func: the async callable ``(socket, call_next) -> None``.
+        level: ``"engine"``, ``"connect"`` or ``"event"``.
+        priority: higher runs first (Kong's convention); ties are broken by name.
+        before: names this member must run before (it is placed outside them).
+        after: names this member must run after.
+        namespaces: the namespaces it applies to (``None``: every namespace).
+        plugin: the plugin that contributed it (``None`` for the application's own).
+    """
+
+    name: str
+    func: ConnectMiddleware
+    level: Level = "connect"
+    priority: int = 0
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] | None = None
+    plugin: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("a middleware needs a non-empty string name")
+        if self.level not in LEVELS:
+            raise ValueError(f"middleware {self.name!r}: level must be one of {LEVELS}")
+        if not callable(self.func):
+            raise TypeError(f"middleware {self.name!r}: func is not callable")
+
+    def applies_to(self, namespace: str) -> bool:
+        """Whether this member belongs in ``namespace``'s chain."""
+        return self.namespaces is None or namespace in self.namespaces

@@ -1,0 +1,223 @@
+"""The plugin registry: discovery through entry points, allow/block lists, config, specs.
+
+Entry points of the group ``siomw`` are loaded one at a time (pluggy's own
+``load_setuptools_entrypoints`` aborts on the first failure): a plugin that fails to import,
+to register, or to build its middlewares is recorded with its name, distribution and error
+and skipped, or stops startup when ``strict = true``. Chain order is not pluggy's business:
+see ``ordering.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .config import Config, validate_table
+from .errors import ConfigError, PluginLoadError
+from .middleware import Middleware
+
+__all__ = ["PluginRecord", "Registry"]
+
+log = logging.getLogger("siomw")
+GROUP = "siomw"
+
+
+@dataclass
+class PluginRecord:
+    """What ``siomw plugins`` shows for one plugin.
+
+    Attributes:
+        name: the entry-point name (also its config table's name).
+        distribution: the distribution that declared it (``None`` for in-code plugins).
+        version: that distribution's version.
+        enabled: loaded and contributing middlewares.
+        error: why it is not enabled: ``"blocked by ..."``, ``"not in ..."`` or the
+            load error as ``ExceptionType: message``.
+        middlewares: what it contributed.
+    """
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    enabled: bool = False
+    error: str | None = None
+    middlewares: list[Middleware] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``siomw plugins --json``)."""
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "enabled": self.enabled,
+            "error": self.error,
+            "middlewares": [
+                {"name": m.name, "level": m.level, "priority": m.priority}
+                for m in self.middlewares
+            ],
+        }
+
+
+class Registry:
+    """Plugins found, configured and asked for their middlewares.
+
+    Args:
+        config: the loaded configuration.
+        plugins: extra plugin objects registered in code, as ``(name, module_or_object)``;
+            they obey the allow/block lists like entry points.
+        entry_points: discover installed plugins (turn off in tests of in-code plugins).
+
+    Raises:
+        ConfigError: a plugin's table does not validate, or a table names no installed
+            plugin.
+        PluginLoadError: in strict mode, a plugin failed to load or to build middlewares.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        plugins: Sequence[tuple[str, object]] = (),
+        entry_points: bool = True,
+    ) -> None:
+        self.config = config
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        found = list(md.entry_points(group=GROUP)) if entry_points else []
+        known = {ep.name for ep in found} | {name for name, _ in plugins}
+        self._check_tables(known)
+        for ep in sorted(found, key=lambda e: e.name):
+            self._load_entry_point(ep)
+        for name, plugin in plugins:
+            self._admit(PluginRecord(name=name), lambda p=plugin: p)
+        for record in self.records.values():
+            if record.enabled:
+                self._configure(record)
+
+    # discovery -----------------------------------------------------------------------
+    def _gate(self, record: PluginRecord) -> bool:
+        core = self.config.core
+        if record.name in self.records:
+            log.warning("siomw: plugin name %r is declared twice; keeping the first", record.name)
+            return False
+        self.records[record.name] = record
+        if core.plugins is not None and record.name not in core.plugins:
+            record.error = "not in the allow-list (SIOMW_PLUGINS / plugins)"
+            return False
+        if record.name in core.disable_plugins:
+            record.error = "blocked (SIOMW_DISABLE_PLUGINS / disable_plugins)"
+            self.pm.set_blocked(record.name)
+            return False
+        return True
+
+    def _load_entry_point(self, ep: md.EntryPoint) -> None:
+        dist = ep.dist
+        record = PluginRecord(
+            name=ep.name,
+            distribution=dist.metadata["Name"] if dist is not None else None,
+            version=dist.version if dist is not None else None,
+        )
+        self._admit(record, ep.load)
+
+    def _admit(self, record: PluginRecord, load: Any) -> None:
+        if not self._gate(record):
+            return
+        try:
+            plugin = load()
+            self.pm.register(plugin, name=record.name)
+            self.pm.check_pending()
+        except Exception as exc:
+            self._failed(record, exc, "failed to load")
+            if self.pm.has_plugin(record.name):
+                self.pm.unregister(name=record.name)
+            return
+        record.enabled = True
+
+    def _failed(self, record: PluginRecord, exc: BaseException, what: str) -> None:
+        record.enabled = False
+        record.error = f"{type(exc).__name__}: {exc}"
+        origin = f" (distribution {record.distribution})" if record.distribution else ""
+        if self.config.core.strict:
+            raise PluginLoadError(
+                f"plugin {record.name!r}{origin} {what}: {record.error}"
+            ) from exc
+        log.error(
+            "siomw: plugin %r%s %s and is skipped: %s",
+            record.name, origin, what, record.error, exc_info=exc,
+        )
+
+    # configuration -------------------------------------------------------------------
+    def _check_tables(self, known: set[str]) -> None:
+        for table in self.config.tables:
+            if table not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise ConfigError(
+                    f"{self.config.source}: [{table}]: no installed plugin is named {table!r}; "
+                    f"expected one of: {names}"
+                )
+
+    def _impl(self, hook: str, name: str) -> Any:
+        plugin = self.pm.get_plugin(name)
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin is plugin:
+                return impl.function
+        return None
+
+    def _configure(self, record: PluginRecord) -> None:
+        schema_hook = self._impl("siomw_config_schema", record.name)
+        schema = schema_hook() if schema_hook else None
+        raw = self.config.table(record.name)
+        if schema is None:
+            if raw:
+                raise ConfigError(
+                    f"{self.config.source}: [{record.name}]: plugin {record.name!r} takes no "
+                    f"options; found keys {sorted(raw)}"
+                )
+            options = None
+        else:
+            options = validate_table(
+                schema, raw, source=self.config.source, table=record.name,
+                origins=self.config.origins,
+            )
+        build = self._impl("siomw_middlewares", record.name)
+        if build is None:
+            return
+        try:
+            specs = list(build(config=options, settings=self.config.core))
+            for spec in specs:
+                if not isinstance(spec, Middleware):
+                    raise TypeError(f"siomw_middlewares returned {spec!r}, not a Middleware")
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config.source}: [{record.name}]: {exc}") from None
+        except Exception as exc:
+            self._failed(record, exc, "failed to build its middlewares")
+            return
+        record.middlewares = [
+            spec if spec.plugin else _with_plugin(spec, record.name) for spec in specs
+        ]
+
+    # results -------------------------------------------------------------------------
+    def middlewares(self, level: str | None = None) -> list[Middleware]:
+        """Every enabled plugin's middlewares, optionally of one ``level``."""
+        out: list[Middleware] = []
+        for record in self.records.values():
+            if record.enabled:
+                out.extend(m for m in record.middlewares if level is None or m.level == level)
+        return out
+
+    def plugins(self) -> Iterable[PluginRecord]:
+        """Every plugin seen, enabled or not, by name."""
+        return sorted(self.records.values(), key=lambda r: r.name)
+
+
+def _with_plugin(spec: Middleware, plugin: str) -> Middleware:
+    from dataclasses import replace
+
+    return replace(spec, plugin=plugin)

@@ -1,0 +1,257 @@
+"""The middleware stack of one python-socketio server: ``attach(sio)`` and ``use``.
+
+Node's API, in Python terms::
+
+    mw = siomw_core.attach(sio)            # plugins and siomw.toml, as siomw serve does
+
+    @mw.use                                 # io.use(fn): the main namespace "/"
+    async def audit(socket, call_next): ...
+
+    @mw.of("/admin").use(priority=50, after=["jwt"])   # io.of("/admin").use(fn)
+    async def admins_only(socket, call_next): ...
+
+Chains are composed once per namespace and recomposed only when a middleware is added.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, overload
+
+import socketio
+
+from .config import Config, load_config
+from .levels.connect import ConnectLevel
+from .middleware import ConnectMiddleware, Level, Middleware, as_names
+from .ordering import Placed, order_chain
+from .registry import Registry
+
+__all__ = ["Namespace", "Siomw", "attach"]
+
+Decorator = Callable[[ConnectMiddleware], ConnectMiddleware]
+
+
+class Siomw:
+    """Middleware chains for one ``socketio.AsyncServer``, from plugins and from code.
+
+    Args:
+        sio: the server to attach to.
+        config: a :class:`Config`, or a path to ``siomw.toml`` / ``pyproject.toml``;
+            ``None`` looks for ``$SIOMW_CONFIG``, ``./siomw.toml``, then embedded defaults.
+        plugins: in-code plugins as ``(name, module_or_object)`` pairs, beside entry points.
+        entry_points: discover installed plugins (default True).
+        **core: top-level config keys set in code (``connect_timeout=5``, ``strict=True``,
+            ``plugins=["jwt"]``, ...); they win over the file and the environment.
+
+    Raises:
+        ConfigError: invalid configuration (the message names file, table, key).
+        OrderingError: a chain cannot be ordered (a cycle, or strict absent references).
+        PluginLoadError: in strict mode, a plugin failed.
+    """
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        config: Config | str | os.PathLike[str] | None = None,
+        plugins: Sequence[tuple[str, object]] = (),
+        entry_points: bool = True,
+        **core: Any,
+    ) -> None:
+        self.sio = sio
+        if not isinstance(config, Config):
+            config = load_config(config, overrides=core)
+        elif core:
+            config.core = config.core.model_copy(update=core)
+        self.config = config
+        self.registry = Registry(config, plugins=plugins, entry_points=entry_points)
+        self._own: list[Middleware] = []
+        self._chains: dict[str | None, tuple[Middleware, ...]] = {}
+        self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout)
+        self.connect_level.install()
+        for namespace in self.namespaces():
+            self.placed("connect", namespace)  # a cycle is a startup error, not a connect error
+
+    # registering -----------------------------------------------------------------------
+    @overload
+    def use(self, fn: ConnectMiddleware, /) -> ConnectMiddleware: ...
+    @overload
+    def use(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = "/",
+    ) -> Decorator: ...
+
+    def use(
+        self,
+        fn: ConnectMiddleware | None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = "/",
+    ) -> ConnectMiddleware | Decorator:
+        """Add a connect-level middleware: Node's ``io.use(fn)``.
+
+        Usable as ``mw.use(fn)``, ``@mw.use`` or ``@mw.use(priority=..., before=...)``.
+        Like Node's, it applies to the main namespace ``"/"`` only; pass ``namespace=None``
+        for every namespace, or use :meth:`of`.
+
+        Args:
+            fn: ``async def fn(socket, call_next) -> None``.
+            name: the name in chains and ordering (default: the function's ``__name__``).
+            priority: higher runs first among unconstrained members (default 0; the bundled
+                plugins use 1000-3000, so application middlewares run inside them).
+            before, after: names this middleware runs before / after.
+            namespace: the namespace(s) it guards; ``None`` for all.
+
+        Returns:
+            ``fn`` itself (so it stays callable), or a decorator.
+
+        Raises:
+            OrderingError: the new member makes a chain unorderable (nothing is added).
+        """
+
+        def add(func: ConnectMiddleware) -> ConnectMiddleware:
+            spaces = None if namespace is None else as_names(namespace)
+            spec = Middleware(
+                name=name or getattr(func, "__name__", type(func).__name__),
+                func=func,
+                level="connect",
+                priority=priority,
+                before=as_names(before),
+                after=as_names(after),
+                namespaces=spaces,
+            )
+            self.add(spec)
+            return func
+
+        if fn is not None:
+            return add(fn)
+        return add
+
+    def of(self, namespace: str) -> Namespace:
+        """Node's ``io.of(namespace)``: an object whose ``use`` guards that namespace."""
+        return Namespace(self, namespace)
+
+    def add(self, spec: Middleware) -> None:
+        """Add a middleware spec (any level) declared in code; chains are recomposed.
+
+        Raises:
+            OrderingError: it would make a chain unorderable; nothing is added.
+        """
+        self._own.append(spec)
+        self._chains.clear()
+        try:
+            for namespace in self.namespaces():
+                self.placed(spec.level, namespace)
+        except Exception:
+            self._own.remove(spec)
+            self._chains.clear()
+            raise
+
+    # composing -------------------------------------------------------------------------
+    def members(self, level: Level) -> list[Middleware]:
+        """Every middleware of ``level``: plugins' first, then the application's."""
+        return [*self.registry.middlewares(level), *(m for m in self._own if m.level == level)]
+
+    def placed(self, level: Level, namespace: str) -> list[Placed]:
+        """The ordered chain of ``level`` for ``namespace``, with each member's reason."""
+        members = [m for m in self.members(level) if m.applies_to(namespace)]
+        return order_chain(
+            members,
+            pinned=self.config.core.order,
+            strict=self.config.core.strict,
+            chain_name=f"{level} chain of {namespace!r}",
+        )
+
+    def connect_chain(self, namespace: str) -> tuple[Middleware, ...]:
+        """The composed connect chain of ``namespace`` (cached; outermost first)."""
+        key = namespace if namespace in self._named_namespaces() else None
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = tuple(p.middleware for p in self.placed("connect", namespace))
+            self._chains[key] = chain
+        return chain
+
+    def _named_namespaces(self) -> set[str]:
+        named: set[str] = set()
+        for member in self.members("connect"):
+            if member.namespaces is not None:
+                named.update(member.namespaces)
+        return named
+
+    def namespaces(self) -> list[str]:
+        """Namespaces known to the server or named by a middleware, ``"/"`` first."""
+        known = {"/", *self._named_namespaces()}
+        known.update(ns for ns in self.sio.handlers if ns != "*")
+        known.update(ns for ns in self.sio.namespace_handlers if ns != "*")
+        if isinstance(self.sio.namespaces, list | tuple | set):
+            known.update(ns for ns in self.sio.namespaces if ns != "*")
+        return sorted(known, key=lambda ns: (ns != "/", ns))
+
+    def describe(self) -> dict[str, Any]:
+        """``siomw chain --json``: ``{"connect": {namespace: [{name, plugin, priority,
+        reason}, ...]}}``."""
+        return {
+            "connect": {
+                ns: [
+                    {
+                        "name": p.middleware.name,
+                        "plugin": p.middleware.plugin,
+                        "priority": p.middleware.priority,
+                        "reason": p.reason,
+                    }
+                    for p in self.placed("connect", ns)
+                ]
+                for ns in self.namespaces()
+            }
+        }
+
+
+class Namespace:
+    """``mw.of("/admin")``: registers middlewares for one namespace (Node's ``io.of``)."""
+
+    def __init__(self, stack: Siomw, namespace: str) -> None:
+        self.stack = stack
+        self.namespace = namespace
+
+    def use(
+        self,
+        fn: ConnectMiddleware | None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+    ) -> ConnectMiddleware | Decorator:
+        """Node's ``io.of(ns).use(fn)``; same arguments as :meth:`Siomw.use`."""
+        if fn is not None:
+            return self.stack.use(fn, name=name, priority=priority, before=before, after=after,
+                                  namespace=self.namespace)
+        return self.stack.use(name=name, priority=priority, before=before, after=after,
+                              namespace=self.namespace)
+
+
+def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:
+    """Attach siomw to ``sio``: installed plugins and ``siomw.toml``, as ``siomw serve`` does.
+
+    The few lines for an application served by uvicorn, FastAPI or Starlette::
+
+        sio = socketio.AsyncServer(async_mode="asgi")
+        mw = siomw_core.attach(sio)
+        app = socketio.ASGIApp(sio)
+
+    Takes the keyword arguments of :class:`Siomw`.
+    """
+    return Siomw(sio, **kwargs)

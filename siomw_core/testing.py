@@ -1,0 +1,100 @@
+"""Helpers for testing siomw middlewares and plugins against real servers and clients.
+
+``serve`` runs an ASGI app under uvicorn on 127.0.0.1 with an ephemeral port inside the
+running event loop; ``connect_result`` connects a real python-socketio ``AsyncClient`` and
+reports what it saw: ``("connect", None)`` or ``("connect_error", data)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+import uvicorn
+
+__all__ = ["connect_result", "serve"]
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on ``host`` and a free port; yield its base URL.
+
+    The server stops when the block exits (open connections are closed).
+
+    Raises:
+        RuntimeError: uvicorn did not start within 10 seconds.
+    """
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(1000):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError("uvicorn did not start within 10 seconds")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)
+
+
+async def connect_result(
+    url: str,
+    *,
+    namespace: str = "/",
+    auth: Any = None,
+    headers: dict[str, str] | None = None,
+    transports: list[str] | None = None,
+    wait_timeout: float = 5,
+) -> tuple[str, Any, socketio.AsyncClient]:
+    """Connect a python-socketio ``AsyncClient`` and report the outcome.
+
+    Returns:
+        ``(outcome, data, client)``: outcome ``"connect"`` (data None) or
+        ``"connect_error"`` (data: what the client's ``connect_error`` handler received).
+        The caller disconnects the client.
+    """
+    client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+    seen: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def on_connect() -> None:
+        if not seen.done():
+            seen.set_result(("connect", None))
+
+    async def on_connect_error(data: Any = None) -> None:
+        if not seen.done():
+            seen.set_result(("connect_error", data))
+
+    client.on("connect", on_connect, namespace=namespace)
+    client.on("connect_error", on_connect_error, namespace=namespace)
+    # python-socketio's connect() lingers ~30 s after a polling refusal: race it with the event
+    connecting = asyncio.create_task(client.connect(
+        url, namespaces=[namespace], auth=auth, headers=headers or {}, transports=transports,
+        wait_timeout=wait_timeout,
+    ))
+    await asyncio.wait({connecting, seen}, timeout=wait_timeout + 1,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not seen.done() and connecting.done():
+        exc = connecting.exception()
+        if exc is None:
+            seen.set_result(("connect", None))
+        else:
+            seen.set_result(("connect_error", exc.args[1] if len(exc.args) > 1 else str(exc)))
+    if not seen.done():
+        seen.set_result(("timeout", None))
+    outcome, data = seen.result()
+    if outcome != "connect":
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        await client.eio.disconnect(abort=True)
+    return outcome, data, client
