@@ -1,0 +1,56 @@
+// Drives the reference socket.io-client for siomw's tests.
+// Usage: node connect.mjs '<json spec>'; prints one JSON line per observation and exits.
+// spec: {url, namespace="/", auth, authFunction=false, transports, extraHeaders, query,
+//        attempts=1, emit: {event, args, ack=true}, timeoutMs=5000, leaveAfterMs}
+import { io } from "socket.io-client";
+
+const spec = JSON.parse(process.argv[2]);
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+const opts = {
+  reconnection: false,
+  forceNew: true,
+  timeout: spec.timeoutMs ?? 5000,
+};
+if (spec.transports) opts.transports = spec.transports;
+if (spec.extraHeaders) opts.extraHeaders = spec.extraHeaders;
+if (spec.query) opts.query = spec.query;
+if (spec.auth !== undefined) {
+  if (spec.authFunction) {
+    let calls = 0;
+    opts.auth = (cb) => { calls += 1; out({ event: "auth_called", calls }); cb(spec.auth); };
+  } else {
+    opts.auth = spec.auth;
+  }
+}
+const url = spec.url + (spec.namespace && spec.namespace !== "/" ? spec.namespace : "");
+const socket = io(url, opts);
+const done = (code = 0) => { socket.disconnect(); setTimeout(() => process.exit(code), 50); };
+const timer = setTimeout(() => { out({ event: "timeout" }); done(0); }, spec.timeoutMs ?? 5000);
+
+socket.on("connect", async () => {
+  out({ event: "connect", id: socket.id, active: socket.active });
+  if (spec.leaveAfterMs !== undefined) { clearTimeout(timer); done(0); return; }
+  if (spec.emit) {
+    try {
+      const res = await socket.timeout(spec.timeoutMs ?? 5000).emitWithAck(spec.emit.event, ...(spec.emit.args ?? []));
+      out({ event: "ack", args: res });
+    } catch (err) {
+      out({ event: "ack_error", message: err.message });
+    }
+  }
+  clearTimeout(timer);
+  done(0);
+});
+socket.on("connect_error", (err) => {
+  const rec = { event: "connect_error", message: err.message, active: socket.active };
+  if ("data" in err) rec.data = err.data === undefined ? null : err.data;
+  if (err.description !== undefined) rec.description = typeof err.description === "number" ? err.description : String(err.description);
+  out(rec);
+  clearTimeout(timer);
+  done(0);
+});
+socket.on("disconnect", (reason) => { out({ event: "disconnect", reason }); });
+if (spec.leaveAfterMs !== undefined) {
+  // leave while the server's chain is still running
+  socket.io.on("open", () => setTimeout(() => { out({ event: "left" }); clearTimeout(timer); done(0); }, spec.leaveAfterMs));
+}

@@ -1,0 +1,47 @@
+"""Run the reference JS ``socket.io-client`` (npm, ``tests/js``) against a test server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+JS_DIR = Path(__file__).parent / "js"
+
+
+def js_available() -> bool:
+    """Node is on PATH and ``npm install`` ran in ``tests/js``."""
+    return shutil.which("node") is not None and (JS_DIR / "node_modules" / "socket.io-client").is_dir()
+
+
+async def js_client(url: str, **spec: Any) -> list[dict[str, Any]]:
+    """Drive one JS client; return its observations in order.
+
+    ``spec`` keys (camelCase as in socket.io-client): ``namespace``, ``auth``,
+    ``authFunction`` (send ``auth`` through a callback, as ``auth: (cb) => cb(...)``),
+    ``transports``, ``extraHeaders``, ``query``, ``emit`` ({event, args}: emitWithAck after
+    connect), ``timeoutMs``, ``leaveAfterMs`` (close the connection that long after the engine
+    opened). Observations: ``{"event": "connect", "id", "active"}``,
+    ``{"event": "connect_error", "message", "data", "active"}``, ``{"event": "ack", "args"}``,
+    ``{"event": "disconnect", "reason"}``, ``{"event": "timeout"}``, ``{"event": "left"}``.
+    """
+    payload = json.dumps({"url": url, **spec})
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(JS_DIR / "connect.mjs"), payload,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    timeout = spec.get("timeoutMs", 5000) / 1000 + 10
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"node exited {proc.returncode}: {stderr.decode()}")
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
+async def js_outcome(url: str, **spec: Any) -> dict[str, Any]:
+    """The first ``connect`` or ``connect_error`` observation (``timeout`` if none)."""
+    for obs in await js_client(url, **spec):
+        if obs["event"] in ("connect", "connect_error", "timeout"):
+            return obs
+    return {"event": "none"}
