@@ -61,3 +61,19 @@ def siomw_middlewares(  # type: ignore[empty-body]
     work (a missing secret, say); any exception marks the plugin as failed (skipped, or
     fatal in strict mode).
     """
+
+
+@hookspec
+def siomw_register_commands(cli: Any) -> None:
+    """Add commands to the ``siomw`` command line (a :class:`click.Group`).
+
+    A command finds the configured registry through the click context::
+
+        @cli.command()
+        @click.pass_obj
+        def token(state):              # state: siomw_core.cli.CliState
+            options = state.plugin_options("jwt")   # the validated [jwt] table
+
+    ``state.plugin_options(name)`` loads the configuration named by ``--config`` on first
+    use and raises :class:`click.ClickException` when the plugin is not enabled.
+    """

@@ -40,6 +40,7 @@ class PluginRecord:
         error: why it is not enabled: ``"blocked by ..."``, ``"not in ..."`` or the
             load error as ``ExceptionType: message``.
         middlewares: what it contributed.
+        options: its validated config table (an instance of its schema), or None.
     """
 
     name: str
@@ -48,6 +49,7 @@ class PluginRecord:
     enabled: bool = False
     error: str | None = None
     middlewares: list[Middleware] = field(default_factory=list)
+    options: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``siomw plugins --json``)."""
@@ -186,6 +188,7 @@ class Registry:
                 schema, raw, source=self.config.source, table=record.name,
                 origins=self.config.origins,
             )
+        record.options = options
         build = self._impl("siomw_middlewares", record.name)
         if build is None:
             return

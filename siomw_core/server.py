@@ -70,6 +70,7 @@ class Siomw:
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout)
         self.connect_level.install()
+        sio._siomw_stack = self  # type: ignore[attr-defined]
         for namespace in self.namespaces():
             self.placed("connect", namespace)  # a cycle is a startup error, not a connect error
 

@@ -1,0 +1,32 @@
+"""Registering middlewares: two run in order, the second refuses (Socket.IO guide, Python terms)."""
+
+import socketio
+
+import siomw_core
+from siomw_core import Refusal, Socket
+
+sio = socketio.AsyncServer(async_mode="asgi")
+mw = siomw_core.attach(sio)  # installed plugins and ./siomw.toml, like `siomw serve`
+seen: list[str] = []
+
+
+@mw.use
+async def first(socket: Socket, call_next: siomw_core.CallNext) -> None:
+    seen.append("first")
+    await call_next()
+
+
+@mw.use
+async def second(socket: Socket, call_next: siomw_core.CallNext) -> None:
+    seen.append("second")
+    if socket.handshake.auth.get("token") != "let-me-in":
+        raise Refusal("not authorized", {"content": "Please retry later"})
+    await call_next()
+
+
+@sio.event
+async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
+    seen.append("connect handler")
+
+
+app = socketio.ASGIApp(sio)  # uvicorn docs.examples.connect_registering:app

@@ -1,0 +1,30 @@
+"""siomw in a Starlette (or FastAPI) application served by uvicorn: the same few lines."""
+
+import socketio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import siomw_core
+from siomw_core import Refusal, Socket
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+web = Starlette(routes=[Route("/health", health)])
+sio = socketio.AsyncServer(async_mode="asgi")
+mw = siomw_core.attach(sio)
+
+
+@mw.use(namespace=None)  # every namespace, not only "/"
+async def only_with_key(socket: Socket, call_next: siomw_core.CallNext) -> None:
+    if socket.handshake.headers.get("x-api-key") != "k1":
+        raise Refusal("missing API key", {"code": "invalid_request"})
+    await call_next()
+
+
+# Socket.IO on /socket.io/, everything else to Starlette; run: uvicorn module:app
+app = socketio.ASGIApp(sio, other_asgi_app=web)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up and run everything CI checks: pytest (real servers, Python and JS clients, Redis),
+# the docs build (mkdocs --strict), ruff and mypy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# the Redis tests need a server on 127.0.0.1:6379; start one when none answers
+if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null; then
+  if ! command -v redis-server >/dev/null; then
+    if command -v apt-get >/dev/null; then
+      (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null
+    fi
+  fi
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes
+  for _ in $(seq 50); do
+    .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+.venv/bin/ruff check .
+.venv/bin/mypy siomw_core plugins tests bench scripts
+.venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

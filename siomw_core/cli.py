@@ -1,0 +1,240 @@
+"""The ``siomw`` command line: ``serve``, ``plugins``, ``chain``, and plugins' commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .config import Config, load_config
+from .errors import ConfigError, OrderingError, PluginLoadError
+from .registry import Registry
+
+__all__ = ["CliState", "main"]
+
+
+class CliState:
+    """What every command shares: the ``--config`` path and, once loaded, the registry.
+
+    Args:
+        config_path: the ``--config`` value (None: ``$SIOMW_CONFIG``, ``./siomw.toml``,
+            embedded defaults).
+    """
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._registry: Registry | None = None
+
+    def config(self) -> Config:
+        """The loaded configuration. Raises click.ClickException on a config error."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    def registry(self) -> Registry:
+        """The plugin registry for this configuration (loaded once)."""
+        if self._registry is None:
+            try:
+                self._registry = Registry(self.config())
+            except (ConfigError, PluginLoadError, OrderingError) as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._registry
+
+    def plugin_options(self, name: str) -> Any:
+        """The validated config table of plugin ``name``.
+
+        Raises:
+            click.ClickException: the plugin is not installed or not enabled.
+        """
+        record = self.registry().records.get(name)
+        if record is None or not record.enabled:
+            why = "not installed" if record is None else record.error
+            raise click.ClickException(f"plugin {name!r} is not enabled: {why}")
+        return record.options
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="siomw.toml or pyproject.toml to read (default: $SIOMW_CONFIG, ./siomw.toml, "
+    "then embedded defaults).",
+)
+
+
+class _Group(click.Group):
+    """Adds plugins' commands (hook ``siomw_register_commands``) when the group is built."""
+
+
+@click.group(cls=_Group)
+@config_option
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """siomw: Socket.IO middleware chains for python-socketio."""
+    ctx.obj = CliState(config_path)
+
+
+def _load_plugin_commands() -> None:
+    """Ask installed plugins for commands; a failing plugin is reported, not fatal."""
+    import importlib.metadata as md
+
+    import pluggy
+
+    from . import hookspecs
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for ep in md.entry_points(group="siomw"):
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # reported by `siomw plugins`; commands must still work
+            logging.getLogger("siomw").debug("plugin %s failed to load: %s", ep.name, exc)
+    pm.hook.siomw_register_commands(cli=cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``siomw`` script."""
+    _load_plugin_commands()
+    cli.main(args=argv, prog_name="siomw")
+
+
+def _load_server(app: str | None) -> Any:
+    """Import ``module:attribute`` naming a ``socketio.AsyncServer`` (None: the demo app)."""
+    import importlib
+
+    import socketio
+
+    if app is None:
+        from . import demo
+
+        return demo.create_server()
+    module_name, sep, attr = app.partition(":")
+    if not sep or not module_name or not attr:
+        raise click.BadParameter(f"expected module:attribute, got {app!r}", param_hint="APP")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="APP") from None
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise click.BadParameter(
+                f"module {module_name!r} has no attribute {attr!r}", param_hint="APP"
+            ) from None
+    if not isinstance(target, socketio.AsyncServer):
+        raise click.BadParameter(
+            f"{app} is a {type(target).__name__}, not a socketio.AsyncServer", param_hint="APP"
+        )
+    return target
+
+
+def _stack(state: CliState, app: str | None) -> Any:
+    """The app's server with siomw attached (reusing an attach() done by the app itself)."""
+    from .demo import demo_config
+    from .server import Siomw
+
+    sio = _load_server(app)
+    existing = getattr(sio, "_siomw_stack", None)
+    if existing is not None:
+        return existing
+    config = state.config()
+    if app is None:
+        config = demo_config(config)
+    try:
+        return Siomw(sio, config=config)
+    except (ConfigError, PluginLoadError, OrderingError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.argument("app", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port).")
+@click.pass_obj
+def serve(state: CliState, app: str | None, host: str, port: int) -> None:
+    """Serve APP (module:attribute naming a socketio.AsyncServer) under uvicorn.
+
+    Without APP, serves the bundled demo: namespace / echoes an `echo` event through its ack,
+    /admin requires the scope `admin`.
+    """
+    import socketio
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stack = _stack(state, app)
+    names = [p.middleware.name for p in stack.placed("connect", "/")]
+    click.echo(f"siomw: config {stack.config.source}; connect chain of '/': "
+               f"{' -> '.join(names) or '(empty)'}", err=True)
+    uvicorn.run(socketio.ASGIApp(stack.sio), host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.pass_obj
+def plugins(state: CliState, as_json: bool) -> None:
+    """List installed plugins: name, distribution, version, middlewares, enabled, error."""
+    records = list(state.registry().plugins())
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"siomw plugins ({state.config().source})")
+    for column in ("name", "distribution", "version", "middlewares", "priority", "enabled",
+                   "load error"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r.name,
+            r.distribution or "-",
+            r.version or "-",
+            ", ".join(f"{m.level}:{m.name}" for m in r.middlewares) or "-",
+            ", ".join(str(m.priority) for m in r.middlewares) or "-",
+            "yes" if r.enabled else "no",
+            r.error or "",
+        )
+    Console(width=160).print(table)
+
+
+@cli.command()
+@click.argument("app", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.pass_obj
+def chain(state: CliState, app: str | None, as_json: bool) -> None:
+    """Show every chain of APP (default: the demo app) in order, and why each member is there."""
+    stack = _stack(state, app)
+    described = stack.describe()
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    for level, chains in described.items():
+        for namespace, members in chains.items():
+            table = Table(title=f"{level} chain of {namespace!r}")
+            for column in ("#", "name", "plugin", "priority", "placed by"):
+                table.add_column(column)
+            for i, m in enumerate(members, 1):
+                table.add_row(str(i), m["name"], m["plugin"] or "(app)", str(m["priority"]),
+                              m["reason"])
+            console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])
