@@ -1,0 +1,52 @@
+"""A benchmark server: ``python bench/server.py MODE PORT``.
+
+MODE: ``bare`` (python-socketio alone), ``noopN`` (siomw with N no-op middlewares and no
+plugins; ``noop0`` is siomw's fixed cost) or ``full`` (siomw with the logging, jwt and ratelimit
+plugins, memory storage; the limit is set high enough never to refuse).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import socketio
+import uvicorn
+
+from siomw_core import CallNext, Config, CoreSettings, Siomw, Socket
+
+
+def build(mode: str) -> socketio.AsyncServer:
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
+        return None
+
+    if mode == "bare":
+        return sio
+    if mode.startswith("noop"):
+        mw = Siomw(sio, config=Config("bench", CoreSettings(plugins=[])))
+        for i in range(int(mode[4:])):
+
+            async def noop(socket: Socket, call_next: CallNext) -> None:
+                await call_next()
+
+            mw.use(noop, name=f"noop{i}")
+        return sio
+    if mode == "full":
+        tables = {
+            "logging": {"file": os.devnull},
+            "jwt": {"algorithms": ["HS256"]},
+            "ratelimit": {"connect": "100000000/minute", "strategy": "moving-window"},
+        }
+        Siomw(sio, config=Config("bench", CoreSettings(plugins=["logging", "jwt", "ratelimit"]),
+                                 tables=tables))
+        return sio
+    raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    mode, port = sys.argv[1], int(sys.argv[2])
+    app = socketio.ASGIApp(build(mode))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
