@@ -35,7 +35,7 @@ def build(mode: str) -> socketio.AsyncServer:
             mw.use(noop, name=f"noop{i}")
         return sio
     if mode == "full":
-        tables = {
+        tables: dict[str, dict[str, object]] = {
             "logging": {"file": os.devnull},
             "jwt": {"algorithms": ["HS256"]},
             "ratelimit": {"connect": "100000000/minute", "strategy": "moving-window"},

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-import socketio
 
 from siomw_core.testing import connect_result
 

@@ -73,7 +73,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
             await endpoint()
         except Refusal:
             raise
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a refusal
+        except BaseException as exc:
             raise _fail(run, ENDPOINT, exc) from None
         finally:
             run.running.pop()
@@ -94,7 +94,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         await member.func(run.subject, call_next)
     except Refusal:
         raise
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a refusal
+    except BaseException as exc:
         raise _fail(run, member.name, exc) from None
     finally:
         run.running.pop()

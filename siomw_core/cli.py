@@ -124,7 +124,9 @@ def _load_server(app: str | None) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="APP") from None
+        raise click.BadParameter(
+            f"cannot import {module_name!r}: {exc}", param_hint="APP"
+        ) from None
     target: Any = module
     for part in attr.split("."):
         try:

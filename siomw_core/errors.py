@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-class Refusal(Exception):  # noqa: N818 - the field's word for what happens
+class Refusal(Exception):
     """Refuse what a middleware guards: a connection, an event or an HTTP request.
 
     It is Node's ``next(err)``: at the connect level the client receives a CONNECT_ERROR

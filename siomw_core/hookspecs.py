@@ -31,7 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def siomw_config_schema() -> type[BaseModel] | None:  # type: ignore[empty-body]
+def siomw_config_schema() -> type[BaseModel] | None:
     """Return the pydantic model that validates this plugin's config table.
 
     The table named like the plugin (``[jwt]`` for the plugin ``jwt``) is validated against

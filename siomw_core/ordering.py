@@ -10,6 +10,7 @@ discovery order.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def order_chain(
                 _absent(member, "after", other, strict, chain_name)
             else:
                 edge(other, member.name, f"declared after {other!r}")
-    for first, second in zip(pinned_here, pinned_here[1:], strict=False):
+    for first, second in itertools.pairwise(pinned_here):
         preds[second][first] = f"pinned after {first!r} by order"
 
     sorter: TopologicalSorter[str] = TopologicalSorter({n: set(p) for n, p in preds.items()})
@@ -90,7 +91,9 @@ def order_chain(
         sorter.prepare()
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
-        raise OrderingError(f"{chain_name}: the before/after declarations form a cycle: {cycle}")
+        raise OrderingError(
+            f"{chain_name}: the before/after declarations form a cycle: {cycle}"
+        ) from None
 
     ready: list[tuple[int, str]] = []
     placed: list[Placed] = []

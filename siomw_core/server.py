@@ -70,13 +70,23 @@ class Siomw:
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout)
         self.connect_level.install()
-        sio._siomw_stack = self  # type: ignore[attr-defined]
+        sio._siomw_stack = self
         for namespace in self.namespaces():
             self.placed("connect", namespace)  # a cycle is a startup error, not a connect error
 
     # registering -----------------------------------------------------------------------
     @overload
-    def use(self, fn: ConnectMiddleware, /) -> ConnectMiddleware: ...
+    def use(
+        self,
+        fn: ConnectMiddleware,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = "/",
+    ) -> ConnectMiddleware: ...
     @overload
     def use(
         self,
@@ -125,7 +135,7 @@ class Siomw:
         def add(func: ConnectMiddleware) -> ConnectMiddleware:
             spaces = None if namespace is None else as_names(namespace)
             spec = Middleware(
-                name=name or getattr(func, "__name__", type(func).__name__),
+                name=name or str(getattr(func, "__name__", type(func).__name__)),
                 func=func,
                 level="connect",
                 priority=priority,
@@ -240,8 +250,9 @@ class Namespace:
         if fn is not None:
             return self.stack.use(fn, name=name, priority=priority, before=before, after=after,
                                   namespace=self.namespace)
-        return self.stack.use(name=name, priority=priority, before=before, after=after,
-                              namespace=self.namespace)
+        decorator: Decorator = self.stack.use(name=name, priority=priority, before=before,
+                                              after=after, namespace=self.namespace)
+        return decorator
 
 
 def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:

@@ -63,9 +63,8 @@ async def test_registering_runs_in_order_and_refuses(monkeypatch: pytest.MonkeyP
         await client.disconnect()
         assert ex.seen == ["first", "second", "connect handler"]
         outcome, data, _ = await connect_result(url, auth={"token": "nope"})
-        assert (outcome, data) == (
-            "connect_error", {"message": "not authorized", "data": {"content": "Please retry later"}}
-        )
+        refusal = {"message": "not authorized", "data": {"content": "Please retry later"}}
+        assert (outcome, data) == ("connect_error", refusal)
         assert ex.seen[3:] == ["first", "second"]
 
 
@@ -118,7 +117,7 @@ async def test_third_party_plugin_example(monkeypatch: pytest.MonkeyPatch) -> No
     mw = Siomw(sio, config=config, entry_points=False, plugins=[("audit", ex)])
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["audit"]
     async with serve(socketio.ASGIApp(sio)) as url:
-        outcome, data, _ = await connect_result(url)
+        _, data, _ = await connect_result(url)
     assert data == {"message": "address blocked", "data": {"code": "blocked"}}
     bad = Config(source="siomw.toml", core=CoreSettings(), tables={"audit": {"blockd": []}})
     with pytest.raises(Exception, match=r"siomw.toml: \[audit\] blockd: unknown key"):

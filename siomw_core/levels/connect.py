@@ -81,14 +81,14 @@ class ConnectLevel:
         sio = self.sio
         if getattr(sio, "_siomw_connect", None) is not None:
             raise RuntimeError("siomw is already attached to this server")
-        sio._siomw_connect = self  # type: ignore[attr-defined]
+        sio._siomw_connect = self
         if sio.always_connect:
             log.warning(
                 "siomw: always_connect=True is ignored: CONNECT is sent once the connect chain "
                 "and handler accepted, so that a refusal reaches clients as CONNECT_ERROR"
             )
-        sio._handle_connect = self._handle_connect  # type: ignore[method-assign]
-        sio._trigger_event = self._trigger_with_callbacks  # type: ignore[method-assign]
+        sio._handle_connect = self._handle_connect
+        sio._trigger_event = self._trigger_with_callbacks
         self._wrap_manager(sio.manager)
 
     def _wrap_manager(self, manager: Any) -> None:
