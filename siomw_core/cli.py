@@ -180,7 +180,9 @@ def serve(state: CliState, app: str | None, host: str, port: int) -> None:
     names = [p.middleware.name for p in stack.placed("connect", "/")]
     click.echo(f"siomw: config {stack.config.source}; connect chain of '/': "
                f"{' -> '.join(names) or '(empty)'}", err=True)
-    uvicorn.run(socketio.ASGIApp(stack.sio), host=host, port=port, log_level="warning")
+    # proxy_headers=False: forwarded headers are not trusted unless proxies are configured
+    uvicorn.run(socketio.ASGIApp(stack.sio), host=host, port=port, log_level="warning",
+                proxy_headers=False)
 
 
 @cli.command()

@@ -27,7 +27,9 @@ async def serve(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
     Raises:
         RuntimeError: uvicorn did not start within 10 seconds.
     """
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off")
+    # proxy_headers=False: X-Forwarded-For must not rewrite the peer address unless configured
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(1000):

@@ -154,12 +154,12 @@ class ConnectLevel:
             await sio.save_session(sid, socket.data, namespace=namespace)
             handler_called = True
             await self._call_handler(socket, auth)
+            if not self._alive(eio_sid):  # left while the handler ran: outer members see it
+                raise _ClientGone()
 
         try:
             try:
                 await run_chain(self.chain_for(namespace), socket, endpoint, self.timeout)
-                if not self._alive(eio_sid):
-                    raise _ClientGone()
             except Refusal as refusal:
                 await self._refuse(socket, refusal, handler_called)
                 return

@@ -1,0 +1,148 @@
+"""The connect-level middleware: one line per connection attempt, one per disconnect.
+
+It is the outermost member (priority 3000), so it times the whole rest of the chain and the
+application's connect handler. The core turns any exception of an inner member into the
+``internal_error`` refusal and a passed deadline into ``middleware_timeout`` before they
+reach it (``siomw_core.chain``), so catching :class:`Refusal` sees every refusal; a client
+that leaves shows up as the refusal code ``client_gone`` or as ``asyncio.CancelledError``.
+
+Lines carry no token, auth payload, header or cookie: only the fields below are put in the
+event dict.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic, perf_counter
+from typing import Any
+
+from structlog.typing import FilteringBoundLogger
+
+from siomw_core import CallNext, Refusal, Socket
+
+__all__ = ["CLIENT_GONE", "TRANSPORTS", "connect_logger", "user_of"]
+
+#: ``data.code`` of the core's refusal for a client that left while its chain ran
+CLIENT_GONE = "client_gone"
+#: the Engine.IO transports; any other ``transport`` query value is logged as null
+TRANSPORTS = frozenset({"polling", "websocket"})
+
+# failures of the output itself go to the stdlib (the line could not be written)
+_log = logging.getLogger("siomw")
+
+ConnectMiddleware = Callable[[Socket, CallNext], Awaitable[None]]
+
+
+def user_of(data: Mapping[str, Any]) -> str | int | None:
+    """``data["user"]["sub"]`` when it is a string or an integer, else None.
+
+    ``data`` is ``socket.data``; the jwt plugin stores the verified claims under ``"user"``
+    (RFC 7519 §4.1.2: ``sub`` is a StringOrURI; integers are tolerated).
+    """
+    user = data.get("user")
+    if isinstance(user, Mapping):
+        sub = user.get("sub")
+        if isinstance(sub, str | int) and not isinstance(sub, bool):
+            return sub
+    return None
+
+
+def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> ConnectMiddleware:
+    """Build the middleware that writes the ``connect`` and ``disconnect`` lines.
+
+    Args:
+        logger: the plugin's bound logger (see :func:`siomw_logging.output.build_output`).
+        accepted: also log accepted connections, abandoned attempts and disconnects
+            (``level = "info"``); False logs refusals only (``level = "warning"``).
+
+    Returns:
+        ``async def log_connect(socket, call_next)``; it re-raises whatever ``call_next``
+        raised, after logging it, and never raises because a line could not be written.
+
+    Lines (keys in this order, then ``level`` and ``timestamp``, ISO 8601 UTC)::
+
+        connect: outcome ("accepted" | "refused" | "abandoned"), code (refusal data.code
+            or null), message (refusal message or null), sid, namespace, address,
+            transport, user, duration_ms (milliseconds, 3 decimals); level "info", or
+            "warning" when refused
+        disconnect: sid, namespace, address, user, reason (python-socketio's),
+            connected_s (seconds since acceptance, 3 decimals); level "info"
+    """
+    info = logger.info
+    warning = logger.warning
+
+    def line(
+        method: Any,
+        socket: Socket,
+        outcome: str,
+        refusal: Refusal | None,
+        started: float,
+        user: str | int | None,
+    ) -> None:
+        duration_ms = round((perf_counter() - started) * 1000.0, 3)
+        handshake = socket.handshake
+        transport = handshake.query.get("transport")
+        try:
+            method(
+                "connect",
+                outcome=outcome,
+                code=None if refusal is None else refusal.code,
+                message=None if refusal is None else refusal.message,
+                sid=socket.sid,
+                namespace=socket.namespace,
+                address=handshake.address,
+                transport=transport if transport in TRANSPORTS else None,
+                user=user,
+                duration_ms=duration_ms,
+            )
+        except Exception:  # a full disk must not refuse connections
+            _log.exception("siomw: the logging plugin could not write a connect line")
+
+    async def log_refusals(socket: Socket, call_next: CallNext) -> None:
+        started = perf_counter()
+        try:
+            await call_next()
+        except Refusal as refusal:
+            if refusal.code != CLIENT_GONE:
+                line(warning, socket, "refused", refusal, started, user_of(socket.data))
+            raise
+
+    if not accepted:
+        return log_refusals
+
+    async def log_connect(socket: Socket, call_next: CallNext) -> None:
+        started = perf_counter()
+        try:
+            await call_next()
+        except Refusal as refusal:
+            if refusal.code == CLIENT_GONE:
+                line(info, socket, "abandoned", refusal, started, user_of(socket.data))
+            else:
+                line(warning, socket, "refused", refusal, started, user_of(socket.data))
+            raise
+        except BaseException:  # CancelledError: the attempt was cancelled from outside
+            line(info, socket, "abandoned", None, started, user_of(socket.data))
+            raise
+        user = user_of(socket.data)
+        line(info, socket, "accepted", None, started, user)
+        accepted_at = monotonic()
+        sid, namespace, address = socket.sid, socket.namespace, socket.handshake.address
+
+        def on_disconnect(reason: str) -> None:
+            try:
+                info(
+                    "disconnect",
+                    sid=sid,
+                    namespace=namespace,
+                    address=address,
+                    user=user,
+                    reason=reason,
+                    connected_s=round(monotonic() - accepted_at, 3),
+                )
+            except Exception:
+                _log.exception("siomw: the logging plugin could not write a disconnect line")
+
+        socket.on_disconnect(on_disconnect)
+
+    return log_connect

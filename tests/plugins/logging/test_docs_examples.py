@@ -1,0 +1,88 @@
+"""The examples of docs/plugins/logging.md run and do what the page says."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import runpy
+import tomllib
+from pathlib import Path
+
+import pytest
+import siomw_logging
+
+from siomw_core.testing import connect_result, serve
+
+from .support import read_lines, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
+
+
+def test_example_toml_is_the_defaults() -> None:
+    """logging_siomw.toml spells out every key with its embedded default."""
+    table = tomllib.loads((EXAMPLES / "logging_siomw.toml").read_text())["logging"]
+    assert table == siomw_logging.LoggingOptions().model_dump()
+
+
+async def test_example_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """logging_app.py logs accepted (with the user), refused (with the code) and disconnect."""
+    log = tmp_path / "siomw.log"
+    monkeypatch.setenv("SIOMW_LOGGING__FILE", str(log))
+    app = runpy.run_path(str(EXAMPLES / "logging_app.py"))["app"]
+    async with serve(app) as url:
+        outcome, _, client = await connect_result(url, auth={"name": "ada"},
+                                                  transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        await wait_for(log, lambda line: line["event"] == "disconnect")
+        outcome, data, _ = await connect_result(url, transports=["websocket"])
+        assert data == {"message": "who are you?", "data": {"code": "invalid_request"}}
+        await wait_for(log, lambda line: line.get("outcome") == "refused")
+    lines = read_lines(log)
+    assert [(x["event"], x.get("outcome"), x["user"]) for x in lines] == [
+        ("connect", "accepted", "ada"), ("disconnect", None, "ada"),
+        ("connect", "refused", None)]
+    assert lines[2]["code"] == "invalid_request"
+
+
+async def test_example_stdlib(caplog: pytest.LogCaptureFixture) -> None:
+    """logging_stdlib.py routes lines to the stdlib logger "myapp.socketio"."""
+    caplog.set_level(logging.INFO, logger="myapp.socketio")
+    app = runpy.run_path(str(EXAMPLES / "logging_stdlib.py"))["app"]
+    async with serve(app) as url:
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        for _ in range(250):
+            if len([r for r in caplog.records if r.name == "myapp.socketio"]) == 2:
+                break
+            await asyncio.sleep(0.02)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "myapp.socketio"]
+    assert [x["event"] for x in lines] == ["connect", "disconnect"]
+
+
+async def test_sample_lines_match_real_ones(tmp_path: Path) -> None:
+    """The sample lines shown on the page have the keys, in order, of real lines."""
+    samples = [json.loads(raw) for raw in
+               (EXAMPLES / "logging_lines.jsonl").read_text().splitlines() if raw]
+    log = tmp_path / "siomw.log"
+    from .support import logged_server
+
+    async def refuse_guests(socket: object, call_next: object) -> None:
+        from siomw_core import Refusal
+
+        raise Refusal("Invalid token", {"code": "invalid_token"})
+
+    async with logged_server(log) as (url, mw):
+        mw.of("/admin").use(refuse_guests)
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        await wait_for(log, lambda line: line["event"] == "disconnect")
+        await connect_result(url, namespace="/admin", transports=["websocket"])
+        await wait_for(log, lambda line: line.get("outcome") == "refused")
+    real = {(x["event"], x.get("outcome")): list(x) for x in read_lines(log)}
+    assert len(samples) == 3
+    for sample in samples:
+        assert list(sample) == real[(sample["event"], sample.get("outcome"))]

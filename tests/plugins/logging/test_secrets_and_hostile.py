@@ -1,0 +1,165 @@
+"""No secret reaches a line; hostile handshakes still give exactly one well-formed line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from siomw_core import Refusal, Socket
+from siomw_core.testing import connect_result
+from tests.conftest import requires_js
+from tests.jsclient import js_outcome
+
+from .support import connects, logged_server, read_lines, wait_for
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LWNsYWltcy1wYXlsb2Fk.S1GNATURE-auth-token"
+HEADER_TOKEN = "header-token-6a1f2e9b7c"
+COOKIE = "sessionid=cookie-secret-91d3c0ffee"
+SECRETS = (TOKEN, HEADER_TOKEN, "cookie-secret-91d3c0ffee", "Bearer", "sessionid")
+
+
+async def check_token(socket: Socket, call_next: Any) -> None:
+    """Accept the known token, refuse the rest: the chain reads every secret."""
+    auth = socket.handshake.auth
+    header = socket.handshake.headers.get("authorization", "")
+    assert "cookie" in socket.handshake.headers
+    if auth.get("token") != TOKEN or header != f"Bearer {HEADER_TOKEN}":
+        raise Refusal("bad token", {"code": "invalid_token"})
+    socket.data["user"] = {"sub": "alice", "token": TOKEN}
+    await call_next()
+
+
+def assert_no_secret(log: Path) -> None:
+    text = log.read_text()
+    for secret in SECRETS:
+        assert secret not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+async def test_no_secret_in_lines_python_client(tmp_path: Path, fmt: str) -> None:
+    """Tokens in auth and Authorization, and cookies, never appear, accepted or refused."""
+    log = tmp_path / "siomw.log"
+    headers = {"Authorization": f"Bearer {HEADER_TOKEN}", "Cookie": COOKIE}
+    async with logged_server(log, format=fmt) as (url, mw):
+        mw.use(check_token, namespace=None)
+        outcome, _, client = await connect_result(
+            url, auth={"token": TOKEN}, headers=headers, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        outcome, _, _ = await connect_result(
+            url, auth={"token": TOKEN + "x"}, headers=headers, transports=["websocket"])
+        assert outcome == "connect_error"
+        for _ in range(250):
+            if log.read_text().count("\n") >= 3:
+                break
+            await asyncio.sleep(0.02)
+    assert log.read_text().count("\n") == 3
+    assert "alice" in log.read_text()
+    assert_no_secret(log)
+
+
+@requires_js
+async def test_no_secret_in_lines_js_client(tmp_path: Path) -> None:
+    """The JS client's token (auth and header) and cookie never appear either."""
+    log = tmp_path / "siomw.log"
+    async with logged_server(log) as (url, mw):
+        mw.use(check_token, namespace=None)
+        obs = await js_outcome(
+            url, auth={"token": TOKEN},
+            extraHeaders={"Authorization": f"Bearer {HEADER_TOKEN}", "Cookie": COOKIE})
+        assert obs["event"] == "connect"
+        await wait_for(log, lambda line: line["event"] == "disconnect")
+    assert [x["user"] for x in read_lines(log)] == ["alice", "alice"]
+    assert_no_secret(log)
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [["token", TOKEN], 12345, "x" * 100_000, {"token": 42}, {"token": None},
+     {"token": {"nested": TOKEN}}, {"token": "\n{\"event\": \"forged\"}\n"}],
+    ids=["list", "number", "huge-string", "int-token", "null-token", "dict-token", "newline"],
+)
+async def test_hostile_auth_one_clean_line(tmp_path: Path, auth: Any) -> None:
+    """Odd auth payloads give one well-formed line each and are never written."""
+    log = tmp_path / "siomw.log"
+    async with logged_server(log) as (url, _):
+        outcome, _, client = await connect_result(url, auth=auth, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        await wait_for(log, lambda line: line["event"] == "disconnect")
+    lines = read_lines(log)
+    assert [x["event"] for x in lines] == ["connect", "disconnect"]
+    text = log.read_text()
+    assert TOKEN not in text and "xxxxxxxx" not in text and "forged" not in text
+
+
+async def test_hostile_headers_not_logged(tmp_path: Path) -> None:
+    """Long and odd headers are not written; the address is the TCP peer's."""
+    # (X-Forwarded-For is left out: uvicorn itself trusts it from 127.0.0.1 by default)
+    log = tmp_path / "siomw.log"
+    headers = {
+        "X-Real-IP": "203.0.113.8",
+        "User-Agent": "agent-" + "u" * 8000,
+        "X-Odd": "\"quotes\" and {braces} and \\backslashes\\",
+    }
+    async with logged_server(log) as (url, _):
+        outcome, _, client = await connect_result(url, headers=headers,
+                                                  transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        await wait_for(log, lambda line: line["event"] == "disconnect")
+    [line] = connects(log)
+    assert line["address"] == "127.0.0.1"
+    text = log.read_text()
+    assert "203.0.113.8" not in text and "uuuuuuuu" not in text and "braces" not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+async def test_forged_user_stays_on_one_line(tmp_path: Path, fmt: str) -> None:
+    """A subject holding newlines and JSON is escaped: each event stays one line."""
+    log = tmp_path / "siomw.log"
+    forged = 'mallory\n{"event": "connect", "outcome": "accepted"}\n'
+
+    async def sign_in(socket: Socket, call_next: Any) -> None:
+        socket.data["user"] = {"sub": forged}
+        await call_next()
+
+    async with logged_server(log, format=fmt) as (url, mw):
+        mw.use(sign_in, namespace=None)
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        for _ in range(250):
+            if "disconnect" in log.read_text():
+                break
+            await asyncio.sleep(0.02)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2
+    if fmt == "json":
+        assert [x["user"] for x in read_lines(log)] == [forged, forged]
+
+
+@pytest.mark.parametrize(
+    ("user", "logged"),
+    [("alice", None), ({"sub": 7}, 7), ({"sub": True}, None), ({"sub": ["a"]}, None),
+     ({"name": "no sub"}, None), (None, None)],
+    ids=["not-a-mapping", "int-sub", "bool-sub", "list-sub", "no-sub", "none"],
+)
+async def test_user_field_shapes(tmp_path: Path, user: Any, logged: Any) -> None:
+    """user is data["user"]["sub"] when it is a string or integer, else null."""
+    log = tmp_path / "siomw.log"
+
+    async def sign_in(socket: Socket, call_next: Any) -> None:
+        socket.data["user"] = user
+        await call_next()
+
+    async with logged_server(log) as (url, mw):
+        mw.use(sign_in, namespace=None)
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+    [line] = connects(log)
+    assert line["user"] == logged
