@@ -1,0 +1,154 @@
+"""Token verification with PyJWT, its keys prepared once, and the refusal for each failure.
+
+PyJWT's ``_verify_signature`` calls ``Algorithm.prepare_key`` on every decode; for HMAC that
+re-checks the secret for PEM, SSH, DER and JWK shapes (a DER parse by ``cryptography`` among
+them), about a third of a decode. A :class:`PyJWK` does not avoid it (PyJWT 2.15 prepares
+``PyJWK.key`` again). So the decoder owns a :class:`jwt.PyJWS` whose allow-listed algorithms are
+registered as objects that return the already-prepared key as it is; PyJWT installs its own
+module-level PyJWS the same way (``_jwt_global_obj._jws = _jws_global_obj``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from jwt.algorithms import Algorithm
+from jwt.exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    MissingRequiredClaimError,
+    PyJWTError,
+)
+
+from .keys import Keys
+from .options import JwtOptions
+
+__all__ = ["TokenDecoder", "failure_detail"]
+
+
+class _Prepared(Algorithm):
+    """An allow-listed algorithm whose verification key was prepared at startup.
+
+    ``prepare_key`` returns that very key object without re-checking it (the check ran once,
+    in :func:`siomw_jwt.keys.load_keys`); any other key goes through the wrapped algorithm.
+    """
+
+    def __init__(self, inner: Algorithm, key: Any) -> None:
+        self._inner = inner
+        self._key = key
+
+    def prepare_key(self, key: Any) -> Any:
+        if key is self._key:
+            return key
+        return self._inner.prepare_key(key)
+
+    def sign(self, msg: bytes, key: Any) -> bytes:
+        return self._inner.sign(msg, key)
+
+    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
+        return self._inner.verify(msg, key, sig)
+
+    def check_key_length(self, key: Any) -> str | None:
+        return None  # checked once at startup (RFC 7518 minimum sizes)
+
+    @staticmethod
+    def to_jwk(key_obj: Any, as_dict: bool = False) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def from_jwk(jwk: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:  # never show the key
+        return f"<prepared {type(self._inner).__name__}>"
+
+
+class TokenDecoder:
+    """Verifies compact JWS tokens against the configured allow-list, key and claim rules.
+
+    Built once per server; :meth:`decode` is the per-connection path: no allocation beyond
+    PyJWT's own, the options dict and the claim arguments fixed at construction.
+
+    Args:
+        options: the validated ``[jwt]`` table.
+        keys: the prepared keys (:func:`siomw_jwt.keys.load_keys`).
+    """
+
+    __slots__ = ("_algorithms", "_audience", "_issuer", "_jwt", "_key", "_leeway")
+
+    def __init__(self, options: JwtOptions, keys: Keys) -> None:
+        self._algorithms = list(options.algorithms)
+        jws = jwt.PyJWS(algorithms=self._algorithms)
+        key: Any = None
+        for name, (alg, prepared) in keys.by_algorithm.items():
+            jws.unregister_algorithm(name)
+            jws.register_algorithm(name, _Prepared(alg, prepared))
+            key = prepared  # one key for all: the same secret, or the same public key
+        self._key = key
+        # options given at construction are used as they are on every decode (no merge)
+        self._jwt = jwt.PyJWT(options={
+            "verify_signature": True,
+            "require": list(options.require),
+            "enforce_minimum_key_length": True,
+        })
+        self._jwt._jws = jws
+        self._audience = options.audience
+        issuer = options.issuer
+        self._issuer = tuple(issuer) if isinstance(issuer, list) else issuer
+        self._leeway = options.leeway
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """Verify ``token`` and return its claims.
+
+        Raises:
+            jwt.exceptions.PyJWTError: the token is refused; :func:`failure_detail` names why.
+        """
+        return self._jwt.decode(
+            token,
+            self._key,
+            algorithms=self._algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+        )
+
+    def __repr__(self) -> str:
+        return f"<TokenDecoder algorithms={self._algorithms}>"
+
+
+# most specific first: InvalidSignatureError is a DecodeError
+_DETAILS: tuple[tuple[type[PyJWTError], str, str], ...] = (
+    (ExpiredSignatureError, "expired", "Token expired"),
+    (ImmatureSignatureError, "immature", "Token not yet valid"),
+    (InvalidSignatureError, "bad_signature", "Token signature is invalid"),
+    (InvalidAlgorithmError, "algorithm_not_allowed", "Token algorithm is not allowed"),
+    (InvalidAudienceError, "invalid_audience", "Token audience is not accepted"),
+    (InvalidIssuerError, "invalid_issuer", "Token issuer is not accepted"),
+    (MissingRequiredClaimError, "missing_claim", "Token is missing a required claim"),
+    (InvalidIssuedAtError, "invalid_claim", "Token has an invalid claim"),
+    (DecodeError, "malformed", "Token is malformed"),
+)
+
+
+def failure_detail(exc: PyJWTError) -> tuple[str, str, Mapping[str, str]]:
+    """``(message, detail, extra data)`` for a PyJWT failure (RFC 6750 ``invalid_token``).
+
+    ``detail`` is one of ``expired``, ``immature``, ``bad_signature``,
+    ``algorithm_not_allowed``, ``invalid_audience``, ``invalid_issuer``, ``missing_claim``
+    (extra ``{"claim": name}``; the name comes from the configuration, not the token),
+    ``invalid_claim`` (an ill-typed ``iat``, ``sub`` or ``jti``) or ``malformed``.
+    """
+    for kind, detail, message in _DETAILS:
+        if isinstance(exc, kind):
+            if isinstance(exc, MissingRequiredClaimError):
+                return message, detail, {"claim": exc.claim}
+            return message, detail, {}
+    return "Token has an invalid claim", "invalid_claim", {}

@@ -1,0 +1,91 @@
+"""docs/plugins/jwt.md's examples run as documented: jwt_app.py, jwt_client.mjs, the tomls."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import siomw_jwt
+
+from siomw_core import load_config
+from siomw_core.testing import connect_result, serve
+from tests.conftest import requires_js
+from tests.jsclient import JS_DIR
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
+
+
+def load_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import docs/examples/jwt_app.py afresh, with only the jwt plugin installed-enabled."""
+    monkeypatch.setenv("SIOMW_PLUGINS", "jwt")
+    monkeypatch.chdir(EXAMPLES)
+    spec = importlib.util.spec_from_file_location("example_jwt_app", EXAMPLES / "jwt_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def example_options(name: str) -> siomw_jwt.JwtOptions:
+    config = load_config(EXAMPLES / name, environ={})
+    return siomw_jwt.JwtOptions.model_validate(config.table("jwt"))
+
+
+def test_example_tables_validate() -> None:
+    """jwt_siomw.toml and jwt_rs256.toml are valid [jwt] tables."""
+    hs = example_options("jwt_siomw.toml")
+    assert hs.namespaces["/admin"].scopes == ["admin"]
+    assert hs.namespaces["/public"].anonymous
+    rs = example_options("jwt_rs256.toml")
+    assert rs.algorithms == ["RS256", "PS256"]
+    assert rs.audience == ["chat", "chat-mobile"]
+
+
+async def test_app_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jwt_app.py: a token from issue_token connects and whoami answers its sub; /public
+    answers "anonymous" without a token; no token on / is invalid_request."""
+    ex = load_app(monkeypatch)
+    tok = siomw_jwt.issue_token(example_options("jwt_siomw.toml"), "alice")
+    async with serve(ex.app) as url:
+        outcome, _, client = await connect_result(url, auth={"token": tok})
+        assert outcome == "connect"
+        assert await client.call("whoami", timeout=5) == "alice"
+        await client.disconnect()
+        outcome, _, client = await connect_result(url, namespace="/public")
+        assert outcome == "connect"
+        assert await client.call("whoami", namespace="/public", timeout=5) == "anonymous"
+        await client.disconnect()
+        _, data, _ = await connect_result(url)
+        assert data == {"message": "Authentication required",
+                        "data": {"code": "invalid_request", "detail": "missing_token"}}
+    assert ex.connected == ["alice"]
+
+
+@requires_js
+async def test_js_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jwt_client.mjs prints whoami, the insufficient_scope refusal, and a header connect."""
+    ex = load_app(monkeypatch)
+    tok = siomw_jwt.issue_token(example_options("jwt_siomw.toml"), "alice", ["chat"])
+    target = JS_DIR / "_example_jwt_client.mjs"  # resolves socket.io-client from tests/js
+    target.write_text((EXAMPLES / "jwt_client.mjs").read_text())
+    try:
+        async with serve(ex.app) as url:
+            proc = await asyncio.create_subprocess_exec(
+                "node", str(target), env={**os.environ, "URL": url, "TOKEN": tok},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        target.unlink()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [
+        "whoami: alice",
+        "Insufficient scope",
+        '{"code":"insufficient_scope","detail":"missing_scope","scope":"admin"}',
+        "header: connected",
+    ]
+    assert ex.connected == ["alice", "alice"]
