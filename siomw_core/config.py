@@ -196,7 +196,8 @@ def validate_table(
             prefix = f"[{table}] " if table else ""
             found = err.get("input")
             if err["type"] == "extra_forbidden":
-                expected = f"a known key ({', '.join(sorted(model.model_fields))})"
+                known = _known_keys(model, err["loc"][:-1])
+                expected = f"a known key ({', '.join(known)})" if known else "a known key"
                 detail = "unknown key"
             elif err["type"] == "missing":
                 expected, detail = "a value", "missing"
@@ -208,3 +209,28 @@ def validate_table(
                 text = f"{place}: {prefix}{key}: unknown key; expected {expected}"
             lines.append(text)
         raise ConfigError("\n".join(lines)) from None
+
+
+def _known_keys(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """The field names of the (nested) model at ``path``; [] when it cannot be resolved."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field_info = current.model_fields.get(str(part))
+            if field_info is None:
+                return []
+            current = field_info.annotation
+        else:  # a dict[str, Model] or list[Model]: the part is a key or an index
+            args = [a for a in getattr(current, "__args__", ()) if a is not type(None)]
+            current = args[-1] if args else None
+        while getattr(current, "__args__", None) and not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            origin = getattr(current, "__origin__", None)
+            if origin in (dict, list, tuple):
+                break
+            args = [a for a in current.__args__ if a is not type(None)]
+            current = args[0] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []

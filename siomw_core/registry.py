@@ -78,7 +78,10 @@ class Registry:
     Raises:
         ConfigError: a plugin's table does not validate, or a table names no installed
             plugin.
-        PluginLoadError: in strict mode, a plugin failed to load or to build middlewares.
+        PluginLoadError: a plugin failed to load or to build its middlewares, and either
+            ``strict = true`` or the plugin was asked for by name (in the allow-list, or by a
+            config table of its own): a configured plugin never silently drops out. A plugin
+            that was merely discovered is recorded and skipped.
     """
 
     def __init__(
@@ -146,7 +149,7 @@ class Registry:
         record.enabled = False
         record.error = f"{type(exc).__name__}: {exc}"
         origin = f" (distribution {record.distribution})" if record.distribution else ""
-        if self.config.core.strict:
+        if self.config.core.strict or self._asked_for(record.name):
             raise PluginLoadError(
                 f"plugin {record.name!r}{origin} {what}: {record.error}"
             ) from exc
@@ -154,6 +157,12 @@ class Registry:
             "siomw: plugin %r%s %s and is skipped: %s",
             record.name, origin, what, record.error, exc_info=exc,
         )
+
+    def _asked_for(self, name: str) -> bool:
+        """Named in the allow-list or configured by a table: its failure must not fail open
+        (a skipped authentication plugin would let everyone in)."""
+        core = self.config.core
+        return (core.plugins is not None and name in core.plugins) or name in self.config.tables
 
     # configuration -------------------------------------------------------------------
     def _check_tables(self, known: set[str]) -> None:
