@@ -1,0 +1,117 @@
+"""The ``ratelimit`` connect middleware: a budget of namespace CONNECTs per IP or per user.
+
+Per connection it makes one ``hit`` call per configured limit (one, usually); the window
+stats are read only to refuse (``retry_after``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+
+from limits import RateLimitItem
+
+from siomw_core import CallNext, Middleware, Refusal, Socket
+
+from .options import RateLimitOptions, async_storage_uri, redacted_uri
+from .storage import GuardedLimiter, StorageUnavailable
+
+__all__ = ["NAME", "PRIORITY", "build_connect", "unavailable"]
+
+NAME = "ratelimit"
+#: between logging (3000, outermost) and jwt (1000)
+PRIORITY = 2000
+MESSAGE = "Too many connection attempts"
+
+
+def unavailable() -> Refusal:
+    """The refusal of a fail-closed limiter whose storage failed:
+    ``{"code": "rate_limit_unavailable"}``."""
+    return Refusal("Rate limiting is unavailable", {"code": "rate_limit_unavailable"},
+                   status=503)
+
+
+def _identify(options: RateLimitOptions) -> Callable[[Socket], str]:
+    """Build ``socket -> counter identifier`` once:
+    ``"<key_prefix>/connect/<strategy>/<kind>/[<namespace>/]<value>"``.
+
+    ``kind`` is ``ip`` or ``user`` so that an address and a subject never share a counter;
+    the strategy is part of it because strategies keep different Redis types under a key
+    (a changed strategy must not meet the old one's keys: Redis answers WRONGTYPE).
+    """
+    base = f"{options.key_prefix}/connect/{options.strategy}"
+    ip_prefix = f"{base}/ip/"
+    user_prefix = f"{base}/user/"
+    per_namespace = options.per_namespace
+
+    if options.key == "ip":
+        if per_namespace:
+            return lambda socket: f"{ip_prefix}{socket.namespace}/{socket.handshake.address}"
+        return lambda socket: ip_prefix + socket.handshake.address
+
+    def by_user(socket: Socket) -> str:
+        user = socket.data.get("user")
+        sub = user.get("sub") if isinstance(user, Mapping) else None
+        if isinstance(sub, str) and sub:
+            prefix, value = user_prefix, sub
+        else:  # no authenticated subject: count the address
+            prefix, value = ip_prefix, socket.handshake.address
+        if per_namespace:
+            return f"{prefix}{socket.namespace}/{value}"
+        return prefix + value
+
+    return by_user
+
+
+def build_connect(options: RateLimitOptions) -> Middleware:
+    """The ``ratelimit`` connect middleware for ``options``, built once.
+
+    It runs in every namespace with priority 2000, and declares ``before=("jwt",)`` when
+    keyed by ``ip`` (a flood is refused before any token is verified) or ``after=("jwt",)``
+    when keyed by ``user`` (the subject is known by then).
+
+    Refusals (CONNECT_ERROR ``data``):
+
+    - ``{"code": "rate_limited", "retry_after": int seconds >= 1, "limit": "3 per 1 minute"}``,
+      ``limit`` being ``str()`` of the ``limits`` item that ran out and ``retry_after`` the
+      time until its window frees a hit (``get_window_stats().reset_time``), rounded up;
+    - ``{"code": "rate_limit_unavailable"}`` when the storage fails under
+      ``on_storage_error = "closed"``.
+
+    Raises:
+        ConfigError: the storage cannot be used (a missing client library) or does not
+            support the strategy.
+    """
+    items = options.items()
+    uri = async_storage_uri(options.storage)
+    guard = GuardedLimiter(
+        uri, options.strategy, fail_open=options.on_storage_error == "open",
+        timeout=options.storage_timeout, label=redacted_uri(options.storage),
+        redis_client=options.redis_client,
+    )
+    identify = _identify(options)
+    hit = guard.hit
+
+    async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
+        reset = await guard.reset_time(item, identifier)
+        retry_after = max(1, math.ceil(reset - time.time()))
+        return Refusal(MESSAGE, {"code": "rate_limited", "retry_after": retry_after,
+                                 "limit": str(item)})
+
+    async def ratelimit(socket: Socket, call_next: CallNext) -> None:
+        identifier = identify(socket)
+        for item in items:
+            try:
+                allowed = await hit(item, identifier)
+            except StorageUnavailable:
+                raise unavailable() from None
+            if not allowed:
+                raise await refuse(item, identifier)
+        await call_next()
+
+    by_ip = options.key == "ip"
+    return Middleware(
+        name=NAME, func=ratelimit, level="connect", priority=PRIORITY, namespaces=None,
+        before=("jwt",) if by_ip else (), after=() if by_ip else ("jwt",),
+    )

@@ -1,0 +1,136 @@
+"""The ``[ratelimit]`` table: what is limited, by which key, with which strategy and storage."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import limits
+import limits.aio.storage
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = ["RateLimitOptions", "async_schemes", "async_storage_uri", "redacted_uri"]
+
+Key = Literal["ip", "user"]
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+Policy = Literal["open", "closed"]
+RedisClient = Literal["coredis", "redispy"]
+
+
+class RateLimitOptions(BaseModel):
+    """The ``[ratelimit]`` table of ``siomw.toml``; the defaults are the embedded defaults.
+
+    Attributes:
+        connect: the connection budget in ``limits``' notation: ``"60/minute"``,
+            ``"3 per 10 seconds"``, several separated by ``;`` (``"10/second;100/hour"``,
+            every one must hold). Each Socket.IO namespace CONNECT spends one.
+        key: what a budget belongs to: ``"ip"`` (the client address) or ``"user"`` (the
+            ``sub`` claim of ``socket.data["user"]``, which the jwt plugin fills; a socket
+            without one is counted by its address).
+        strategy: ``limits``' strategy: ``"fixed-window"``, ``"moving-window"`` or
+            ``"sliding-window-counter"``.
+        storage: a ``limits`` storage URI: ``memory://``, ``redis://host:6379/0``,
+            ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``, ``valkey://``,
+            ``memcached://``, ``mongodb://``; the ``async+`` form is used internally
+            (``async+redis://``), and may be written directly.
+        key_prefix: first segment of every counter key, so that several applications can
+            share one Redis.
+        per_namespace: count each namespace separately (default: one budget per key across
+            every namespace).
+        on_storage_error: ``"open"``: a connection is let in when the storage fails, counted
+            by an in-process fallback limiter until the storage recovers; ``"closed"``: it is
+            refused with code ``rate_limit_unavailable``.
+        storage_timeout: seconds a remote storage may take per call before it counts as
+            failed (memory storage never waits).
+        redis_client: the asyncio Redis client ``limits`` drives for ``redis*://`` URIs
+            (its ``implementation`` argument): ``"coredis"`` (the ``limits[async-redis]``
+            extra, limits' default) or ``"redispy"`` (``redis.asyncio`` from ``redis>=5.2``,
+            cheaper per call). ``valkey*://`` URIs always use ``valkey``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect: str = "60/minute"
+    key: Key = "ip"
+    strategy: Strategy = "moving-window"
+    storage: str = "memory://"
+    key_prefix: str = Field(default="siomw", min_length=1)
+    per_namespace: bool = False
+    on_storage_error: Policy = "open"
+    storage_timeout: float = Field(default=1.0, gt=0, le=60)
+    redis_client: RedisClient = "coredis"
+
+    @field_validator("connect")
+    @classmethod
+    def _parse_connect(cls, value: str) -> str:
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            items = []
+        if not items:
+            raise PydanticCustomError(
+                "rate_limit_string",
+                "a rate limit string such as '60/minute', '3 per 10 seconds' or "
+                "'10/second;100/hour'",
+            )
+        if any(item.amount < 1 for item in items):
+            raise PydanticCustomError("rate_limit_amount", "a rate limit of at least 1")
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _check_storage(cls, value: str) -> str:
+        async_storage_uri(value)
+        return value
+
+    def items(self) -> tuple[limits.RateLimitItem, ...]:
+        """The parsed ``connect`` limits (``RateLimitItem``), in the order written."""
+        return tuple(limits.parse_many(self.connect))
+
+
+def async_schemes() -> frozenset[str]:
+    """Every ``async+...`` storage scheme ``limits.aio`` registers (its storages' classes
+    declare them in ``STORAGE_SCHEME``)."""
+    found: set[str] = set()
+    pending: list[type] = [limits.aio.storage.Storage]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        scheme = getattr(cls, "STORAGE_SCHEME", None) or ()
+        found.update([scheme] if isinstance(scheme, str) else scheme)
+    return frozenset(found)
+
+
+def async_storage_uri(uri: str) -> str:
+    """Map a storage URI to its ``limits.aio`` form: ``redis://h:1`` -> ``async+redis://h:1``.
+
+    An ``async+`` URI is kept as it is.
+
+    Raises:
+        PydanticCustomError: the scheme is not one ``limits`` knows (validation turns it into
+            a ConfigError naming ``[ratelimit] storage``).
+    """
+    scheme = urlsplit(uri).scheme if "://" in uri else ""
+    known = async_schemes()
+    if scheme in known:
+        return uri
+    if f"async+{scheme}" in known:
+        return f"async+{uri}"
+    plain = sorted(s.removeprefix("async+") for s in known)
+    raise PydanticCustomError(
+        "storage_uri",
+        "a limits storage URI with one of the schemes {schemes} (e.g. 'memory://', "
+        "'redis://127.0.0.1:6379')",
+        {"schemes": ", ".join(f"{s}://" for s in plain)},
+    )
+
+
+def redacted_uri(uri: str) -> str:
+    """``uri`` with its password replaced by ``***``, for log lines."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,0 +1,202 @@
+"""The limiter behind the middleware: a ``limits.aio`` strategy on the configured storage,
+with the storage-failure policy (fail open onto an in-memory fallback, or fail closed) and
+the recovery probe.
+
+Storage clients are bound to the event loop that first uses them (coredis' connection pool
+hangs when reused from another loop), so the storage is rebuilt when the running loop
+changes: once per served application in practice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import limits.aio.storage
+import limits.aio.strategies
+from limits import RateLimitItem
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+
+from siomw_core import ConfigError
+
+__all__ = ["MAX_BACKOFF", "GuardedLimiter", "StorageUnavailable"]
+
+log = logging.getLogger("siomw.ratelimit")
+
+#: longest wait between two recovery probes of a failed storage, in seconds
+#: (Flask-Limiter's in_memory_fallback backs off 2**n s, n <= 5, the same bound)
+MAX_BACKOFF = 32.0
+MEMORY = "async+memory://"
+
+
+class StorageUnavailable(Exception):  # a state, as the refusal code says
+    """The storage failed (or is still marked failed) and the policy is ``"closed"``."""
+
+
+def _storage(uri: str, redis_client: str = "coredis") -> limits.aio.storage.Storage:
+    """``storage_from_string`` for an ``async+`` URI, typed as the async storage it returns.
+
+    ``redis_client`` becomes limits' ``implementation`` argument for ``async+redis*`` URIs.
+    """
+    options: dict[str, str] = {}
+    if uri.startswith("async+redis"):
+        options["implementation"] = redis_client
+    storage = storage_from_string(uri, wrap_exceptions=True, **options)
+    if not isinstance(storage, limits.aio.storage.Storage):  # an async+ URI always gives one
+        raise ConfigError(f"storage: expected an async storage URI; found {uri!r}")
+    return storage
+
+
+def _limiter(
+    strategy: str, storage: limits.aio.storage.Storage
+) -> limits.aio.strategies.RateLimiter:
+    """The ``limits.aio`` strategy named ``strategy`` on ``storage``.
+
+    Raises:
+        NotImplementedError: the storage lacks the strategy (``limits`` checks it).
+    """
+    if strategy == "fixed-window":
+        return limits.aio.strategies.FixedWindowRateLimiter(storage)
+    if strategy == "sliding-window-counter":
+        return limits.aio.strategies.SlidingWindowCounterRateLimiter(storage)
+    return limits.aio.strategies.MovingWindowRateLimiter(storage)
+
+
+class GuardedLimiter:
+    """One ``limits.aio`` strategy on one storage, guarded by the storage-failure policy.
+
+    Args:
+        uri: an ``async+...`` storage URI (see :func:`~siomw_ratelimit.options.async_storage_uri`).
+        strategy: a key of ``limits.aio.strategies.STRATEGIES``.
+        fail_open: on a storage failure, count with an in-process ``async+memory://`` limiter
+            (True) or raise :class:`StorageUnavailable` (False).
+        timeout: seconds a storage call may take before it counts as failed (not applied to
+            the memory storage).
+        label: the storage as log lines show it (password redacted).
+        redis_client: ``"coredis"`` or ``"redispy"`` for ``async+redis*`` URIs.
+
+    A failure marks the storage down: no further calls go to it until a recovery probe
+    (``storage.check()``, at most ``timeout`` seconds, run in the background by the first
+    connection after the back-off) succeeds; the back-off doubles from 1 s up to
+    :data:`MAX_BACKOFF`. One warning is logged when the storage goes down, one info line
+    when it recovers.
+
+    Raises:
+        ConfigError: the storage's client library is missing, or the storage cannot run the
+            strategy (memcached has no moving window).
+    """
+
+    def __init__(
+        self, uri: str, strategy: str, *, fail_open: bool, timeout: float, label: str,
+        redis_client: str = "coredis",
+    ) -> None:
+        self.redis_client = redis_client
+        self.uri = uri
+        self.strategy = strategy
+        self.fail_open = fail_open
+        self.label = label
+        self.remote = not uri.startswith(MEMORY)
+        self.timeout = timeout if self.remote else None
+        self.down = False
+        self.failures = 0
+        self.retry_at = 0.0
+        self.probe: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._build()  # here rather than on first use, so that a bad storage fails startup
+
+    def _build(self) -> None:
+        try:
+            self.storage = _storage(self.uri, self.redis_client)
+            self.limiter = _limiter(self.strategy, self.storage)
+        except NotImplementedError:
+            raise ConfigError(
+                f"strategy: expected a strategy the storage {self.label!r} supports "
+                f"(memcached has no moving window); found {self.strategy!r}"
+            ) from None
+        except ConfigurationError as exc:
+            raise ConfigError(
+                f"storage: expected a storage whose client library is installed ({exc}); "
+                f"found {self.label!r}"
+            ) from None
+        self.fallback = _limiter(self.strategy, _storage(MEMORY))
+        self.down = False
+        self.failures = 0
+        self.probe = None
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.loop is not None:
+            self._build()  # a new event loop: the old clients belong to the old one
+        self.loop = loop
+
+    async def hit(self, item: RateLimitItem, identifier: str) -> bool:
+        """Spend one of ``item``'s budget for ``identifier``; False when it is exhausted.
+
+        Raises:
+            StorageUnavailable: the storage failed and the policy is ``"closed"``.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self._bind(loop)
+        if not self.down:
+            try:
+                if self.timeout is None:
+                    return await self.limiter.hit(item, identifier)
+                async with asyncio.timeout(self.timeout):
+                    return await self.limiter.hit(item, identifier)
+            except Exception as exc:  # StorageError (wrapped), TimeoutError
+                self._trip(exc)
+        return await self._degraded(item, identifier)
+
+    async def reset_time(self, item: RateLimitItem, identifier: str) -> float:
+        """When ``item``'s window for ``identifier`` frees a hit: epoch seconds.
+
+        Read from ``get_window_stats``; on a storage failure, now + the item's expiry.
+        """
+        limiter = self.fallback if self.down else self.limiter
+        try:
+            if self.timeout is None or limiter is self.fallback:
+                stats = await limiter.get_window_stats(item, identifier)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    stats = await limiter.get_window_stats(item, identifier)
+        except Exception:  # the refusal is sent anyway, with the worst case
+            return time.time() + item.get_expiry()
+        return stats.reset_time
+
+    # failure policy --------------------------------------------------------------------
+    async def _degraded(self, item: RateLimitItem, identifier: str) -> bool:
+        if self.probe is None and time.monotonic() >= self.retry_at:
+            self.probe = asyncio.get_running_loop().create_task(self._recover())
+        if not self.fail_open:
+            raise StorageUnavailable(self.label)
+        return await self.fallback.hit(item, identifier)
+
+    def _trip(self, exc: BaseException) -> None:
+        self.down = True
+        self.failures = 0
+        self.retry_at = time.monotonic() + 1.0
+        log.warning(
+            "siomw ratelimit: storage %s failed (%s: %s); %s until it recovers",
+            self.label, type(exc).__name__, exc,
+            "counting in memory (fail open)" if self.fail_open
+            else "refusing with rate_limit_unavailable (fail closed)",
+        )
+
+    async def _recover(self) -> None:
+        try:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    healthy = await self.storage.check()
+            except Exception:  # a failed probe is just "not yet"
+                healthy = False
+            if healthy:
+                self.down = False
+                log.info("siomw ratelimit: storage %s recovered", self.label)
+            else:
+                self.failures += 1
+                backoff = min(2.0**self.failures, MAX_BACKOFF)
+                self.retry_at = time.monotonic() + backoff
+        finally:
+            self.probe = None

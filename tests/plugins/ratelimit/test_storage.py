@@ -1,0 +1,201 @@
+"""Redis storage shared by two servers, and the storage-failure policy (open / closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+import socketio
+
+from siomw_core.testing import serve
+from tests.conftest import requires_js
+from tests.jsclient import js_outcome
+
+from .support import (
+    DEAD_REDIS_URL,
+    REDIS_URL,
+    assert_rate_limited,
+    attempt,
+    make_server,
+    redis_keys,
+)
+
+STRATEGIES = ["fixed-window", "moving-window", "sliding-window-counter"]
+UNAVAILABLE = {"message": "Rate limiting is unavailable",
+               "data": {"code": "rate_limit_unavailable"}}
+
+
+@contextlib.asynccontextmanager
+async def two_servers(table: dict[str, Any]) -> AsyncIterator[tuple[str, str]]:
+    """Two siomw servers (two uvicorn servers, two stacks) configured alike: two processes'
+    worth of state, sharing only the storage."""
+    sio_a, _ = make_server(table)
+    sio_b, _ = make_server(table)
+    async with serve(socketio.ASGIApp(sio_a)) as url_a, serve(socketio.ASGIApp(sio_b)) as url_b:
+        yield url_a, url_b
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_redis_budget_is_shared_by_two_servers(prefix: str, strategy: str) -> None:
+    """Two servers on one Redis share the budget: 2 on A + 1 on B, then B and A refuse."""
+    table = {"connect": "3/minute", "storage": REDIS_URL, "key_prefix": prefix,
+             "strategy": strategy}
+    async with two_servers(table) as (url_a, url_b):
+        assert (await attempt(url_a))[0] == "connect"
+        assert (await attempt(url_a))[0] == "connect"
+        assert (await attempt(url_b))[0] == "connect"
+        outcome, data = await attempt(url_b)
+        assert outcome == "connect_error"
+        assert_rate_limited(data, "3 per 1 minute")
+        assert (await attempt(url_a))[0] == "connect_error"
+    assert redis_keys(prefix), "the counters live in Redis under the key prefix"
+    counter = f"{prefix}/connect/{strategy}/ip/127.0.0.1/3/1/minute"
+    assert all(counter in key for key in redis_keys(prefix))
+
+
+async def test_redis_fixed_window_counter_key(prefix: str) -> None:
+    """A fixed-window counter is one Redis key, LIMITS:LIMITER/<prefix>/connect/<strategy>/..."""
+    table = {"connect": "5/minute", "storage": REDIS_URL, "key_prefix": prefix,
+             "strategy": "fixed-window"}
+    sio, _ = make_server(table)
+    async with serve(socketio.ASGIApp(sio)) as url:
+        for _ in range(2):
+            assert (await attempt(url))[0] == "connect"
+    key = f"LIMITS:LIMITER/{prefix}/connect/fixed-window/ip/127.0.0.1/5/1/minute"
+    assert redis_keys(prefix) == [key]
+    assert redis.Redis.from_url(REDIS_URL).get(key) == b"2"
+
+
+async def test_redispy_client_shares_the_budget(prefix: str) -> None:
+    """redis_client = "redispy" (redis.asyncio) counts in the same Redis as coredis would."""
+    table = {"connect": "2/minute", "storage": REDIS_URL, "key_prefix": prefix,
+             "redis_client": "redispy"}
+    async with two_servers(table) as (url_a, url_b):
+        assert (await attempt(url_a))[0] == "connect"
+        assert (await attempt(url_b))[0] == "connect"
+        outcome, data = await attempt(url_a)
+    assert outcome == "connect_error"
+    assert_rate_limited(data, "2 per 1 minute")
+    assert len(redis_keys(prefix)) == 1
+
+
+@requires_js
+async def test_redis_shared_budget_with_js_client(prefix: str) -> None:
+    """The JS client on server B is refused once server A spent the shared Redis budget."""
+    table = {"connect": "2/minute", "storage": REDIS_URL, "key_prefix": prefix}
+    async with two_servers(table) as (url_a, url_b):
+        assert (await attempt(url_a))[0] == "connect"
+        assert (await attempt(url_a))[0] == "connect"
+        refused = await js_outcome(url_b, transports=["websocket"])
+    assert refused["event"] == "connect_error"
+    assert refused["data"]["code"] == "rate_limited"
+    assert refused["data"]["limit"] == "2 per 1 minute"
+    assert 1 <= refused["data"]["retry_after"] <= 60
+
+
+async def test_dead_storage_fails_open_onto_memory(caplog: pytest.LogCaptureFixture) -> None:
+    """on_storage_error = "open": a dead Redis lets clients in, still limited in memory,
+    with one warning (password redacted)."""
+    caplog.set_level(logging.INFO, logger="siomw.ratelimit")
+    storage = DEAD_REDIS_URL.replace("redis://", "redis://:s3cret@")
+    sio, _ = make_server({"connect": "3/minute", "storage": storage, "on_storage_error": "open"})
+    async with serve(socketio.ASGIApp(sio)) as url:
+        outcomes = [await attempt(url) for _ in range(4)]
+    assert [o for o, _ in outcomes] == ["connect"] * 3 + ["connect_error"]
+    assert_rate_limited(outcomes[3][1], "3 per 1 minute")
+    warnings = [r for r in caplog.records
+                if r.name == "siomw.ratelimit" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "counting in memory (fail open)" in warnings[0].getMessage()
+    assert "s3cret" not in caplog.text and ":***@127.0.0.1:1" in caplog.text
+
+
+async def test_dead_storage_fails_closed() -> None:
+    """on_storage_error = "closed": a dead Redis refuses with rate_limit_unavailable."""
+    sio, _ = make_server({"connect": "3/minute", "storage": DEAD_REDIS_URL,
+                          "on_storage_error": "closed"})
+    async with serve(socketio.ASGIApp(sio)) as url:
+        for _ in range(2):
+            assert await attempt(url) == ("connect_error", UNAVAILABLE)
+
+
+@requires_js
+async def test_dead_storage_fails_closed_for_js_client() -> None:
+    """The JS client sees err.data {"code": "rate_limit_unavailable"} when failing closed."""
+    sio, _ = make_server({"storage": DEAD_REDIS_URL, "on_storage_error": "closed"})
+    async with serve(socketio.ASGIApp(sio)) as url:
+        seen = await js_outcome(url, transports=["websocket"])
+    assert seen["event"] == "connect_error"
+    assert seen["message"] == "Rate limiting is unavailable"
+    assert seen["data"] == {"code": "rate_limit_unavailable"}
+
+
+class RedisProxy:
+    """A TCP forwarder on loopback in front of the real Redis, that can be cut and restored."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.links):
+            writer.close()
+        await self.server.wait_closed()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self.links.update((writer, up_writer))
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self.links.difference_update((writer, up_writer))
+
+
+async def test_recovery_goes_back_to_redis(prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    """After Redis comes back, the background probe (storage.check) restores it as the counter."""
+    caplog.set_level(logging.INFO, logger="siomw.ratelimit")
+    proxy = RedisProxy()
+    await proxy.start()
+    table = {"connect": "10/minute", "strategy": "fixed-window", "key_prefix": prefix,
+             "storage": f"redis://127.0.0.1:{proxy.port}", "storage_timeout": 0.5}
+    key = f"LIMITS:LIMITER/{prefix}/connect/fixed-window/ip/127.0.0.1/10/1/minute"
+    sio, _ = make_server(table)
+    counter = redis.Redis.from_url(REDIS_URL)
+    try:
+        async with serve(socketio.ASGIApp(sio)) as url:
+            assert (await attempt(url))[0] == "connect"
+            assert counter.get(key) == b"1"
+            await proxy.cut()
+            assert (await attempt(url))[0] == "connect"  # fails open
+            assert "counting in memory" in caplog.text
+            await proxy.start()
+            await asyncio.sleep(1.1)  # the first probe waits 1 s
+            assert (await attempt(url))[0] == "connect"  # starts the probe
+            for _ in range(100):
+                if "recovered" in caplog.text:
+                    break
+                await asyncio.sleep(0.02)
+            assert "recovered" in caplog.text
+            assert (await attempt(url))[0] == "connect"
+            assert counter.get(key) == b"2"  # counted in Redis again
+    finally:
+        counter.close()
+        await proxy.cut()
