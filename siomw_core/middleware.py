@@ -47,6 +47,9 @@ class Middleware:
         after: names this member must run after.
         namespaces: the namespaces it applies to (``None``: every namespace).
         plugin: the plugin that contributed it (``None`` for the application's own).
+        if_present: ``before``/``after`` name neighbours that may be absent (another
+            plugin that is not installed, say): an absent one is ignored silently, even in
+            strict mode. Otherwise an absent reference is a warning, an error when strict.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Middleware:
     after: tuple[str, ...] = ()
     namespaces: tuple[str, ...] | None = None
     plugin: str | None = None
+    if_present: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

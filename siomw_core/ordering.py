@@ -75,12 +75,14 @@ def order_chain(
     for member in by_name.values():
         for other in member.before:
             if other not in by_name:
-                _absent(member, "before", other, strict, chain_name)
+                if not member.if_present:
+                    _absent(member, "before", other, strict, chain_name)
             else:
                 edge(member.name, other, f"declared before {other!r}")
         for other in member.after:
             if other not in by_name:
-                _absent(member, "after", other, strict, chain_name)
+                if not member.if_present:
+                    _absent(member, "after", other, strict, chain_name)
             else:
                 edge(other, member.name, f"declared after {other!r}")
     for first, second in itertools.pairwise(pinned_here):
@@ -121,8 +123,13 @@ def _reason(member: Middleware, preds: dict[str, str], position: dict[str, int])
     return f"priority {member.priority}"
 
 
+_warned: set[str] = set()
+
+
 def _absent(member: Middleware, kind: str, other: str, strict: bool, chain_name: str) -> None:
     message = f"{chain_name}: {member.name!r} declares {kind} {other!r}, which is not in the chain"
     if strict:
         raise OrderingError(message)
-    log.warning("siomw: %s; the constraint is ignored", message)
+    if message not in _warned:  # chains are recomposed; say it once per process
+        _warned.add(message)
+        log.warning("siomw: %s; the constraint is ignored", message)

@@ -69,7 +69,8 @@ def build_connect(options: RateLimitOptions) -> Middleware:
 
     It runs in every namespace with priority 2000, and declares ``before=("jwt",)`` when
     keyed by ``ip`` (a flood is refused before any token is verified) or ``after=("jwt",)``
-    when keyed by ``user`` (the subject is known by then).
+    when keyed by ``user`` (the subject is known by then); with ``if_present`` so that a
+    server without jwt (strict or not) needs no warning.
 
     Refusals (CONNECT_ERROR ``data``):
 
@@ -113,5 +114,5 @@ def build_connect(options: RateLimitOptions) -> Middleware:
     by_ip = options.key == "ip"
     return Middleware(
         name=NAME, func=ratelimit, level="connect", priority=PRIORITY, namespaces=None,
-        before=("jwt",) if by_ip else (), after=() if by_ip else ("jwt",),
+        before=("jwt",) if by_ip else (), after=() if by_ip else ("jwt",), if_present=True,
     )

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import socketio
 
+from siomw_core import Config, CoreSettings
 from siomw_core.testing import serve
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
@@ -133,10 +134,21 @@ def test_user_key_is_placed_after_jwt() -> None:
 
 
 async def test_without_jwt_the_user_key_counts_addresses(caplog: pytest.LogCaptureFixture) -> None:
-    """A missing jwt is only warned about, and key = "user" falls back to the address."""
+    """A missing jwt is fine (no warning: its reference is if_present), and key = "user"
+    falls back to the address."""
     sio, mw = make_server({"connect": "1/minute", "key": "user"})
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["ratelimit"]
+    assert mw.placed("connect", "/")[0].middleware.if_present
     async with serve(socketio.ASGIApp(sio)) as url:
         assert (await attempt(url, auth={"user": {"sub": "x"}}))[0] == "connect"
         assert (await attempt(url, auth={"user": {"sub": "y"}}))[0] == "connect_error"
-    assert "'ratelimit' declares after 'jwt'" in caplog.text
+    assert "declares after 'jwt'" not in caplog.text
+
+
+@pytest.mark.parametrize("key", ["ip", "user"])
+def test_strict_mode_without_jwt_starts(key: str) -> None:
+    """strict = true does not reject ratelimit's conditional jwt reference (if_present)."""
+    config = Config(source="test", core=CoreSettings(strict=True),
+                    tables={"ratelimit": {"key": key}})
+    _, mw = make_server({}, config=config)
+    assert [p.middleware.name for p in mw.placed("connect", "/")] == ["ratelimit"]
