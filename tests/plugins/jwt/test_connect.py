@@ -25,7 +25,12 @@ from tests.plugins.jwt.helpers import (
     unsigned_token,
 )
 
-NOW = int(time.time())
+
+
+def now() -> int:
+    """The current time: computed per use, so that a long suite does not age the tokens."""
+    return int(time.time())
+
 
 # (id, auth, namespace, expected CONNECT_ERROR payload); auth is built lazily (fresh times)
 REFUSALS: list[tuple[str, Callable[[], Any], str, dict[str, Any]]] = [
@@ -33,9 +38,9 @@ REFUSALS: list[tuple[str, Callable[[], Any], str, dict[str, Any]]] = [
      refusal("Authentication required", "invalid_request", "missing_token")),
     ("empty_token", lambda: {"token": ""}, "/",
      refusal("Authentication required", "invalid_request", "missing_token")),
-    ("expired", lambda: {"token": token(exp=NOW - 10)}, "/",
+    ("expired", lambda: {"token": token(exp=now() - 10)}, "/",
      refusal("Token expired", "invalid_token", "expired")),
-    ("not_yet_valid", lambda: {"token": token(nbf=NOW + 600)}, "/",
+    ("not_yet_valid", lambda: {"token": token(nbf=now() + 600)}, "/",
      refusal("Token not yet valid", "invalid_token", "immature")),
     ("alg_none", lambda: {"token": unsigned_token()}, "/",
      refusal("Token algorithm is not allowed", "invalid_token", "algorithm_not_allowed")),
@@ -55,7 +60,7 @@ REFUSALS: list[tuple[str, Callable[[], Any], str, dict[str, Any]]] = [
      refusal("Insufficient scope", "insufficient_scope", "missing_scope", scope="admin")),
     ("no_token_admin", lambda: None, "/admin",
      refusal("Authentication required", "invalid_request", "missing_token")),
-    ("anonymous_ns_invalid_token", lambda: {"token": token(exp=NOW - 10)}, "/public",
+    ("anonymous_ns_invalid_token", lambda: {"token": token(exp=now() - 10)}, "/public",
      refusal("Token expired", "invalid_token", "expired")),
 ]
 IDS = [case[0] for case in REFUSALS]
@@ -129,13 +134,13 @@ async def test_auth_token_wins_over_header() -> None:
     """With both, auth.token is the one verified (an expired auth token refuses)."""
     async with jwt_server() as (url, _):
         outcome, data, _ = await connect_result(
-            url, auth={"token": token(exp=NOW - 10)},
+            url, auth={"token": token(exp=now() - 10)},
             headers={"Authorization": f"Bearer {token()}"},
         )
         assert data == refusal("Token expired", "invalid_token", "expired")
         outcome, data, client = await connect_result(
             url, auth={"token": token()},
-            headers={"Authorization": f"Bearer {token(exp=NOW - 10)}"},
+            headers={"Authorization": f"Bearer {token(exp=now() - 10)}"},
         )
         assert outcome == "connect"
         await client.disconnect()
@@ -187,11 +192,11 @@ async def test_leeway_and_issuer_list() -> None:
     """leeway accepts a token a little past exp; issuer may be a list of accepted values."""
     table = {"leeway": 30, "issuer": [ISSUER, "https://other.test"], "audience": TABLE["audience"]}
     async with jwt_server(table, namespaces=("/",)) as (url, _):
-        for tok in (token(exp=NOW - 5), token(iss="https://other.test")):
+        for tok in (token(exp=now() - 5), token(iss="https://other.test")):
             outcome, _, client = await connect_result(url, auth={"token": tok})
             assert outcome == "connect"
             await client.disconnect()
-        outcome, data, _ = await connect_result(url, auth={"token": token(exp=NOW - 60)})
+        outcome, data, _ = await connect_result(url, auth={"token": token(exp=now() - 60)})
         assert data == refusal("Token expired", "invalid_token", "expired")
 
 
