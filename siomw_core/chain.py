@@ -77,6 +77,8 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
             raise _fail(run, ENDPOINT, exc) from None
         finally:
             run.running.pop()
+        if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
+            raise _fail(run, ENDPOINT, asyncio.CancelledError())
         return
 
     member = chain[index]
@@ -98,6 +100,8 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         raise _fail(run, member.name, exc) from None
     finally:
         run.running.pop()
+    if run.timed_out:  # the member swallowed the deadline's cancel
+        raise _fail(run, member.name, asyncio.CancelledError())
     if not called:
         log.warning(
             "siomw: middleware %r returned without calling call_next() or raising; "

@@ -181,8 +181,8 @@ def validate_table(
 
     Raises:
         ConfigError: one line per problem, e.g.
-            ``siomw.toml: [jwt] leeway: expected a number (Input should be a valid number);
-            found 'soon' (str)``.
+            ``siomw.toml: [jwt] leeway: expected Input should be a valid number, unable to
+            parse string as a number; found 'soon' (str)`` (the expectation is pydantic's).
     """
     try:
         return model.model_validate(dict(raw))

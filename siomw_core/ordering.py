@@ -38,6 +38,7 @@ def order_chain(
     pinned: Sequence[str] = (),
     strict: bool = False,
     chain_name: str = "chain",
+    warned: set[str] | None = None,
 ) -> list[Placed]:
     """Order ``members`` outermost first.
 
@@ -48,6 +49,7 @@ def order_chain(
         strict: make a ``before``/``after`` reference to an absent member an error
             (otherwise a warning).
         chain_name: how messages name the chain, e.g. ``"connect chain of '/'"``.
+        warned: warnings already given (chains are recomposed); each is logged once per set.
 
     Returns:
         The members in running order, each with the reason for its place.
@@ -76,13 +78,13 @@ def order_chain(
         for other in member.before:
             if other not in by_name:
                 if not member.if_present:
-                    _absent(member, "before", other, strict, chain_name)
+                    _absent(member, "before", other, strict, chain_name, warned)
             else:
                 edge(member.name, other, f"declared before {other!r}")
         for other in member.after:
             if other not in by_name:
                 if not member.if_present:
-                    _absent(member, "after", other, strict, chain_name)
+                    _absent(member, "after", other, strict, chain_name, warned)
             else:
                 edge(other, member.name, f"declared after {other!r}")
     for first, second in itertools.pairwise(pinned_here):
@@ -123,13 +125,14 @@ def _reason(member: Middleware, preds: dict[str, str], position: dict[str, int])
     return f"priority {member.priority}"
 
 
-_warned: set[str] = set()
-
-
-def _absent(member: Middleware, kind: str, other: str, strict: bool, chain_name: str) -> None:
+def _absent(
+    member: Middleware, kind: str, other: str, strict: bool, chain_name: str,
+    warned: set[str] | None,
+) -> None:
     message = f"{chain_name}: {member.name!r} declares {kind} {other!r}, which is not in the chain"
     if strict:
         raise OrderingError(message)
-    if message not in _warned:  # chains are recomposed; say it once per process
-        _warned.add(message)
+    if warned is None or message not in warned:
+        if warned is not None:
+            warned.add(message)
         log.warning("siomw: %s; the constraint is ignored", message)

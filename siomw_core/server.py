@@ -68,6 +68,8 @@ class Siomw:
         self.registry = Registry(config, plugins=plugins, entry_points=entry_points)
         self._own: list[Middleware] = []
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
+        self._named: frozenset[str] | None = None
+        self._warned: set[str] = set()
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout)
         self.connect_level.install()
         sio._siomw_stack = self
@@ -161,14 +163,19 @@ class Siomw:
             OrderingError: it would make a chain unorderable; nothing is added.
         """
         self._own.append(spec)
-        self._chains.clear()
+        self._forget()
         try:
             for namespace in self.namespaces():
                 self.placed(spec.level, namespace)
         except Exception:
             self._own.remove(spec)
-            self._chains.clear()
+            self._forget()
             raise
+
+    def _forget(self) -> None:
+        """Drop composed chains: the members changed."""
+        self._chains.clear()
+        self._named = None
 
     # composing -------------------------------------------------------------------------
     def members(self, level: Level) -> list[Middleware]:
@@ -183,6 +190,7 @@ class Siomw:
             pinned=self.config.core.order,
             strict=self.config.core.strict,
             chain_name=f"{level} chain of {namespace!r}",
+            warned=self._warned,
         )
 
     def connect_chain(self, namespace: str) -> tuple[Middleware, ...]:
@@ -194,12 +202,16 @@ class Siomw:
             self._chains[key] = chain
         return chain
 
-    def _named_namespaces(self) -> set[str]:
-        named: set[str] = set()
-        for member in self.members("connect"):
-            if member.namespaces is not None:
-                named.update(member.namespaces)
-        return named
+    def _named_namespaces(self) -> frozenset[str]:
+        """Namespaces some member names explicitly; others share the all-namespaces chain,
+        so that clients cannot grow the chain cache with made-up namespaces."""
+        if self._named is None:
+            named: set[str] = set()
+            for member in self.members("connect"):
+                if member.namespaces is not None:
+                    named.update(member.namespaces)
+            self._named = frozenset(named)
+        return self._named
 
     def namespaces(self) -> list[str]:
         """Namespaces known to the server or named by a middleware, ``"/"`` first."""
@@ -235,6 +247,29 @@ class Namespace:
     def __init__(self, stack: Siomw, namespace: str) -> None:
         self.stack = stack
         self.namespace = namespace
+
+    @overload
+    def use(
+        self,
+        fn: ConnectMiddleware,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+    ) -> ConnectMiddleware: ...
+    @overload
+    def use(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+    ) -> Decorator: ...
 
     def use(
         self,

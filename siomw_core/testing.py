@@ -15,7 +15,7 @@ from typing import Any
 import socketio
 import uvicorn
 
-__all__ = ["connect_result", "serve"]
+__all__ = ["close_client", "connect_result", "serve"]
 
 
 @contextlib.asynccontextmanager
@@ -29,7 +29,7 @@ async def serve(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """
     # proxy_headers=False: X-Forwarded-For must not rewrite the peer address unless configured
     config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off",
-                            proxy_headers=False)
+                            proxy_headers=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(1000):
@@ -95,8 +95,28 @@ async def connect_result(
         seen.set_result(("timeout", None))
     outcome, data = seen.result()
     if outcome != "connect":
+        await close_client(client)
         connecting.cancel()
         with contextlib.suppress(BaseException):
             await connecting
-        await client.eio.disconnect(abort=True)
     return outcome, data, client
+
+
+async def close_client(client: socketio.AsyncClient) -> None:
+    """Close ``client``'s transport at once, connected or not.
+
+    python-engineio's polling client waits for its pending long-poll GET (up to the ping
+    interval, 25 s by default) on ``disconnect()``; tests do not need that courtesy: the
+    server sees the transport go away, as when a browser tab closes.
+    """
+    eio = client.eio
+    for task in (eio.read_loop_task, eio.write_loop_task):
+        if task is not None and not task.done():
+            task.cancel()
+    if eio.ws is not None:
+        with contextlib.suppress(Exception):
+            await eio.ws.close()
+    if eio.http is not None and not eio.http.closed:
+        await eio.http.close()
+    eio.state = "disconnected"
+    client.connected = False

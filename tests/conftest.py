@@ -7,7 +7,8 @@ import pytest
 from tests.jsclient import js_available
 
 requires_js = pytest.mark.skipif(
-    not js_available(), reason="node and tests/js/node_modules are needed (npm ci --prefix tests/js)"
+    not js_available(),
+    reason="node and tests/js/node_modules are needed (npm ci --prefix tests/js)",
 )
 
 

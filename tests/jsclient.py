@@ -13,7 +13,8 @@ JS_DIR = Path(__file__).parent / "js"
 
 def js_available() -> bool:
     """Node is on PATH and ``npm install`` ran in ``tests/js``."""
-    return shutil.which("node") is not None and (JS_DIR / "node_modules" / "socket.io-client").is_dir()
+    installed = (JS_DIR / "node_modules" / "socket.io-client").is_dir()
+    return shutil.which("node") is not None and installed
 
 
 async def js_client(url: str, **spec: Any) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedEr
 
 from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
-from ..errors import Refusal
+from ..errors import Refusal, internal_error
 from ..middleware import Middleware
 
 __all__ = ["CLIENT_GONE", "ConnectLevel"]
@@ -133,9 +133,13 @@ class ConnectLevel:
                              namespace)
             return
         environ = sio.environ.get(eio_sid)
-        if environ is None:  # the engine session closed already
+        engine_socket = sio.eio.sockets.get(eio_sid)
+        if environ is None or engine_socket is None:  # the engine session closed already
             await sio.manager.disconnect(sid, namespace, ignore_queue=True)
             return
+        # python-socketio keeps a namespace's session for the engine session's life: a new
+        # CONNECT must not see what an earlier connection on it stored (internals §4)
+        engine_socket.session.pop(namespace, None)
         self.pending.add(sid)
         socket = Socket(sid, namespace, Handshake(environ, data), eio_sid, sio)
         task = asyncio.create_task(self._connect(socket, data))
@@ -145,15 +149,15 @@ class ConnectLevel:
     # one connection attempt ------------------------------------------------------------
     async def _connect(self, socket: Socket, auth: Any) -> None:
         sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
-        handler_called = False
+        handler_accepted = False
 
         async def endpoint() -> None:
-            nonlocal handler_called
+            nonlocal handler_accepted
             if not self._alive(eio_sid):
                 raise _ClientGone()
             await sio.save_session(sid, socket.data, namespace=namespace)
-            handler_called = True
             await self._call_handler(socket, auth)
+            handler_accepted = True  # and it accepted: a later refusal owes it a disconnect
             if not self._alive(eio_sid):  # left while the handler ran: outer members see it
                 raise _ClientGone()
 
@@ -161,18 +165,21 @@ class ConnectLevel:
             try:
                 await run_chain(self.chain_for(namespace), socket, endpoint, self.timeout)
             except Refusal as refusal:
-                await self._refuse(socket, refusal, handler_called)
+                await self._refuse(socket, refusal, handler_accepted)
                 return
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
             self.pending.discard(sid)
             await sio.manager.connect(sid, namespace)
             if socket._on_disconnect:
                 self._on_disconnect[(namespace, sid)] = socket._on_disconnect
-        except BaseException:
+        except asyncio.CancelledError:
+            self.pending.discard(sid)
+            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+            raise
+        except Exception:  # a task's exception would go unretrieved: log and clean up
             self.pending.discard(sid)
             log.exception("siomw: connect of %s to %s failed", sid, namespace)
             await sio.manager.disconnect(sid, namespace, ignore_queue=True)
-            raise
 
     async def _call_handler(self, socket: Socket, auth: Any) -> None:
         """Call the application's connect handler the way python-socketio 5.18 does."""
@@ -196,20 +203,25 @@ class ConnectLevel:
         if result is False:
             raise Refusal("Connection rejected by server")
 
-    async def _refuse(self, socket: Socket, refusal: Refusal, handler_called: bool) -> None:
+    async def _refuse(self, socket: Socket, refusal: Refusal, handler_accepted: bool) -> None:
         sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
         self.pending.discard(sid)
         alive = self._alive(eio_sid)
         if alive:
-            try:  # a retried CONNECT on this engine session must not see this attempt's data
-                session = await sio.eio.get_session(eio_sid)
-                session.pop(namespace, None)
-            except KeyError:
-                pass
-            await self._send(eio_sid, packet.CONNECT_ERROR, refusal.payload(), namespace)
-        elif handler_called:
-            # the handler saw a connect; balance it as python-socketio would on transport close
-            await self._trigger_event("disconnect", namespace, sid, sio.reason.TRANSPORT_CLOSE)
+            engine_socket = sio.eio.sockets.get(eio_sid)
+            if engine_socket is not None:  # nothing of a refused attempt stays in memory
+                engine_socket.session.pop(namespace, None)
+            try:
+                await self._send(eio_sid, packet.CONNECT_ERROR, refusal.payload(), namespace)
+            except (TypeError, ValueError):  # data that JSON cannot carry
+                log.exception("siomw: refusal data of %s is not JSON-serialisable: %r",
+                              sid, refusal)
+                await self._send(eio_sid, packet.CONNECT_ERROR, internal_error().payload(),
+                                 namespace)
+        if handler_accepted:
+            # the application's connect handler saw this sid: pair it with a disconnect
+            reason = sio.reason.SERVER_DISCONNECT if alive else sio.reason.TRANSPORT_CLOSE
+            await self._trigger_event("disconnect", namespace, sid, reason)
         await sio.manager.disconnect(sid, namespace, ignore_queue=True)
         log.debug("siomw: refused %s on %s: %r", sid, namespace, refusal)
 

@@ -26,7 +26,6 @@ from tests.plugins.jwt.helpers import (
 )
 
 
-
 def now() -> int:
     """The current time: computed per use, so that a long suite does not age the tokens."""
     return int(time.time())

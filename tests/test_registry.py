@@ -1,0 +1,447 @@
+"""Plugin discovery and configuration (siomw_core.registry) with real installed distributions.
+
+Each test writes real distributions (``<name>.dist-info`` with ``METADATA`` and
+``entry_points.txt``, beside their modules) into a directory put on ``sys.path``:
+``importlib.metadata`` discovers them exactly as it discovers pip-installed ones.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import inspect
+import logging
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from siomw_core import (
+    Config,
+    ConfigError,
+    CoreSettings,
+    Middleware,
+    PluginLoadError,
+    attach,
+    hookimpl,
+    hookspecs,
+    load_config,
+)
+from siomw_core.registry import Registry
+from siomw_core.testing import connect_result, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """
+from pydantic import BaseModel, ConfigDict
+from siomw_core import Middleware, hookimpl
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: int = 1
+    greeting: str = "hello"
+
+
+async def good_mw(socket, call_next):
+    socket.data["greeting"] = OPTIONS[0].greeting
+    await call_next()
+
+
+OPTIONS = []
+
+
+@hookimpl
+def siomw_config_schema():
+    return Options
+
+
+@hookimpl
+def siomw_middlewares(config, settings):
+    OPTIONS[:] = [config]
+    return [Middleware(name="good_mw", func=good_mw, priority=config.level)]
+"""
+
+BAD_IMPORT = """
+raise RuntimeError("boom at import")
+"""
+
+BAD_BUILD = """
+from siomw_core import hookimpl
+
+
+@hookimpl
+def siomw_middlewares(config, settings):
+    raise ValueError("boom at build")
+"""
+
+NO_SCHEMA = """
+from siomw_core import Middleware, hookimpl
+
+
+async def plain(socket, call_next):
+    await call_next()
+
+
+@hookimpl
+def siomw_middlewares(config, settings):
+    assert config is None
+    return [Middleware(name="plain", func=plain)]
+"""
+
+UNKNOWN_HOOK = """
+from siomw_core import hookimpl
+
+
+@hookimpl
+def siomw_no_such_hook():
+    return None
+"""
+
+NOT_A_MIDDLEWARE = """
+from siomw_core import hookimpl
+
+
+@hookimpl
+def siomw_middlewares(config, settings):
+    return ["not a middleware"]
+"""
+
+ALL = ["badbuild", "badimport", "goodplug"]
+
+
+class Site:
+    """A directory on ``sys.path`` holding real (unpacked) distributions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.modules: list[str] = []
+        self.plugins: list[str] = []
+
+    def others(self) -> list[str]:
+        """Plugins installed in the environment (the bundled ones, say), not by this site."""
+        found = {ep.name for ep in md.entry_points(group="siomw")}
+        return sorted(found - set(self.plugins))
+
+    def discovered(self, **core: Any) -> Config:
+        """A config that asks for no plugin by name: every plugin of this site is merely
+        discovered (the environment's own plugins are blocked)."""
+        blocked = [*self.others(), *core.pop("disable_plugins", [])]
+        return Config(source="siomw.toml",
+                      core=CoreSettings(disable_plugins=blocked, **core))
+
+    def install(self, plugin: str, source: str, *, dist: str | None = None,
+                version: str = "1.0.0") -> str:
+        """Install distribution ``dist`` (default ``siomw-<plugin>``) whose entry point
+        ``plugin`` in group ``siomw`` names a fresh module holding ``source``."""
+        dist = dist or f"siomw-{plugin}"
+        module = f"siomw_test_{plugin}_{uuid.uuid4().hex[:8]}"
+        (self.path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = self.path / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+        )
+        (info / "entry_points.txt").write_text(f"[siomw]\n{plugin} = {module}\n")
+        self.modules.append(module)
+        self.plugins.append(plugin)
+        return module
+
+
+@pytest.fixture(autouse=True)
+def _no_siomw_toml_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty directory, so no ./siomw.toml is picked up by load_config."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """An empty site directory on sys.path (removed, with its modules, afterwards)."""
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    made = Site(path)
+    yield made
+    for module in made.modules:
+        sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def three(site: Site) -> Site:
+    """One good plugin, one that fails to import, one whose siomw_middlewares raises."""
+    site.install("goodplug", GOOD, dist="siomw-good", version="1.2.3")
+    site.install("badimport", BAD_IMPORT)
+    site.install("badbuild", BAD_BUILD)
+    return site
+
+
+def config(**core: object) -> Config:
+    return Config(source="siomw.toml", core=CoreSettings(**core))  # type: ignore[arg-type]
+
+
+def test_good_plugin_loads_and_broken_ones_are_recorded_and_skipped(
+    three: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A merely discovered plugin failing at import or at build is recorded (name,
+    distribution, error) and skipped with an error log; the good one loads and contributes
+    its middlewares."""
+    with caplog.at_level(logging.ERROR, logger="siomw"):
+        registry = Registry(three.discovered())
+    records = {r.name: r for r in registry.plugins() if r.name in ALL}
+
+    good = records["goodplug"]
+    assert good.enabled and good.error is None
+    assert (good.distribution, good.version) == ("siomw-good", "1.2.3")
+    assert [(m.name, m.priority, m.plugin) for m in good.middlewares] == [
+        ("good_mw", 1, "goodplug"),
+    ]
+
+    bad_import = records["badimport"]
+    assert not bad_import.enabled
+    assert bad_import.distribution == "siomw-badimport"
+    assert bad_import.error == "RuntimeError: boom at import"
+
+    bad_build = records["badbuild"]
+    assert not bad_build.enabled and bad_build.middlewares == []
+    assert bad_build.error == "ValueError: boom at build"
+
+    assert [m.name for m in registry.middlewares("connect")] == ["good_mw"]
+    assert registry.middlewares("event") == []
+    messages = [r.getMessage() for r in caplog.records if r.name == "siomw"]
+    assert any("'badimport'" in m and "siomw-badimport" in m and "boom at import" in m
+               for m in messages)
+    assert any("'badbuild'" in m and "siomw-badbuild" in m and "boom at build" in m
+               for m in messages)
+    assert good.as_dict() == {
+        "name": "goodplug", "distribution": "siomw-good", "version": "1.2.3",
+        "enabled": True, "error": None,
+        "middlewares": [{"name": "good_mw", "level": "connect", "priority": 1}],
+    }
+
+
+def test_strict_import_failure_raises_naming_the_plugin(three: Site) -> None:
+    """In strict mode a plugin that fails to import stops startup, naming it and its dist."""
+    with pytest.raises(PluginLoadError) as info:
+        Registry(three.discovered(strict=True))
+    message = str(info.value)
+    assert "'badimport'" in message and "siomw-badimport" in message
+    assert "boom at import" in message
+
+
+def test_strict_build_failure_raises_naming_the_plugin(three: Site) -> None:
+    """In strict mode a plugin whose siomw_middlewares raises stops startup, naming it."""
+    with pytest.raises(PluginLoadError) as info:
+        Registry(three.discovered(disable_plugins=["badimport"], strict=True))
+    message = str(info.value)
+    assert "'badbuild'" in message and "failed to build its middlewares" in message
+    assert "boom at build" in message
+
+
+def test_plugin_with_unknown_hook_is_a_load_failure(site: Site) -> None:
+    """A plugin implementing a hook siomw does not define fails to load (skipped)."""
+    site.install("oddhook", UNKNOWN_HOOK)
+    registry = Registry(site.discovered())
+    record = next(r for r in registry.plugins() if r.name == "oddhook")
+    assert not record.enabled
+    assert record.error is not None and "siomw_no_such_hook" in record.error
+    assert not registry.pm.has_plugin("oddhook")
+
+
+def test_plugin_returning_a_non_middleware_is_a_build_failure(site: Site) -> None:
+    """siomw_middlewares returning something else than Middleware specs marks it failed."""
+    site.install("notmw", NOT_A_MIDDLEWARE)
+    registry = Registry(site.discovered())
+    record = next(r for r in registry.plugins() if r.name == "notmw")
+    assert not record.enabled
+    assert record.error is not None and record.error.startswith("TypeError")
+
+
+@pytest.mark.parametrize("plugin", ["badimport", "badbuild"])
+def test_plugin_asked_for_in_the_allow_list_fails_closed(three: Site, plugin: str) -> None:
+    """A broken plugin named in the allow-list stops startup even when not strict: a
+    configured plugin never silently drops out."""
+    with pytest.raises(PluginLoadError, match=f"'{plugin}'"):
+        Registry(config(plugins=["goodplug", plugin]))
+
+
+def test_plugin_configured_by_a_table_fails_closed(three: Site) -> None:
+    """A broken plugin that has a config table of its own stops startup when not strict."""
+    broken = Config(source="siomw.toml", core=CoreSettings(disable_plugins=three.others()),
+                    tables={"badbuild": {}})
+    with pytest.raises(PluginLoadError, match=r"'badbuild'.*boom at build"):
+        Registry(broken)
+
+
+def test_allow_list_from_config(three: Site) -> None:
+    """Only plugins on the allow-list load; the others are recorded as not allowed."""
+    registry = Registry(config(plugins=["goodplug"]))
+    records = {r.name: r for r in registry.plugins()}
+    assert records["goodplug"].enabled
+    for name in ("badimport", "badbuild"):
+        assert not records[name].enabled
+        assert "allow-list" in (records[name].error or "")
+    assert [m.name for m in registry.middlewares()] == ["good_mw"]
+
+
+def test_allow_list_from_env(three: Site) -> None:
+    """SIOMW_PLUGINS selects plugins by name."""
+    loaded = load_config(environ={"SIOMW_PLUGINS": "goodplug", "SIOMW_CONFIG": ""})
+    registry = Registry(loaded)
+    enabled = {r.name for r in registry.plugins() if r.enabled}
+    assert enabled == {"goodplug"}
+
+
+def test_empty_allow_list_from_env_loads_nothing(three: Site) -> None:
+    """SIOMW_PLUGINS="" means no plugin at all."""
+    loaded = load_config(environ={"SIOMW_PLUGINS": "", "SIOMW_CONFIG": ""})
+    registry = Registry(loaded)
+    assert not any(r.enabled for r in registry.plugins())
+    assert {"goodplug", "badimport", "badbuild"} <= {r.name for r in registry.plugins()}
+
+
+def test_block_list_from_config_and_env(three: Site) -> None:
+    """A blocked plugin is not loaded (its import never runs) and is recorded as blocked."""
+    loaded = load_config(environ={
+        "SIOMW_PLUGINS": "goodplug,badimport",
+        "SIOMW_DISABLE_PLUGINS": "badimport",
+        "SIOMW_CONFIG": "",
+    })
+    registry = Registry(loaded)
+    records = {r.name: r for r in registry.plugins()}
+    assert records["goodplug"].enabled
+    assert not records["badimport"].enabled
+    assert "blocked" in (records["badimport"].error or "")
+    by_code = Registry(config(plugins=ALL, disable_plugins=["badimport", "badbuild"]))
+    assert {r.name for r in by_code.plugins() if r.enabled} == {"goodplug"}
+
+
+def test_blocked_plugin_strict_is_not_an_error(three: Site) -> None:
+    """Blocking a broken plugin keeps a strict startup going."""
+    registry = Registry(config(plugins=ALL, disable_plugins=["badimport", "badbuild"],
+                               strict=True))
+    assert {r.name for r in registry.plugins() if r.enabled} == {"goodplug"}
+
+
+def test_in_code_plugins_obey_the_lists(three: Site) -> None:
+    """Plugins passed in code obey the allow/block lists like entry points."""
+    import types
+
+    async def func(socket: object, call_next: object) -> None:
+        return None
+
+    module = types.SimpleNamespace(
+        siomw_middlewares=hookimpl(lambda config, settings: [Middleware("incode_mw", func)])
+    )
+    blocked = Registry(config(plugins=["goodplug", "incode"], disable_plugins=["incode"]),
+                       plugins=[("incode", module)])
+    assert {r.name for r in blocked.plugins() if r.enabled} == {"goodplug"}
+    allowed = Registry(config(plugins=["incode"]), plugins=[("incode", module)])
+    assert [m.name for m in allowed.middlewares()] == ["incode_mw"]
+    assert allowed.middlewares()[0].plugin == "incode"
+
+
+def test_plugin_table_is_validated_against_its_schema(three: Site, tmp_path: Path) -> None:
+    """The plugin's table is validated by its schema; the options reach siomw_middlewares."""
+    path = tmp_path / "siomw.toml"
+    path.write_text('plugins = ["goodplug"]\n[goodplug]\nlevel = 7\ngreeting = "hey"\n')
+    registry = Registry(load_config(path, environ={}))
+    record = next(r for r in registry.plugins() if r.name == "goodplug")
+    assert record.options.level == 7 and record.options.greeting == "hey"
+    assert record.middlewares[0].priority == 7
+
+
+def test_plugin_table_error_names_file_table_key(three: Site, tmp_path: Path) -> None:
+    """A bad plugin table is a ConfigError naming the file, the table, the key, expected
+    and found."""
+    path = tmp_path / "siomw.toml"
+    path.write_text('plugins = ["goodplug"]\n[goodplug]\nlevel = "high"\ngreting = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        Registry(load_config(path, environ={}))
+    message = str(info.value)
+    assert f"{path}: [goodplug] level: expected " in message
+    assert "found 'high' (str)" in message
+    assert f"{path}: [goodplug] greting: unknown key" in message
+
+
+def test_plugin_table_error_from_env_names_the_variable(three: Site) -> None:
+    """A bad plugin key from the environment names the variable."""
+    loaded = load_config(environ={"SIOMW_PLUGINS": "goodplug", "SIOMW_GOODPLUG__LEVEL": "high",
+                                  "SIOMW_CONFIG": ""})
+    with pytest.raises(ConfigError, match="environment variable SIOMW_GOODPLUG__LEVEL: "
+                                          r"\[goodplug\] level"):
+        Registry(loaded)
+
+
+def test_table_naming_no_installed_plugin_is_an_error(three: Site, tmp_path: Path) -> None:
+    """A config table for a plugin that is not installed is a ConfigError naming it."""
+    path = tmp_path / "siomw.toml"
+    path.write_text("[goodplugg]\nlevel = 1\n")
+    with pytest.raises(ConfigError) as info:
+        Registry(load_config(path, environ={}))
+    message = str(info.value)
+    assert message.startswith(f"{path}: [goodplugg]: no installed plugin is named 'goodplugg'")
+    assert "goodplug" in message.split("expected one of:")[1]
+
+
+def test_table_for_a_plugin_without_schema_is_an_error(site: Site) -> None:
+    """A table given to a plugin that declares no options is a ConfigError."""
+    site.install("noschema", NO_SCHEMA)
+    ok = Registry(config(plugins=["noschema"]))
+    assert [m.name for m in ok.middlewares()] == ["plain"]
+    bad = Config(source="siomw.toml", core=CoreSettings(plugins=["noschema"]),
+                 tables={"noschema": {"x": 1}})
+    with pytest.raises(ConfigError, match=r"siomw.toml: \[noschema\]: .*takes no options"):
+        Registry(bad)
+
+
+def test_entry_points_off_ignores_installed_plugins(three: Site) -> None:
+    """entry_points=False discovers nothing."""
+    registry = Registry(config(), entry_points=False)
+    assert list(registry.plugins()) == []
+
+
+async def test_discovered_plugin_runs_in_a_real_server(three: Site) -> None:
+    """A discovered plugin's middleware runs on a real connection; its data reaches the
+    python-socketio session."""
+    sio = socketio.AsyncServer(async_mode="asgi")
+    seen: dict[str, object] = {}
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
+        seen.update(await sio.get_session(sid))
+
+    mw = attach(sio, config=Config(source="test", core=CoreSettings(plugins=["goodplug"]),
+                                   tables={"goodplug": {"greeting": "from toml"}}))
+    assert [p.middleware.name for p in mw.placed("connect", "/")] == ["good_mw"]
+    async with serve(socketio.ASGIApp(sio)) as url:
+        outcome, data, client = await connect_result(url, transports=["websocket"])
+        assert (outcome, data) == ("connect", None)
+        await client.disconnect()
+    assert seen == {"greeting": "from toml"}
+
+
+def _hookspec_signatures() -> list[str]:
+    specs = []
+    for name, func in inspect.getmembers(hookspecs, inspect.isfunction):
+        if getattr(func, f"{hookspecs.PROJECT}_spec", None) is None:
+            continue
+        params = ", ".join(inspect.signature(func).parameters)
+        specs.append(f"{name}({params})")
+    return specs
+
+
+def test_hookspecs_documented() -> None:
+    """Every hookspec appears, with its exact signature, in docs/plugins/writing.md."""
+    specs = _hookspec_signatures()
+    assert {s.split("(")[0] for s in specs} >= {
+        "siomw_config_schema", "siomw_middlewares", "siomw_register_commands",
+    }
+    doc_path = ROOT / "docs" / "plugins" / "writing.md"
+    assert doc_path.is_file(), f"{doc_path} is missing: it must document every hook"
+    doc = doc_path.read_text()
+    missing = [spec for spec in specs if spec not in doc]
+    assert not missing, f"hookspecs not documented in docs/plugins/writing.md: {missing}"
