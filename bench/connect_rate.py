@@ -4,7 +4,9 @@ Usage: python bench/connect_rate.py [--seconds 5] [--concurrency 50] [--rounds 2
 
 Each mode's server runs in its own process pinned to one core; the load comes from this
 process (pinned to the other core when there are two) over loopback: WebSocket-only Engine.IO
-handshakes, then a Socket.IO CONNECT with a token, then close; 50 at a time. Modes alternate
+handshakes, then a Socket.IO CONNECT with a token, then close; 50 at a time, from many
+client addresses of 127.0.0.0/8 (so the IP-keyed rate limit keeps per-client windows, as in
+production, instead of one window holding every hit). Modes alternate
 in rounds so that drift affects both alike. Reported: connections per second, server CPU
 microseconds per connection (from /proc), and each mode's ratio against bare in the same run.
 """
@@ -40,8 +42,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
-async def one_connection(url: str, auth: str) -> bool:
-    async with websockets.connect(url, compression=None) as ws:
+async def one_connection(url: str, auth: str, source: str) -> bool:
+    async with websockets.connect(url, compression=None, local_addr=(source, 0)) as ws:
         opened = await ws.recv()
         assert str(opened).startswith("0")
         await ws.send("40" + auth)
@@ -60,15 +62,19 @@ async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
     done = refused = 0
     deadline = time.monotonic() + seconds
 
-    async def worker() -> None:
+    async def worker(n: int) -> None:
         nonlocal done, refused
+        i = 0
         while time.monotonic() < deadline:
-            if await one_connection(url, auth):
+            # many client addresses (all loopback), as many clients would have
+            source = f"127.0.{n}.{2 + i % 250}"
+            i += 1
+            if await one_connection(url, auth, source):
                 done += 1
             else:
                 refused += 1
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
     return done, refused
 
 
