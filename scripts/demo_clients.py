@@ -11,11 +11,13 @@ import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -71,21 +73,21 @@ def js_client(url: str, label: str, auth: dict[str, Any] | None) -> None:
 
 async def main(url: str) -> None:
     secret = os.environ["SIOMW_JWT_SECRET"]
-    await asyncio.sleep(0)
-    for _ in range(100):  # wait for the server, bounded
+    host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 80
+    for _ in range(150):  # wait for the server to listen, bounded (15 s)
         try:
-            outcome, _, client = await connect_result(url, auth={"token": token(secret)})
-            if outcome == "connect":
-                await client.disconnect()
+            socket.create_connection((host, port), 0.2).close()
             break
-        except Exception:
+        except OSError:
             await asyncio.sleep(0.1)
+    else:
+        raise SystemExit(f"the demo server did not start at {url}: see .demo-server.log")
     print(f"siomw demo at {url}\n")
     await python_client(url, "python: valid token", auth={"token": token(secret)})
     js_client(url, "js: valid token", {"token": token(secret)})
     await python_client(url, "python: Authorization: Bearer header",
                         headers={"Authorization": f"Bearer {token(secret)}"},
-                        transports=["polling"])
+                        transports=["websocket"])
     await python_client(url, "python: no token", auth=None)
     js_client(url, "js: no token", None)
     await python_client(url, "python: expired token", auth={"token": token(secret, ttl=-60)})
@@ -95,13 +97,16 @@ async def main(url: str) -> None:
                         auth={"token": token(secret, scope="read")})
     await python_client(url, "python: /admin with the admin scope", namespace="/admin",
                         auth={"token": token(secret, scope="read admin")})
-    print("\nspending the connect limit (per client address):")
-    for attempt in range(1, 101):
+    print("\nspending the connect limit (20 per minute per client address in the demo;"
+          " the connections above count too):")
+    accepted = 0
+    for _ in range(100):
         outcome, data, client = await connect_result(url, auth={"token": token(secret)})
         if outcome == "connect":
+            accepted += 1
             await client.disconnect()
             continue
-        show(f"python: attempt {attempt}", outcome, data)
+        show(f"python: after {accepted} more accepted", outcome, data)
         break
     js_client(url, "js: after the limit", {"token": token(secret)})
 

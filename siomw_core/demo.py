@@ -17,7 +17,7 @@ from .config import Config
 __all__ = ["DEMO_CONNECT_LIMIT", "create_server", "demo_config"]
 
 #: the demo's connect limit per client address, so the refusal shows after a few tries
-DEMO_CONNECT_LIMIT = "10/minute"
+DEMO_CONNECT_LIMIT = "20/minute"
 
 
 def create_server() -> socketio.AsyncServer:
