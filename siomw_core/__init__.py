@@ -1,7 +1,8 @@
 """siomw: Socket.IO v4 middlewares (``io.use``) and a plugin marketplace for python-socketio.
 
 The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`Refusal`,
-:class:`Socket`, :class:`Handshake`, :data:`hookimpl`, :class:`ConfigError`,
+:class:`Socket`, :class:`Handshake`, :class:`Request`, :func:`asgi_middleware`,
+:data:`hookimpl`, :class:`ConfigError`,
 :class:`CoreSettings`. Applications use :func:`attach`.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import Config, CoreSettings, load_config
-from .context import Handshake, Socket, client_address
+from .context import Handshake, Request, Socket, client_address
 from .errors import ConfigError, OrderingError, PluginLoadError, Refusal
 from .hookspecs import hookimpl
+from .levels.engine import asgi_middleware
 from .middleware import CallNext, Middleware
 from .server import Siomw, attach
 
@@ -26,9 +28,11 @@ __all__ = [
     "OrderingError",
     "PluginLoadError",
     "Refusal",
+    "Request",
     "Siomw",
     "Socket",
     "__version__",
+    "asgi_middleware",
     "attach",
     "client_address",
     "hookimpl",

@@ -172,7 +172,6 @@ def serve(state: CliState, app: str | None, host: str, port: int) -> None:
     Without APP, serves the bundled demo: namespace / echoes an `echo` event through its ack,
     /admin requires the scope `admin`.
     """
-    import socketio
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -181,7 +180,7 @@ def serve(state: CliState, app: str | None, host: str, port: int) -> None:
     click.echo(f"siomw: config {stack.config.source}; connect chain of '/': "
                f"{' -> '.join(names) or '(empty)'}", err=True)
     # proxy_headers=False: forwarded headers are not trusted unless proxies are configured
-    uvicorn.run(socketio.ASGIApp(stack.sio), host=host, port=port, log_level="warning",
+    uvicorn.run(stack.asgi_app(), host=host, port=port, log_level="warning",
                 proxy_headers=False)
 
 
@@ -230,8 +229,12 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
 
     console = Console(width=160)
     for level, chains in described.items():
-        for namespace, members in chains.items():
-            table = Table(title=f"{level} chain of {namespace!r}")
+        by_title = (
+            {f"{level} chain": chains} if isinstance(chains, list)
+            else {f"{level} chain of {ns!r}": members for ns, members in chains.items()}
+        )
+        for title, members in by_title.items():
+            table = Table(title=title)
             for column in ("#", "name", "plugin", "priority", "placed by"):
                 table.add_column(column)
             for i, m in enumerate(members, 1):

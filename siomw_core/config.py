@@ -7,6 +7,7 @@ variables, then code (keyword arguments and decorators). Environment variables:
 - ``SIOMW_PLUGINS``: allow-list of plugin names, comma-separated (empty: no plugin);
 - ``SIOMW_DISABLE_PLUGINS``: block-list, comma-separated;
 - ``SIOMW_STRICT``, ``SIOMW_CONNECT_TIMEOUT``: core keys;
+- ``SIOMW_TRUSTED_PROXIES``: comma-separated addresses and CIDRs;
 - ``SIOMW_<PLUGIN>__<KEY>``: a key of a plugin's table, e.g. ``SIOMW_JWT__LEEWAY=5``; the
   value is read as JSON when it parses (``["HS256"]``, ``5``, ``true``), else as a string.
 """
@@ -21,15 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .proxies import TrustedProxies
 
 __all__ = ["Config", "CoreSettings", "load_config", "validate_table"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CORE_KEYS = frozenset({"plugins", "disable_plugins", "strict", "connect_timeout", "order"})
+CORE_KEYS = frozenset(
+    {"plugins", "disable_plugins", "strict", "connect_timeout", "order", "trusted_proxies"}
+)
 DEFAULT_FILE = "siomw.toml"
 
 
@@ -44,6 +48,9 @@ class CoreSettings(BaseModel):
         connect_timeout: deadline of a connect chain in seconds (default 10); past it the
             client gets CONNECT_ERROR with ``data.code = "middleware_timeout"``.
         order: names of middlewares pinned in this relative order in every chain.
+        trusted_proxies: addresses and CIDR networks of reverse proxies whose
+            ``X-Forwarded-For`` / ``Forwarded`` (RFC 7239) headers are believed for the client
+            address, at every level and in every plugin; empty: the TCP peer is the client.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,6 +60,13 @@ class CoreSettings(BaseModel):
     strict: bool = False
     connect_timeout: float = Field(default=10.0, gt=0)
     order: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        TrustedProxies(value)  # raises ValueError naming the bad entry
+        return value
 
 
 @dataclass
@@ -159,6 +173,9 @@ def load_config(
         elif rest == "DISABLE_PLUGINS":
             core_raw["disable_plugins"] = _names(raw)
             core_origin["disable_plugins"] = var
+        elif rest == "TRUSTED_PROXIES":
+            core_raw["trusted_proxies"] = _names(raw)
+            core_origin["trusted_proxies"] = var
         elif rest.lower() in ("strict", "connect_timeout"):
             core_raw[rest.lower()] = _env_value(raw)
             core_origin[rest.lower()] = var

@@ -8,16 +8,19 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
-__all__ = ["DisconnectCallback", "Handshake", "Socket", "client_address"]
+from .proxies import TrustedProxies
+
+__all__ = ["DisconnectCallback", "Handshake", "Request", "Socket", "client_address"]
 
 DisconnectCallback = Callable[[str], Awaitable[None] | None]
 
 
 def client_address(environ: Mapping[str, Any]) -> str:
-    """The peer address of the request behind ``environ``.
+    """The TCP peer address of the request behind ``environ`` (no proxy headers).
 
     python-engineio hard-codes ``REMOTE_ADDR = "127.0.0.1"`` under ASGI, so the ASGI scope's
-    ``client`` is read first; WSGI servers set ``REMOTE_ADDR`` truthfully.
+    ``client`` is read first; WSGI servers set ``REMOTE_ADDR`` truthfully. For the client
+    behind trusted proxies, use ``socket.handshake.address``.
     """
     scope = environ.get("asgi.scope")
     if scope is not None:
@@ -48,10 +51,13 @@ class Handshake:
       ``xdomain``: an ``Origin`` header was sent.
     """
 
-    def __init__(self, environ: Mapping[str, Any], auth: Any) -> None:
+    def __init__(
+        self, environ: Mapping[str, Any], auth: Any, proxies: TrustedProxies | None = None
+    ) -> None:
         self.environ = environ
         self.auth: dict[str, Any] = auth if isinstance(auth, dict) else {}
         self.issued: int = int(time.time() * 1000)
+        self._proxies = proxies
 
     @cached_property
     def headers(self) -> dict[str, str]:
@@ -79,8 +85,34 @@ class Handshake:
 
     @cached_property
     def address(self) -> str:
-        """The client's IP address (the TCP peer; see trusted proxies for forwarded ones)."""
-        return client_address(self.environ)
+        """The client's IP address: the TCP peer, or the forwarded client when the peer is
+        one of ``trusted_proxies``."""
+        peer = client_address(self.environ)
+        if self._proxies:
+            return self._proxies.client(peer, self.headers)
+        return peer
+
+    @property
+    def scope(self) -> Mapping[str, Any] | None:
+        """The ASGI scope of the handshake request (None under WSGI)."""
+        return self.environ.get("asgi.scope")
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What engine-level middlewares left for this handshake (``request.state``), e.g.
+        claims verified by the jwt plugin's handshake check; ``{}`` when none ran."""
+        scope = self.environ.get("asgi.scope")
+        if scope is None:
+            return {}
+        state: dict[str, Any] = scope.get("siomw", {})
+        return state
+
+    @property
+    def session(self) -> Any:
+        """The HTTP session an ASGI session middleware (Starlette's ``SessionMiddleware``)
+        attached to the handshake request, or None."""
+        scope = self.environ.get("asgi.scope")
+        return None if scope is None else scope.get("session")
 
     @property
     def time(self) -> str:
@@ -176,3 +208,101 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket sid={self.sid!r} namespace={self.namespace!r}>"
+
+
+class Request:
+    """What an engine-level middleware sees: one HTTP request of the engine (Node's ``req``
+    inside ``io.engine.use``): the handshake, each long-poll GET and POST, the WebSocket
+    upgrade.
+
+    Attributes:
+        scope: the ASGI scope (``type`` ``"http"`` or ``"websocket"``).
+        method: ``"GET"``, ``"POST"``, ``"OPTIONS"`` (``"GET"`` for WebSocket requests).
+        path: the URL path, e.g. ``"/socket.io/"``.
+        state: a dict shared with the connect level of the same handshake
+            (``socket.handshake.state``): put verified claims here.
+        response_headers: ``(name, value)`` pairs added to the engine's response (also to a
+            refusal's); a middleware appends to it before or after ``call_next``.
+        status: the response status once sent (None before); ``bytes_sent``: body bytes sent.
+    """
+
+    def __init__(self, scope: dict[str, Any], proxies: TrustedProxies | None = None) -> None:
+        self.scope = scope
+        self.method: str = scope.get("method", "GET")
+        self.path: str = scope.get("path", "")
+        self._proxies = proxies
+        self.state: dict[str, Any] = scope.setdefault("siomw", {})
+        self.response_headers: list[tuple[str, str]] = []
+        self.status: int | None = None
+        self.bytes_sent = 0
+        self.started = False
+        # the (scope, receive, send) the next layer gets; ASGI members replace it
+        self.asgi: tuple[dict[str, Any], Any, Any] = (scope, None, None)
+        self.continuations: dict[str, Any] = {}
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """Request headers, lower-case names (duplicates joined with ``,``)."""
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in self.scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        return headers
+
+    @cached_property
+    def query(self) -> dict[str, str]:
+        """Query parameters (last value wins)."""
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies of the ``Cookie`` header; malformed pairs are skipped."""
+        from http.cookies import CookieError, SimpleCookie
+
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(self.headers.get("cookie", ""))
+        except CookieError:
+            return {}
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    @cached_property
+    def address(self) -> str:
+        """The client's IP address (forwarded headers only believed from trusted proxies)."""
+        client = self.scope.get("client")
+        peer = str(client[0]) if client else ""
+        if self._proxies:
+            return self._proxies.client(peer, self.headers)
+        return peer
+
+    @property
+    def sid(self) -> str | None:
+        """The engine sid of the request's session; None for a handshake."""
+        return self.query.get("sid") or None
+
+    @property
+    def is_handshake(self) -> bool:
+        """True for the request that opens an engine session (it has no ``sid``)."""
+        return not self.query.get("sid")
+
+    @property
+    def transport(self) -> str | None:
+        """``"polling"`` or ``"websocket"`` as the client asked; None otherwise."""
+        transport = self.query.get("transport")
+        return transport if transport in ("polling", "websocket") else None
+
+    @property
+    def is_upgrade(self) -> bool:
+        """True for a WebSocket request (an upgrade of a polling session, or a
+        WebSocket-only handshake)."""
+        return self.scope.get("type") == "websocket"
+
+    @property
+    def secure(self) -> bool:
+        """True over TLS (``https``/``wss``)."""
+        return self.scope.get("scheme") in ("https", "wss")
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path} sid={self.sid!r}>"

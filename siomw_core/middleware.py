@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from .context import Socket
+    from .context import Request, Socket
 
-__all__ = ["CallNext", "ConnectMiddleware", "Level", "Middleware", "as_names"]
+__all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "Level", "Middleware", "as_names"]
 
 Level: TypeAlias = Literal["engine", "connect", "event"]
 CallNext: TypeAlias = Callable[[], Awaitable[None]]
 ConnectMiddleware: TypeAlias = Callable[["Socket", CallNext], Awaitable[None]]
+EngineMiddleware: TypeAlias = Callable[["Request", CallNext], Awaitable[None]]
 
 LEVELS: tuple[Level, ...] = ("engine", "connect", "event")
 
@@ -50,10 +51,12 @@ class Middleware:
         if_present: ``before``/``after`` name neighbours that may be absent (another
             plugin that is not installed, say): an absent one is ignored silently, even in
             strict mode. Otherwise an absent reference is a warning, an error when strict.
+        preflight: engine level only: also run for CORS preflight (``OPTIONS``) requests,
+            which otherwise pass through untouched so that browsers can connect.
     """
 
     name: str
-    func: ConnectMiddleware
+    func: ConnectMiddleware | EngineMiddleware
     level: Level = "connect"
     priority: int = 0
     before: tuple[str, ...] = ()
@@ -61,6 +64,7 @@ class Middleware:
     namespaces: tuple[str, ...] | None = None
     plugin: str | None = None
     if_present: bool = False
+    preflight: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -23,11 +23,13 @@ import socketio
 
 from .config import Config, load_config
 from .levels.connect import ConnectLevel
-from .middleware import ConnectMiddleware, Level, Middleware, as_names
+from .levels.engine import EngineApp, asgi_middleware
+from .middleware import ConnectMiddleware, EngineMiddleware, Level, Middleware, as_names
 from .ordering import Placed, order_chain
+from .proxies import TrustedProxies
 from .registry import Registry
 
-__all__ = ["Namespace", "Siomw", "attach"]
+__all__ = ["Engine", "Namespace", "Siomw", "attach"]
 
 Decorator = Callable[[ConnectMiddleware], ConnectMiddleware]
 
@@ -68,13 +70,18 @@ class Siomw:
         self.registry = Registry(config, plugins=plugins, entry_points=entry_points)
         self._own: list[Middleware] = []
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
+        self._engine_chains: dict[bool, tuple[Middleware, ...]] = {}
         self._named: frozenset[str] | None = None
         self._warned: set[str] = set()
-        self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout)
+        self.proxies = TrustedProxies(config.core.trusted_proxies)
+        self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout,
+                                          self.proxies)
         self.connect_level.install()
         sio._siomw_stack = self
+        self.engine = Engine(self)
         for namespace in self.namespaces():
             self.placed("connect", namespace)  # a cycle is a startup error, not a connect error
+        self.placed("engine")
 
     # registering -----------------------------------------------------------------------
     @overload
@@ -165,8 +172,11 @@ class Siomw:
         self._own.append(spec)
         self._forget()
         try:
-            for namespace in self.namespaces():
-                self.placed(spec.level, namespace)
+            if spec.level == "connect":
+                for namespace in self.namespaces():
+                    self.placed(spec.level, namespace)
+            else:
+                self.placed(spec.level)
         except Exception:
             self._own.remove(spec)
             self._forget()
@@ -175,6 +185,7 @@ class Siomw:
     def _forget(self) -> None:
         """Drop composed chains: the members changed."""
         self._chains.clear()
+        self._engine_chains.clear()
         self._named = None
 
     # composing -------------------------------------------------------------------------
@@ -182,16 +193,51 @@ class Siomw:
         """Every middleware of ``level``: plugins' first, then the application's."""
         return [*self.registry.middlewares(level), *(m for m in self._own if m.level == level)]
 
-    def placed(self, level: Level, namespace: str) -> list[Placed]:
-        """The ordered chain of ``level`` for ``namespace``, with each member's reason."""
-        members = [m for m in self.members(level) if m.applies_to(namespace)]
+    def placed(self, level: Level, namespace: str | None = None) -> list[Placed]:
+        """The ordered chain of ``level`` (for ``namespace`` at the connect and event
+        levels), outermost first, with the reason for each member's place."""
+        members = self.members(level)
+        if namespace is not None:
+            members = [m for m in members if m.applies_to(namespace)]
+        where = f" of {namespace!r}" if namespace is not None else ""
         return order_chain(
             members,
             pinned=self.config.core.order,
             strict=self.config.core.strict,
-            chain_name=f"{level} chain of {namespace!r}",
+            chain_name=f"{level} chain{where}",
             warned=self._warned,
         )
+
+    def engine_chain(self, preflight: bool = False) -> tuple[Middleware, ...]:
+        """The composed engine chain; for a CORS preflight request only the members
+        declared with ``preflight=True`` (cached)."""
+        chain = self._engine_chains.get(preflight)
+        if chain is None:
+            placed = (p.middleware for p in self.placed("engine"))
+            chain = tuple(m for m in placed if m.preflight or not preflight)
+            self._engine_chains[preflight] = chain
+        return chain
+
+    def asgi_app(
+        self,
+        other_asgi_app: Any = None,
+        *,
+        static_files: dict[str, Any] | None = None,
+        socketio_path: str = "socket.io",
+        on_startup: Any = None,
+        on_shutdown: Any = None,
+    ) -> EngineApp:
+        """The ASGI application: ``socketio.ASGIApp(sio, ...)`` behind the engine chain.
+
+        Takes ``socketio.ASGIApp``'s arguments; requests outside ``socketio_path`` go to
+        ``other_asgi_app`` (FastAPI, Starlette, ...) untouched by the engine chain.
+        """
+        inner = socketio.ASGIApp(
+            self.sio, other_asgi_app=other_asgi_app, static_files=static_files,
+            socketio_path=socketio_path, on_startup=on_startup, on_shutdown=on_shutdown,
+        )
+        return EngineApp(inner, self.sio, self.engine_chain, self.proxies,
+                         engine_path=socketio_path)
 
     def connect_chain(self, namespace: str) -> tuple[Middleware, ...]:
         """The composed connect chain of ``namespace`` (cached; outermost first)."""
@@ -223,21 +269,22 @@ class Siomw:
         return sorted(known, key=lambda ns: (ns != "/", ns))
 
     def describe(self) -> dict[str, Any]:
-        """``siomw chain --json``: ``{"connect": {namespace: [{name, plugin, priority,
-        reason}, ...]}}``."""
+        """``siomw chain --json``: ``{"engine": [member, ...], "connect": {namespace:
+        [member, ...]}}``, each member ``{"name", "plugin", "priority", "reason"}``."""
+        def rows(placed: list[Placed]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "name": p.middleware.name,
+                    "plugin": p.middleware.plugin,
+                    "priority": p.middleware.priority,
+                    "reason": p.reason,
+                }
+                for p in placed
+            ]
+
         return {
-            "connect": {
-                ns: [
-                    {
-                        "name": p.middleware.name,
-                        "plugin": p.middleware.plugin,
-                        "priority": p.middleware.priority,
-                        "reason": p.reason,
-                    }
-                    for p in self.placed("connect", ns)
-                ]
-                for ns in self.namespaces()
-            }
+            "engine": rows(self.placed("engine")),
+            "connect": {ns: rows(self.placed("connect", ns)) for ns in self.namespaces()},
         }
 
 
@@ -288,6 +335,102 @@ class Namespace:
         decorator: Decorator = self.stack.use(name=name, priority=priority, before=before,
                                               after=after, namespace=self.namespace)
         return decorator
+
+
+EngineDecorator = Callable[[EngineMiddleware], EngineMiddleware]
+
+
+class Engine:
+    """``mw.engine``: registers engine-level members (Node's ``io.engine.use``)."""
+
+    def __init__(self, stack: Siomw) -> None:
+        self.stack = stack
+
+    @overload
+    def use(
+        self,
+        fn: EngineMiddleware,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = False,
+    ) -> EngineMiddleware: ...
+    @overload
+    def use(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = False,
+    ) -> EngineDecorator: ...
+
+    def use(
+        self,
+        fn: EngineMiddleware | None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = False,
+    ) -> EngineMiddleware | EngineDecorator:
+        """Add an engine-level middleware: ``async def fn(request, call_next)``.
+
+        It runs for every HTTP request of the engine (handshake, polling GET/POST, WebSocket
+        upgrade); ``preflight=True`` also for CORS preflight requests. Same forms and
+        ordering arguments as :meth:`Siomw.use`. Serve ``mw.asgi_app()`` for it to run.
+
+        Raises:
+            OrderingError: the new member makes the engine chain unorderable.
+        """
+
+        def add(func: EngineMiddleware) -> EngineMiddleware:
+            self.stack.add(Middleware(
+                name=name or str(getattr(func, "__name__", type(func).__name__)),
+                func=func,
+                level="engine",
+                priority=priority,
+                before=as_names(before),
+                after=as_names(after),
+                preflight=preflight,
+            ))
+            return func
+
+        if fn is not None:
+            return add(fn)
+        return add
+
+    def use_asgi(
+        self,
+        factory: Callable[..., Any],
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = True,
+        **options: Any,
+    ) -> None:
+        """Add a standard ASGI middleware class as a member, the way Node's
+        ``io.engine.use`` takes Express middleware::
+
+            mw.engine.use_asgi(SessionMiddleware, secret_key="...", name="session")
+
+        ``factory(app, **options)`` is built once. See
+        :func:`siomw_core.levels.engine.asgi_middleware`.
+        """
+        self.stack.add(asgi_middleware(
+            factory, name=name, priority=priority, before=list(as_names(before)),
+            after=list(as_names(after)), preflight=preflight, **options,
+        ))
 
 
 def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:

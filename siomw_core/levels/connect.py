@@ -34,6 +34,7 @@ from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
 from ..errors import Refusal, internal_error
 from ..middleware import Middleware
+from ..proxies import TrustedProxies
 
 __all__ = ["CLIENT_GONE", "ConnectLevel"]
 
@@ -56,6 +57,7 @@ class ConnectLevel:
             ``get_participants`` are wrapped on the instance.
         chain_for: returns the composed chain of a namespace (outermost first).
         timeout: the chain deadline in seconds (config ``connect_timeout``).
+        proxies: the trusted proxies (config ``trusted_proxies``) for ``handshake.address``.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class ConnectLevel:
         sio: socketio.AsyncServer,
         chain_for: Callable[[str], Sequence[Middleware]],
         timeout: float,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         if not isinstance(sio, socketio.AsyncServer):
             raise TypeError(
@@ -71,6 +74,7 @@ class ConnectLevel:
         self.sio = sio
         self.chain_for = chain_for
         self.timeout = timeout
+        self.proxies = proxies
         self.pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
@@ -141,7 +145,7 @@ class ConnectLevel:
         # CONNECT must not see what an earlier connection on it stored (internals §4)
         engine_socket.session.pop(namespace, None)
         self.pending.add(sid)
-        socket = Socket(sid, namespace, Handshake(environ, data), eio_sid, sio)
+        socket = Socket(sid, namespace, Handshake(environ, data, self.proxies), eio_sid, sio)
         task = asyncio.create_task(self._connect(socket, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,232 @@
+"""The engine level: Node's ``io.engine.use`` around python-engineio's ASGI app.
+
+Every HTTP request on the engine path (the handshake, each long-poll GET and POST, the
+WebSocket upgrade) runs the engine chain before python-engineio sees it; other paths of the
+wrapped application (FastAPI, Starlette, static files) are untouched. CORS preflight
+(``OPTIONS``) requests only run members declared with ``preflight=True``.
+
+A refusal is answered the way python-engineio answers its own 401 (python-socketio
+internals §5.2-5.3): the refusal's HTTP status, ``Content-Type: application/json``, body
+``{"message", "data"}``, plus the CORS headers the engine would have sent, so browsers can
+read it and python-socketio's clients hand ``data`` to ``connect_error``. A refused WebSocket
+request is answered before ``websocket.accept``: with the real status through the ASGI
+"WebSocket Denial Response" extension when the server offers it (uvicorn does), else with
+``websocket.close`` (uvicorn then answers 403).
+
+Standard ASGI middleware classes join the chain through :func:`asgi_middleware`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ..chain import run_chain
+from ..context import Request
+from ..errors import Refusal
+from ..middleware import CallNext, Middleware, as_names
+from ..proxies import TrustedProxies
+
+__all__ = ["EngineApp", "asgi_middleware"]
+
+log = logging.getLogger("siomw")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class EngineApp:
+    """An ASGI app running the engine chain in front of ``app`` on the engine path.
+
+    Args:
+        app: the application to wrap, normally ``socketio.ASGIApp(sio, ...)``.
+        sio: the python-socketio server (its engine's CORS settings shape refusals).
+        chain_for: returns the composed chain; its argument is True for preflight requests.
+        proxies: trusted proxies for ``request.address``.
+        engine_path: the path python-engineio serves (default ``"/socket.io/"``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sio: Any,
+        chain_for: Callable[[bool], Sequence[Middleware]],
+        proxies: TrustedProxies | None = None,
+        engine_path: str = "/socket.io/",
+    ) -> None:
+        self.app = app
+        self.sio = sio
+        self.chain_for = chain_for
+        self.proxies = proxies
+        self.engine_path = "/" + engine_path.strip("/") + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or not (scope["path"] + "/").startswith(
+            self.engine_path
+        ):
+            await self.app(scope, receive, send)
+            return
+        chain = self.chain_for(scope.get("method") == "OPTIONS")
+        if not chain:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, self.proxies)
+        scope["siomw.request"] = request
+        request.asgi = (scope, receive, _Sender(request, send))
+
+        async def endpoint() -> None:
+            inner_scope, inner_receive, inner_send = request.asgi
+            await self.app(inner_scope, inner_receive, inner_send)
+
+        try:
+            await run_chain(chain, request, endpoint)
+        except Refusal as refusal:
+            if request.started:  # a member or the app answered already (an ASGI member's 400)
+                return
+            await self.refuse(request, send, refusal)
+
+    async def refuse(self, request: Request, send: Send, refusal: Refusal) -> None:
+        """Answer ``request`` with ``refusal``: status, JSON body, CORS and added headers."""
+        try:
+            body = json.dumps(refusal.payload()).encode()
+        except (TypeError, ValueError):
+            log.error("siomw: engine refusal data is not JSON-serialisable: %r", refusal)
+            body = json.dumps({"message": "Internal server error",
+                               "data": {"code": "internal_error"}}).encode()
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]
+        for name, value in [*self._cors(request), *refusal.headers.items(),
+                            *request.response_headers]:
+            headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+        request.status = refusal.status
+        request.bytes_sent = len(body)
+        if request.scope["type"] == "http":
+            await send({"type": "http.response.start", "status": refusal.status,
+                        "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        elif "websocket.http.response" in request.scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": refusal.status,
+                        "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:  # the server can only close: uvicorn and hypercorn answer 403
+            request.status = 403
+            await send({"type": "websocket.close", "code": 1008,
+                        "reason": refusal.message[:120]})
+
+    def _cors(self, request: Request) -> list[tuple[str, str]]:
+        """The CORS headers python-engineio would add to its own response to ``request``."""
+        eio = self.sio.eio
+        headers = request.headers
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "wsgi.url_scheme": "https" if request.secure else "http",
+        }
+        for name, key in (("origin", "HTTP_ORIGIN"), ("host", "HTTP_HOST"),
+                          ("x-forwarded-proto", "HTTP_X_FORWARDED_PROTO"),
+                          ("x-forwarded-host", "HTTP_X_FORWARDED_HOST"),
+                          ("access-control-request-headers",
+                           "HTTP_ACCESS_CONTROL_REQUEST_HEADERS")):
+            if name in headers:
+                environ[key] = headers[name]
+        # private python-engineio API (4.15), the same function its responses use
+        return list(eio._cors_headers(environ))
+
+
+class _Sender:
+    """Wraps ``send``: adds ``request.response_headers``, records status and body size."""
+
+    __slots__ = ("request", "send")
+
+    def __init__(self, request: Request, send: Send) -> None:
+        self.request = request
+        self.send = send
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        request = self.request
+        if kind in ("http.response.start", "websocket.http.response.start", "websocket.accept"):
+            request.started = True
+            request.status = message.get("status", 101)
+            if request.response_headers:
+                extra = [(n.lower().encode("latin-1"), str(v).encode("latin-1"))
+                         for n, v in request.response_headers]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        elif kind in ("http.response.body", "websocket.http.response.body"):
+            request.bytes_sent += len(message.get("body", b""))
+        elif kind == "websocket.close" and not request.started:
+            request.started = True
+            request.status = 403
+        await self.send(message)
+
+
+class _AsgiMember:
+    """Runs a standard ASGI middleware as a chain member (Node's Express middleware)."""
+
+    def __init__(
+        self, name: str, factory: Callable[..., ASGIApp], options: dict[str, Any]
+    ) -> None:
+        self.name = name
+        self.app = factory(self._continue, **options)
+
+    async def _continue(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request = scope["siomw.request"]
+        request.asgi = (scope, receive, send)
+        call_next = request.continuations.pop(self.name)
+        await call_next()
+
+    async def __call__(self, request: Request, call_next: CallNext) -> None:
+        request.continuations[self.name] = call_next
+        scope, receive, send = request.asgi
+        await self.app(scope, receive, send)
+        if self.name in request.continuations:  # it answered without calling the app
+            del request.continuations[self.name]
+            raise Refusal(f"answered by {self.name}", {"code": "answered", "by": self.name},
+                          status=request.status or 500)
+
+
+def asgi_middleware(
+    factory: Callable[..., Any],
+    *,
+    name: str | None = None,
+    priority: int = 0,
+    before: str | Sequence[str] | None = None,
+    after: str | Sequence[str] | None = None,
+    preflight: bool = True,
+    plugin: str | None = None,
+    **options: Any,
+) -> Middleware:
+    """An engine-level member made of a standard ASGI middleware class (Starlette style).
+
+    ``factory(app, **options)`` is called once; ``app`` continues the chain. A middleware
+    that answers by itself (``TrustedHostMiddleware``'s 400) ends the chain with that answer;
+    outer members see a :class:`Refusal` with ``data = {"code": "answered", "by": name}``
+    and its status.
+
+    Args:
+        factory: the class (or any ``factory(app, **options) -> ASGI app``).
+        name: the member's name (default: the class name).
+        priority, before, after: ordering, as for every middleware.
+        preflight: run it for CORS preflight requests too (default True: an ASGI
+            ``CORSMiddleware`` must see them).
+        plugin: the plugin contributing it, if any.
+        **options: keyword arguments for ``factory``.
+
+    Returns:
+        The :class:`Middleware` spec (level ``"engine"``).
+    """
+    member_name = name or str(getattr(factory, "__name__", type(factory).__name__))
+    return Middleware(
+        name=member_name,
+        func=_AsgiMember(member_name, factory, options),
+        level="engine",
+        priority=priority,
+        before=as_names(before),
+        after=as_names(after),
+        plugin=plugin,
+        preflight=preflight,
+    )

@@ -1,0 +1,75 @@
+"""Trusted proxies: the client address behind ``X-Forwarded-For`` and ``Forwarded``.
+
+A forwarded header is only believed when the TCP peer is a configured proxy
+(``trusted_proxies`` in ``siomw.toml``: addresses and CIDRs); anyone else could write it.
+The chain of forwarded addresses is walked from the right, skipping trusted proxies, and the
+first untrusted address is the client (the rule of RFC 7239 §7.4 and of uvicorn's
+``ProxyHeadersMiddleware``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = ["TrustedProxies"]
+
+# RFC 7239 §4: for=<node>, node may be quoted, an IPv6 in brackets, with an optional port
+_FOR = re.compile(r'for\s*=\s*("?)\[?([^\]",;]+?)\]?(?::\d+)?\1\s*(?:[;,]|$)', re.IGNORECASE)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TrustedProxies:
+    """The configured proxies and the address resolution they allow.
+
+    Args:
+        entries: IP addresses and CIDR networks (``"10.0.0.0/8"``, ``"::1"``).
+
+    Raises:
+        ValueError: an entry is neither an address nor a network (the message names it).
+    """
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        networks: list[Network] = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        self.networks = tuple(networks)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def trusts(self, address: str) -> bool:
+        """Whether ``address`` is a configured proxy (False for anything unparsable)."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def client(self, peer: str, headers: Mapping[str, str]) -> str:
+        """The client's address for a request from ``peer`` with (lower-case) ``headers``.
+
+        ``peer`` itself unless it is trusted and a forwarded header names someone else;
+        ``Forwarded`` (RFC 7239) wins over ``X-Forwarded-For``. Malformed values are ignored.
+        """
+        if not self.networks or not self.trusts(peer):
+            return peer
+        chain: list[str] = []
+        forwarded = headers.get("forwarded")
+        if forwarded:
+            chain = [m.group(2).strip() for m in _FOR.finditer(forwarded)]
+        elif headers.get("x-forwarded-for"):
+            chain = [part.strip() for part in headers["x-forwarded-for"].split(",")]
+        for hop in reversed(chain):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return peer  # "unknown", an obfuscated node or garbage: stop believing
+            if not self.trusts(hop):
+                return hop
+        return chain[0] if chain else peer
