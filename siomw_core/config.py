@@ -229,25 +229,28 @@ def validate_table(
 
 
 def _known_keys(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
-    """The field names of the (nested) model at ``path``; [] when it cannot be resolved."""
+    """The field names of the (nested) model at ``path``; [] when it cannot be resolved.
+
+    ``path`` is pydantic's error location without its last part, e.g. ``("namespaces",
+    "/admin")`` for ``[jwt.namespaces."/admin"]``: a field name steps into its annotation,
+    a key of a ``dict[str, Model]`` steps into the value type.
+    """
     current: Any = model
     for part in path:
-        if isinstance(current, type) and issubclass(current, BaseModel):
+        if _is_model(current):
             field_info = current.model_fields.get(str(part))
-            if field_info is None:
-                return []
-            current = field_info.annotation
-        else:  # a dict[str, Model] or list[Model]: the part is a key or an index
-            args = [a for a in getattr(current, "__args__", ()) if a is not type(None)]
-            current = args[-1] if args else None
-        while getattr(current, "__args__", None) and not (
-            isinstance(current, type) and issubclass(current, BaseModel)
-        ):
-            origin = getattr(current, "__origin__", None)
-            if origin in (dict, list, tuple):
-                break
-            args = [a for a in current.__args__ if a is not type(None)]
-            current = args[0] if args else None
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return []
+            current = field_info.annotation if field_info is not None else None
+        else:
+            current = _innermost(current)
+    current = _innermost(current) if not _is_model(current) else current
+    return sorted(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _innermost(annotation: Any) -> Any:
+    """The last non-None type argument (``dict[str, M]`` and ``M | None`` give ``M``)."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    return args[-1] if args else None
