@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
+from .levels.engine import EngineApp
 from .registry import Registry
 
 __all__ = ["CliState", "main"]
@@ -79,6 +81,9 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """siomw: Socket.IO middleware chains for python-socketio."""
+    if config_path is not None:
+        # an APP that calls siomw_core.attach(sio) itself reads the same file
+        os.environ["SIOMW_CONFIG"] = os.path.abspath(config_path)
     ctx.obj = CliState(config_path)
 
 
@@ -106,8 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="siomw")
 
 
-def _load_server(app: str | None) -> Any:
-    """Import ``module:attribute`` naming a ``socketio.AsyncServer`` (None: the demo app)."""
+def _load_target(app: str | None) -> Any:
+    """Import ``module:attribute`` naming a ``socketio.AsyncServer`` or a
+    ``socketio.ASGIApp`` (None: the demo server).
+
+    Raises:
+        click.BadParameter: APP is malformed, cannot be imported or names something else.
+        click.ClickException: importing it raised a siomw configuration error.
+    """
     import importlib
 
     import socketio
@@ -123,6 +134,8 @@ def _load_server(app: str | None) -> Any:
         sys.path.insert(0, "")
     try:
         module = importlib.import_module(module_name)
+    except (ConfigError, PluginLoadError, OrderingError) as exc:  # its attach() failed
+        raise click.ClickException(str(exc)) from None
     except ImportError as exc:
         raise click.BadParameter(
             f"cannot import {module_name!r}: {exc}", param_hint="APP"
@@ -135,29 +148,43 @@ def _load_server(app: str | None) -> Any:
             raise click.BadParameter(
                 f"module {module_name!r} has no attribute {attr!r}", param_hint="APP"
             ) from None
-    if not isinstance(target, socketio.AsyncServer):
+    if not isinstance(target, socketio.AsyncServer | socketio.ASGIApp | EngineApp):
         raise click.BadParameter(
-            f"{app} is a {type(target).__name__}, not a socketio.AsyncServer", param_hint="APP"
+            f"{app} is a {type(target).__name__}, not a socketio.AsyncServer or "
+            f"socketio.ASGIApp", param_hint="APP"
         )
     return target
 
 
-def _stack(state: CliState, app: str | None) -> Any:
-    """The app's server with siomw attached (reusing an attach() done by the app itself)."""
-    from .demo import demo_config
+def _stack(state: CliState, app: str | None) -> tuple[Any, Any]:
+    """``(stack, asgi_app)`` for APP: siomw attached to its server (reusing an attach()
+    the app did itself) and the ASGI application to serve (its other routes kept)."""
+    import socketio
+
+    from . import demo
     from .server import Siomw
 
-    sio = _load_server(app)
-    existing = getattr(sio, "_siomw_stack", None)
-    if existing is not None:
-        return existing
-    config = state.config()
-    if app is None:
-        config = demo_config(config)
+    target = _load_target(app)
+    if isinstance(target, EngineApp):
+        sio, served = target.sio, target
+    elif isinstance(target, socketio.ASGIApp):
+        sio, served = target.engineio_server, target
+    else:
+        sio, served = target, None
+    stack = getattr(sio, "_siomw_stack", None)
     try:
-        return Siomw(sio, config=config)
+        if stack is None:
+            config = state.config()
+            stack = Siomw(sio, config=demo.demo_config(config) if app is None else config)
+        if served is None:
+            demo_app = getattr(demo, "demo_asgi_app", None)
+            served = demo_app(stack) if app is None and demo_app else stack.asgi_app()
+        elif not isinstance(served, EngineApp):
+            served = stack.wrap(served)
+        stack.check()
     except (ConfigError, PluginLoadError, OrderingError) as exc:
         raise click.ClickException(str(exc)) from None
+    return stack, served
 
 
 @cli.command()
@@ -167,7 +194,7 @@ def _stack(state: CliState, app: str | None) -> Any:
               help="TCP port (0: any free port).")
 @click.pass_obj
 def serve(state: CliState, app: str | None, host: str, port: int) -> None:
-    """Serve APP (module:attribute naming a socketio.AsyncServer) under uvicorn.
+    """Serve APP (module:attribute naming a socketio.AsyncServer or socketio.ASGIApp).
 
     Without APP, serves the bundled demo: namespace / echoes an `echo` event through its ack,
     /admin requires the scope `admin`.
@@ -175,23 +202,33 @@ def serve(state: CliState, app: str | None, host: str, port: int) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    stack = _stack(state, app)
+    stack, served = _stack(state, app)
     names = [p.middleware.name for p in stack.placed("connect", "/")]
     click.echo(f"siomw: config {stack.config.source}; connect chain of '/': "
                f"{' -> '.join(names) or '(empty)'}", err=True)
     # proxy_headers=False: forwarded headers are not trusted unless proxies are configured
-    uvicorn.run(stack.asgi_app(), host=host, port=port, log_level="warning",
-                proxy_headers=False)
+    uvicorn.run(served, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_obj
 def plugins(state: CliState, as_json: bool) -> None:
-    """List installed plugins: name, distribution, version, middlewares, enabled, error."""
-    records = list(state.registry().plugins())
+    """List installed plugins: name, distribution, version, middlewares, enabled, error.
+
+    Exits with status 1 when a plugin failed to load or to configure (it is listed with
+    its error).
+    """
+    try:  # diagnose: list every failure instead of stopping at the first
+        registry = Registry(state.config(), diagnose=True)
+    except (ConfigError, PluginLoadError, OrderingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    records = list(registry.plugins())
+    failed = [r for r in records if r.error and not r.error.startswith(("not in", "blocked"))]
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        if failed:
+            sys.exit(1)
         return
     from rich.console import Console
     from rich.table import Table
@@ -211,6 +248,8 @@ def plugins(state: CliState, as_json: bool) -> None:
             r.error or "",
         )
     Console(width=160).print(table)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -219,7 +258,7 @@ def plugins(state: CliState, as_json: bool) -> None:
 @click.pass_obj
 def chain(state: CliState, app: str | None, as_json: bool) -> None:
     """Show every chain of APP (default: the demo app) in order, and why each member is there."""
-    stack = _stack(state, app)
+    stack, _ = _stack(state, app)
     described = stack.describe()
     if as_json:
         click.echo(json.dumps(described, indent=2))

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import ConfigError
 from .proxies import TrustedProxies
@@ -45,8 +52,8 @@ class CoreSettings(BaseModel):
         disable_plugins: block-list of plugin names.
         strict: a plugin that fails to load, or an ordering reference to an absent
             middleware, stops startup instead of being reported and skipped.
-        connect_timeout: deadline of a connect chain in seconds (default 10); past it the
-            client gets CONNECT_ERROR with ``data.code = "middleware_timeout"``.
+        connect_timeout: deadline of a connect chain in seconds (default 10, at most 3600);
+            past it the client gets CONNECT_ERROR with ``data.code = "middleware_timeout"``.
         order: names of middlewares pinned in this relative order in every chain.
         trusted_proxies: addresses and CIDR networks of reverse proxies whose
             ``X-Forwarded-For`` / ``Forwarded`` (RFC 7239) headers are believed for the client
@@ -57,8 +64,8 @@ class CoreSettings(BaseModel):
 
     plugins: list[str] | None = None
     disable_plugins: list[str] = Field(default_factory=list)
-    strict: bool = False
-    connect_timeout: float = Field(default=10.0, gt=0)
+    strict: StrictBool = False
+    connect_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     order: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
 
@@ -102,12 +109,23 @@ def _names(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def _has_tool_table(path: Path) -> bool:
+    """Whether ``path`` is a readable pyproject.toml with a ``[tool.siomw]`` table."""
+    try:
+        with path.open("rb") as fh:
+            return isinstance(tomllib.load(fh).get("tool", {}).get("siomw"), dict)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     if path.name == "pyproject.toml":
@@ -128,7 +146,8 @@ def load_config(
 
     Args:
         path: a ``siomw.toml`` or a ``pyproject.toml`` (its ``[tool.siomw]``). Without it:
-            ``$SIOMW_CONFIG``, then ``./siomw.toml``, then the embedded defaults.
+            ``$SIOMW_CONFIG``, then ``./siomw.toml``, then ``./pyproject.toml`` when it has a
+            ``[tool.siomw]`` table, then the embedded defaults.
         environ: the environment to read overrides from (default ``os.environ``).
         overrides: top-level keys set in code; they win over file and environment.
 
@@ -143,6 +162,8 @@ def load_config(
     chosen = path or env.get("SIOMW_CONFIG") or None
     if chosen is None and Path(DEFAULT_FILE).is_file():
         chosen = DEFAULT_FILE
+    if chosen is None and _has_tool_table(Path("pyproject.toml")):
+        chosen = "pyproject.toml"
     if chosen is None:
         source, data = "<embedded defaults>", {}
     else:
@@ -154,8 +175,14 @@ def load_config(
     for key, value in data.items():
         if isinstance(value, dict):
             tables[key] = dict(value)
-        else:
+        elif key in CORE_KEYS:
             core_raw[key] = value
+        else:
+            raise ConfigError(
+                f"{source}: {key}: unknown key; expected a known key "
+                f"({', '.join(sorted(CORE_KEYS))}) or a plugin's table ([{key}]); "
+                f"found {value!r} ({type(value).__name__})"
+            )
     core_origin: dict[str, str] = {}
 
     for var, raw in env.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -73,6 +74,19 @@ class Middleware:
             raise ValueError(f"middleware {self.name!r}: level must be one of {LEVELS}")
         if not callable(self.func):
             raise TypeError(f"middleware {self.name!r}: func is not callable")
+        call = type(self.func).__call__ if not inspect.isfunction(self.func) else None
+        if not (inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call)):
+            raise TypeError(
+                f"middleware {self.name!r}: func must be a coroutine function "
+                f"(async def {self.name}(socket, call_next)), got {self.func!r}"
+            )
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise TypeError(f"middleware {self.name!r}: priority must be an int, "
+                            f"got {self.priority!r}")
+        for namespace in self.namespaces or ():
+            if not isinstance(namespace, str) or not namespace.startswith("/"):
+                raise ValueError(f"middleware {self.name!r}: namespace {namespace!r} must "
+                                 f"start with '/' (Socket.IO namespaces do)")
 
     def applies_to(self, namespace: str) -> bool:
         """Whether this member belongs in ``namespace``'s chain."""

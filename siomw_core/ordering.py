@@ -39,6 +39,7 @@ def order_chain(
     strict: bool = False,
     chain_name: str = "chain",
     warned: set[str] | None = None,
+    quiet: bool = False,
 ) -> list[Placed]:
     """Order ``members`` outermost first.
 
@@ -50,6 +51,8 @@ def order_chain(
             (otherwise a warning).
         chain_name: how messages name the chain, e.g. ``"connect chain of '/'"``.
         warned: warnings already given (chains are recomposed); each is logged once per set.
+        quiet: ignore absent references silently, strict or not (a chain being built up,
+            whose later members may still come).
 
     Returns:
         The members in running order, each with the reason for its place.
@@ -77,13 +80,13 @@ def order_chain(
     for member in by_name.values():
         for other in member.before:
             if other not in by_name:
-                if not member.if_present:
+                if not (member.if_present or quiet):
                     _absent(member, "before", other, strict, chain_name, warned)
             else:
                 edge(member.name, other, f"declared before {other!r}")
         for other in member.after:
             if other not in by_name:
-                if not member.if_present:
+                if not (member.if_present or quiet):
                     _absent(member, "after", other, strict, chain_name, warned)
             else:
                 edge(other, member.name, f"declared after {other!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pluggy
@@ -74,6 +74,8 @@ class Registry:
         plugins: extra plugin objects registered in code, as ``(name, module_or_object)``;
             they obey the allow/block lists like entry points.
         entry_points: discover installed plugins (turn off in tests of in-code plugins).
+        diagnose: record every plugin's failure, its configuration errors included, instead
+            of raising (``siomw plugins`` lists them all).
 
     Raises:
         ConfigError: a plugin's table does not validate, or a table names no installed
@@ -90,21 +92,28 @@ class Registry:
         *,
         plugins: Sequence[tuple[str, object]] = (),
         entry_points: bool = True,
+        diagnose: bool = False,
     ) -> None:
         self.config = config
+        self.diagnose = diagnose
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         found = list(md.entry_points(group=GROUP)) if entry_points else []
         known = {ep.name for ep in found} | {name for name, _ in plugins}
-        self._check_tables(known)
+        self._check_names(known)
         for ep in sorted(found, key=lambda e: e.name):
             self._load_entry_point(ep)
         for name, plugin in plugins:
             self._admit(PluginRecord(name=name), lambda p=plugin: p)
         for record in self.records.values():
             if record.enabled:
-                self._configure(record)
+                try:
+                    self._configure(record)
+                except ConfigError as exc:
+                    if not self.diagnose:
+                        raise
+                    record.enabled, record.error = False, str(exc)
 
     # discovery -----------------------------------------------------------------------
     def _gate(self, record: PluginRecord) -> bool:
@@ -149,14 +158,14 @@ class Registry:
         record.enabled = False
         record.error = f"{type(exc).__name__}: {exc}"
         origin = f" (distribution {record.distribution})" if record.distribution else ""
-        if self.config.core.strict or self._asked_for(record.name):
+        fatal = self.config.core.strict or self._asked_for(record.name)
+        if fatal and not self.diagnose:
             raise PluginLoadError(
                 f"plugin {record.name!r}{origin} {what}: {record.error}"
             ) from exc
-        log.error(
-            "siomw: plugin %r%s %s and is skipped: %s",
-            record.name, origin, what, record.error, exc_info=exc,
-        )
+        log.error("siomw: plugin %r%s %s and is skipped: %s", record.name, origin, what,
+                  record.error)
+        log.debug("siomw: traceback of plugin %r", record.name, exc_info=exc)
 
     def _asked_for(self, name: str) -> bool:
         """Named in the allow-list or configured by a table: its failure must not fail open
@@ -165,14 +174,25 @@ class Registry:
         return (core.plugins is not None and name in core.plugins) or name in self.config.tables
 
     # configuration -------------------------------------------------------------------
-    def _check_tables(self, known: set[str]) -> None:
-        for table in self.config.tables:
+    def _check_names(self, known: set[str]) -> None:
+        """Every plugin name the configuration uses must be installed: a misspelt name in
+        an allow-list would silently drop a plugin (an authentication plugin, say)."""
+        config, names = self.config, ", ".join(sorted(known)) or "none"
+        for table in config.tables:
             if table not in known:
-                names = ", ".join(sorted(known)) or "none"
+                variables = sorted(v for (t, _), v in config.origins.items() if t == table)
+                where = f"environment variable {variables[0]}" if variables else config.source
                 raise ConfigError(
-                    f"{self.config.source}: [{table}]: no installed plugin is named {table!r}; "
+                    f"{where}: [{table}]: no installed plugin is named {table!r}; "
                     f"expected one of: {names}"
                 )
+        for key in ("plugins", "disable_plugins"):
+            for name in getattr(config.core, key) or ():
+                if name not in known:
+                    raise ConfigError(
+                        f"{config.source}: {key}: no installed plugin is named {name!r}; "
+                        f"expected one of: {names}"
+                    )
 
     def _impl(self, hook: str, name: str) -> Any:
         plugin = self.pm.get_plugin(name)
@@ -230,6 +250,4 @@ class Registry:
 
 
 def _with_plugin(spec: Middleware, plugin: str) -> Middleware:
-    from dataclasses import replace
-
     return replace(spec, plugin=plugin)

@@ -79,9 +79,7 @@ class Siomw:
         self.connect_level.install()
         sio._siomw_stack = self
         self.engine = Engine(self)
-        for namespace in self.namespaces():
-            self.placed("connect", namespace)  # a cycle is a startup error, not a connect error
-        self.placed("engine")
+        self.check()  # a cycle is a startup error, not a connect error
 
     # registering -----------------------------------------------------------------------
     @overload
@@ -171,12 +169,12 @@ class Siomw:
         """
         self._own.append(spec)
         self._forget()
-        try:
+        try:  # cycles now; absent references when the chains are checked or first composed
             if spec.level == "connect":
                 for namespace in self.namespaces():
-                    self.placed(spec.level, namespace)
+                    self.placed(spec.level, namespace, quiet=True)
             else:
-                self.placed(spec.level)
+                self.placed(spec.level, quiet=True)
         except Exception:
             self._own.remove(spec)
             self._forget()
@@ -193,9 +191,20 @@ class Siomw:
         """Every middleware of ``level``: plugins' first, then the application's."""
         return [*self.registry.middlewares(level), *(m for m in self._own if m.level == level)]
 
-    def placed(self, level: Level, namespace: str | None = None) -> list[Placed]:
+    def check(self) -> None:
+        """Compose every chain now: a cycle, or in strict mode an absent reference, raises
+        :class:`OrderingError`; absent references are warned about (once). ``asgi_app()``
+        and ``siomw serve`` call it; chains are otherwise composed on first use."""
+        for namespace in self.namespaces():
+            self.placed("connect", namespace)
+        self.placed("engine")
+
+    def placed(
+        self, level: Level, namespace: str | None = None, *, quiet: bool = False
+    ) -> list[Placed]:
         """The ordered chain of ``level`` (for ``namespace`` at the connect and event
-        levels), outermost first, with the reason for each member's place."""
+        levels), outermost first, with the reason for each member's place; ``quiet``
+        ignores absent references."""
         members = self.members(level)
         if namespace is not None:
             members = [m for m in members if m.applies_to(namespace)]
@@ -206,6 +215,7 @@ class Siomw:
             strict=self.config.core.strict,
             chain_name=f"{level} chain{where}",
             warned=self._warned,
+            quiet=quiet,
         )
 
     def engine_chain(self, preflight: bool = False) -> tuple[Middleware, ...]:
@@ -236,8 +246,14 @@ class Siomw:
             self.sio, other_asgi_app=other_asgi_app, static_files=static_files,
             socketio_path=socketio_path, on_startup=on_startup, on_shutdown=on_shutdown,
         )
-        return EngineApp(inner, self.sio, self.engine_chain, self.proxies,
-                         engine_path=socketio_path)
+        return self.wrap(inner)
+
+    def wrap(self, app: socketio.ASGIApp) -> EngineApp:
+        """Put the engine chain in front of an existing ``socketio.ASGIApp`` of this server
+        (its other routes stay untouched). Raises OrderingError like :meth:`check`."""
+        self.check()
+        return EngineApp(app, self.sio, self.engine_chain, self.proxies,
+                         engine_path=app.engineio_path)
 
     def connect_chain(self, namespace: str) -> tuple[Middleware, ...]:
         """The composed connect chain of ``namespace`` (cached; outermost first)."""

@@ -167,7 +167,13 @@ class ConnectLevel:
 
         try:
             try:
-                await run_chain(self.chain_for(namespace), socket, endpoint, self.timeout)
+                try:
+                    chain = self.chain_for(namespace)
+                except Exception:  # an unorderable chain (strict mode) must still answer
+                    log.exception("siomw: the connect chain of %r cannot be composed",
+                                  namespace)
+                    raise internal_error() from None
+                await run_chain(chain, socket, endpoint, self.timeout)
             except Refusal as refusal:
                 await self._refuse(socket, refusal, handler_accepted)
                 return

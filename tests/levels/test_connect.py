@@ -338,16 +338,39 @@ def test_use_that_makes_a_cycle_adds_nothing() -> None:
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["a"]
 
 
-def test_strict_absent_reference_in_use_is_an_error() -> None:
-    """With strict = true, use(after="ghost") raises OrderingError and adds nothing."""
+def test_strict_absent_reference_is_an_error_when_checked() -> None:
+    """With strict = true, use(after="ghost") is accepted (its neighbour may be registered
+    next), and checking the chains (asgi_app(), siomw serve) raises OrderingError."""
     _, mw = make(strict=True)
 
     async def lonely(socket: Socket, call_next: CallNext) -> None:
         await call_next()
 
+    async def ghost(socket: Socket, call_next: CallNext) -> None:
+        await call_next()
+
+    mw.use(lonely, after="ghost")
     with pytest.raises(OrderingError, match="ghost"):
-        mw.use(lonely, after="ghost")
-    assert mw.placed("connect", "/") == []
+        mw.check()
+    with pytest.raises(OrderingError, match="ghost"):
+        mw.asgi_app()
+    mw.use(ghost)  # the forward reference is satisfied now
+    mw.check()
+    assert [p.middleware.name for p in mw.placed("connect", "/")] == ["ghost", "lonely"]
+
+
+async def test_unorderable_chain_refuses_with_internal_error() -> None:
+    """A chain that cannot be composed at the first connection (strict, absent reference,
+    never checked) refuses with internal_error instead of leaving the client waiting."""
+    sio, mw = make(strict=True)
+
+    async def lonely(socket: Socket, call_next: CallNext) -> None:
+        await call_next()
+
+    mw.use(lonely, after="ghost")
+    async with serve(socketio.ASGIApp(sio)) as url:
+        outcome, data, _ = await connect_result(url, transports=["websocket"])
+    assert (outcome, data) == ("connect_error", INTERNAL)
 
 
 # --- the socket and its handshake -----------------------------------------------------------
