@@ -48,10 +48,15 @@ class _Run:
 def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     """Turn an exception raised by ``name`` into the refusal outer members will see."""
     if isinstance(exc, asyncio.CancelledError):
-        if not run.timed_out:
-            raise exc
-        run.timed_out = False  # converted once, at the innermost member
         task = asyncio.current_task()
+        if not run.timed_out:
+            if task is not None and task.cancelling():
+                raise exc  # a real cancellation from outside the chain
+            # raised by the middleware's own code: a failure like any other
+            log.error("siomw: middleware %r raised CancelledError for %r; refusing with "
+                      "internal_error", name, run.subject)
+            return internal_error()
+        run.timed_out = False  # converted once, at the innermost member
         if task is not None:
             task.uncancel()
         log.error("siomw: chain deadline passed while %r was running for %r", name, run.subject)

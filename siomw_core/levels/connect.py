@@ -32,7 +32,7 @@ from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedEr
 
 from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
-from ..errors import Refusal, internal_error
+from ..errors import Refusal, internal_error, middleware_timeout
 from ..middleware import Middleware
 from ..proxies import TrustedProxies
 
@@ -42,6 +42,9 @@ log = logging.getLogger("siomw")
 
 #: ``data.code`` of the (unsent) refusal of a client that left while its chain ran
 CLIENT_GONE = "client_gone"
+#: seconds past ``connect_timeout`` after which a chain that ignored its cancellation is
+#: refused from outside (its late result is then dropped)
+OVERDUE_GRACE = 1.0
 
 
 class _ClientGone(Refusal):
@@ -76,6 +79,7 @@ class ConnectLevel:
         self.timeout = timeout
         self.proxies = proxies
         self.pending: set[str] = set()
+        self.overdue: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
         self._trigger_event = sio._trigger_event
@@ -148,6 +152,21 @@ class ConnectLevel:
         socket = Socket(sid, namespace, Handshake(environ, data, self.proxies), eio_sid, sio)
         task = asyncio.create_task(self._connect(socket, data))
         self._tasks.add(task)
+        # a member that swallows the deadline's cancel must not leave the client waiting
+        overdue = asyncio.get_running_loop().call_later(
+            self.timeout + OVERDUE_GRACE, self._overdue, socket
+        )
+        task.add_done_callback(lambda done: (self._tasks.discard(done), overdue.cancel()))
+
+    def _overdue(self, socket: Socket) -> None:
+        log.error(
+            "siomw: the connect chain of %s on %s still runs %.1f s after its deadline (a "
+            "middleware ignores cancellation); refusing with middleware_timeout",
+            socket.sid, socket.namespace, OVERDUE_GRACE,
+        )
+        self.overdue.add(socket.sid)
+        task = asyncio.create_task(self._refuse(socket, middleware_timeout(), False))
+        self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # one connection attempt ------------------------------------------------------------
@@ -157,7 +176,7 @@ class ConnectLevel:
 
         async def endpoint() -> None:
             nonlocal handler_accepted
-            if not self._alive(eio_sid):
+            if not self._alive(eio_sid) or sid in self.overdue:
                 raise _ClientGone()
             await sio.save_session(sid, socket.data, namespace=namespace)
             await self._call_handler(socket, auth)
@@ -176,6 +195,9 @@ class ConnectLevel:
                 await run_chain(chain, socket, endpoint, self.timeout)
             except Refusal as refusal:
                 await self._refuse(socket, refusal, handler_accepted)
+                return
+            if sid in self.overdue:  # refused already by _overdue
+                self.overdue.discard(sid)
                 return
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
             self.pending.discard(sid)
@@ -215,6 +237,9 @@ class ConnectLevel:
 
     async def _refuse(self, socket: Socket, refusal: Refusal, handler_accepted: bool) -> None:
         sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
+        if sid not in self.pending:  # answered already (overdue), or the chain ended late
+            self.overdue.discard(sid)
+            return
         self.pending.discard(sid)
         alive = self._alive(eio_sid)
         if alive:

@@ -1354,3 +1354,50 @@ async def test_two_namespaces_on_one_engine_session() -> None:
         second = await raw.receive()
         assert (second.packet_type, second.namespace or "/") == (packet.CONNECT, "/")
         await raw.close()
+
+
+async def test_middleware_ignoring_cancellation_still_times_out() -> None:
+    """A middleware that swallows the deadline's cancel and keeps waiting is refused with
+    middleware_timeout shortly after the deadline; its late end changes nothing."""
+    sio, mw = make(socketio.AsyncServer(async_mode="asgi"), connect_timeout=0.3)
+    release = asyncio.Event()
+    handler_calls: list[str] = []
+
+    @mw.use
+    async def stubborn(socket: Socket, call_next: CallNext) -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await release.wait()  # ignores the cancel
+        await call_next()
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        handler_calls.append(sid)
+
+    async with serve(socketio.ASGIApp(sio)) as url:
+        started = asyncio.get_running_loop().time()
+        outcome, data, _ = await connect_result(url, transports=["websocket"], wait_timeout=4)
+        elapsed = asyncio.get_running_loop().time() - started
+        release.set()
+        await asyncio.sleep(0.1)
+    assert (outcome, data) == (
+        "connect_error", {"message": "Middleware timeout", "data": {"code": "middleware_timeout"}}
+    )
+    assert elapsed < 2.5
+    assert handler_calls == []
+    assert not mw.connect_level.pending and not mw.connect_level.overdue
+
+
+async def test_middleware_raising_cancelled_error_is_internal_error() -> None:
+    """A middleware whose own code raises CancelledError (no cancellation happened) is
+    refused like any failing middleware, not left unanswered."""
+    sio, mw = make()
+
+    @mw.use
+    async def odd(socket: Socket, call_next: CallNext) -> None:
+        raise asyncio.CancelledError()
+
+    async with serve(socketio.ASGIApp(sio)) as url:
+        outcome, data, _ = await connect_result(url, transports=["websocket"])
+    assert (outcome, data) == ("connect_error", INTERNAL)
