@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+log = logging.getLogger("siomw")
 
 __all__ = [
     "ConfigError",
@@ -31,6 +35,10 @@ class Refusal(Exception):
             machine-readable ``{"code": ...}`` here.
         status: HTTP status for engine-level refusals (default 403).
         headers: extra HTTP response headers for engine-level refusals.
+
+    ``data`` that JSON cannot carry (an arbitrary object, a set) is
+    logged and replaced by the ``internal_error`` refusal's, so that outer middlewares, the
+    log and the client all see what is actually sent.
     """
 
     def __init__(
@@ -46,6 +54,14 @@ class Refusal(Exception):
         self.data = data
         self.status = status
         self.headers = dict(headers or {})
+        if data is not None and not isinstance(data, str | int | float | bool):
+            try:  # what the client gets must survive JSON; learn it here, not when sending
+                json.dumps(data)
+            except (TypeError, ValueError):
+                log.error("siomw: refusal data %r is not JSON-serialisable; sending "
+                          "internal_error instead", data)
+                self.message, self.data, self.status = (
+                    "Internal server error", {"code": "internal_error"}, 500)
 
     @property
     def code(self) -> str | None:

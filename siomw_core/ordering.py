@@ -46,7 +46,8 @@ def order_chain(
     Args:
         members: the chain's members; names must be unique.
         pinned: the config's ``order``: the listed names that are present run in that
-            relative order, and declarations between two pinned members are ignored.
+            relative order, on top of the declarations (a pin that contradicts a
+            declaration is a cycle: declared constraints always hold).
         strict: make a ``before``/``after`` reference to an absent member an error
             (otherwise a warning).
         chain_name: how messages name the chain, e.g. ``"connect chain of '/'"``.
@@ -68,13 +69,10 @@ def order_chain(
         by_name[member.name] = member
 
     pinned_here = [name for name in pinned if name in by_name]
-    pinned_set = set(pinned_here)
     # edges[a] = {b: why}: a runs before b
     preds: dict[str, dict[str, str]] = {name: {} for name in by_name}
 
     def edge(first: str, second: str, why: str) -> None:
-        if first in pinned_set and second in pinned_set:
-            return  # the pinned order decides between pinned members
         preds[second].setdefault(first, why)
 
     for member in by_name.values():
@@ -91,7 +89,7 @@ def order_chain(
             else:
                 edge(other, member.name, f"declared after {other!r}")
     for first, second in itertools.pairwise(pinned_here):
-        preds[second][first] = f"pinned after {first!r} by order"
+        preds[second].setdefault(first, f"pinned after {first!r} by order")
 
     sorter: TopologicalSorter[str] = TopologicalSorter({n: set(p) for n, p in preds.items()})
     try:

@@ -185,14 +185,18 @@ def test_declaration_beats_priority() -> None:
     assert names_of(members) == ["low", "high"]
 
 
-def test_pinned_order_overrides_declarations_between_pinned_members() -> None:
-    """A pinned order wins over a before/after declared between two pinned members."""
+def test_pinned_order_cannot_break_a_declaration() -> None:
+    """A pin that contradicts a declared before/after is a cycle error naming both: the
+    declarations (ratelimit shielding jwt, say) always hold."""
     members = [
         Middleware(name="a", func=_noop, before=("b",)),
         Middleware(name="b", func=_noop),
         Middleware(name="c", func=_noop, priority=5),
     ]
-    assert names_of(members, pinned=["b", "a"]) == ["c", "b", "a"]
+    with pytest.raises(OrderingError, match=r"cycle: .*(a -> b|b -> a)"):
+        names_of(members, pinned=["b", "a"])
+    assert names_of(members, pinned=["a", "b"]) == ["c", "a", "b"]
+    assert names_of(members, pinned=["c", "b"]) == ["c", "a", "b"]
 
 
 def test_reasons_say_why_each_member_stands_where_it_does() -> None:

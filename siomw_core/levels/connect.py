@@ -137,8 +137,11 @@ class ConnectLevel:
         ):
             sid = await sio.manager.pre_connect(eio_sid, namespace)
         if sid is None:
-            await self._send(eio_sid, packet.CONNECT_ERROR, {"message": "Invalid namespace"},
-                             namespace)
+            # Node's answer for an unknown namespace; python-socketio also lands here for a
+            # second CONNECT to a namespace this engine session already joined
+            joined = sio.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+            message = "Already connected to namespace" if joined else "Invalid namespace"
+            await self._send(eio_sid, packet.CONNECT_ERROR, {"message": message}, namespace)
             return
         environ = sio.environ.get(eio_sid)
         engine_socket = sio.eio.sockets.get(eio_sid)
