@@ -10,7 +10,8 @@ fi
 log=.setup.log
 if ! { .venv/bin/python -m pip install --upgrade pip &&
        .venv/bin/python -m pip install -e ".[test]" \
-         -e plugins/siomw-logging -e plugins/siomw-jwt -e plugins/siomw-ratelimit; } >"$log" 2>&1; then
+         -e plugins/siomw-logging -e plugins/siomw-jwt -e plugins/siomw-ratelimit \
+         -e plugins/siomw-headers; } >"$log" 2>&1; then
   tail -n 30 "$log" >&2
   echo "setup: pip install failed; the whole log is in $log" >&2
   exit 1

@@ -18,6 +18,6 @@ if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 
   done
 fi
 .venv/bin/ruff check .
-.venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging
+.venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging plugins/siomw-headers/siomw_headers
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
