@@ -233,7 +233,9 @@ def validate_table(
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(table)"
+            # a key is the user's text: never let it carry control characters into a log
+            key = ".".join(str(p) if str(p).isprintable() else repr(p)
+                           for p in err["loc"]) or "(table)"
             top = str(err["loc"][0]) if err["loc"] else ""
             where = (origins or {}).get((table, top))
             place = f"environment variable {where}" if where else source
