@@ -17,6 +17,10 @@ if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 
     sleep 0.1
   done
 fi
+# the browser tests drive Debian's chromium (playwright's own browser download is not used)
+if [ ! -x /usr/bin/chromium ] && [ -z "${SIOMW_CHROMIUM:-}" ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 .venv/bin/ruff check .
 .venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging plugins/siomw-headers/siomw_headers
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"

@@ -88,10 +88,16 @@ class EngineApp:
         except Refusal as refusal:
             if request.started:  # a member or the app answered already (an ASGI member's 400)
                 return
-            await self.refuse(request, send, refusal)
+            # through the innermost send: ASGI members outside the refusing member (CORS,
+            # sessions) add their headers to the refusal as to any response
+            await self.refuse(request, request.asgi[2], refusal)
 
     async def refuse(self, request: Request, send: Send, refusal: Refusal) -> None:
-        """Answer ``request`` with ``refusal``: status, JSON body, CORS and added headers."""
+        """Answer ``request`` with ``refusal``: status, JSON body, CORS and added headers.
+
+        ``send`` is expected to be the request's wrapped send, which adds
+        ``request.response_headers`` and records status and size.
+        """
         try:
             body = json.dumps(refusal.payload()).encode()
         except (TypeError, ValueError):
@@ -100,11 +106,8 @@ class EngineApp:
                                "data": {"code": "internal_error"}}).encode()
         headers = [(b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode())]
-        for name, value in [*self._cors(request), *refusal.headers.items(),
-                            *request.response_headers]:
+        for name, value in [*self._cors(request), *refusal.headers.items()]:
             headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
-        request.status = refusal.status
-        request.bytes_sent = len(body)
         if request.scope["type"] == "http":
             await send({"type": "http.response.start", "status": refusal.status,
                         "headers": headers})
@@ -114,7 +117,6 @@ class EngineApp:
                         "headers": headers})
             await send({"type": "websocket.http.response.body", "body": body})
         else:  # the server can only close: uvicorn and hypercorn answer 403
-            request.status = 403
             await send({"type": "websocket.close", "code": 1008,
                         "reason": refusal.message[:120]})
 
@@ -152,16 +154,32 @@ class _Sender:
         if kind in ("http.response.start", "websocket.http.response.start", "websocket.accept"):
             request.started = True
             request.status = message.get("status", 101)
+            headers = list(message.get("headers", ()))
             if request.response_headers:
-                extra = [(n.lower().encode("latin-1"), str(v).encode("latin-1"))
-                         for n, v in request.response_headers]
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+                headers += [(n.lower().encode("latin-1"), str(v).encode("latin-1"))
+                            for n, v in request.response_headers]
+            message = {**message, "headers": _once_cors(headers)}
         elif kind in ("http.response.body", "websocket.http.response.body"):
             request.bytes_sent += len(message.get("body", b""))
         elif kind == "websocket.close" and not request.started:
             request.started = True
             request.status = 403
         await self.send(message)
+
+
+def _once_cors(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Keep the first of each ``Access-Control-*`` header: the engine and an ASGI CORS
+    member may both answer one, and browsers reject a repeated Allow-Origin."""
+    seen: set[bytes] = set()
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        key = name.lower()
+        if key.startswith(b"access-control-"):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append((name, value))
+    return out
 
 
 class _AsgiMember:

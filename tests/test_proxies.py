@@ -1,0 +1,252 @@
+"""Trusted proxies (``siomw_core.proxies``): the client address behind forwarded headers.
+
+Unit tests of :class:`TrustedProxies` (``X-Forwarded-For`` chains, RFC 7239 ``Forwarded``,
+CIDRs, garbage), the config key ``trusted_proxies``, and an end-to-end check on a real server
+where the address reaches ``request.address`` (engine level) and ``socket.handshake.address``
+(connect level).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from siomw_core import (
+    CallNext,
+    Config,
+    ConfigError,
+    CoreSettings,
+    Request,
+    Socket,
+    attach,
+    load_config,
+)
+from siomw_core.proxies import TrustedProxies
+from siomw_core.testing import connect_result, serve
+
+PEER = "127.0.0.1"
+CLIENT = "203.0.113.9"
+
+
+def resolve(entries: list[str], headers: dict[str, str], peer: str = PEER) -> str:
+    return TrustedProxies(entries).client(peer, headers)
+
+
+# X-Forwarded-For ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("xff", "expected"),
+    [
+        (CLIENT, CLIENT),
+        (f"  {CLIENT}  ", CLIENT),
+        (f"198.51.100.1, {CLIENT}", CLIENT),  # rightmost untrusted hop, not the spoofable left
+        (f"{CLIENT}, 10.0.0.7", CLIENT),  # 10.0.0.7 is a trusted inner proxy: skipped
+        (f"{CLIENT},10.0.0.7,10.1.2.3", CLIENT),
+        ("10.0.0.7, 10.0.0.8", "10.0.0.7"),  # every hop trusted: the leftmost
+        ("2001:db8::1", "2001:db8::1"),
+        (f"unknown, {CLIENT}", CLIENT),
+        (f"{CLIENT}, unknown", PEER),  # garbage nearest to us: stop believing
+        ("", PEER),
+        (",,,", PEER),
+        (f"{CLIENT}:4711", PEER),  # ports are not part of X-Forwarded-For
+        ("[2001:db8::1]", PEER),
+        ("1.2.3.256", PEER),
+        ("01.2.3.4", PEER),  # leading zeros are ambiguous (octal): rejected
+    ],
+)
+def test_x_forwarded_for_chain(xff: str, expected: str) -> None:
+    """X-Forwarded-For is walked from the right, skipping trusted proxies; garbage stops it."""
+    assert resolve([PEER, "10.0.0.0/8"], {"x-forwarded-for": xff}) == expected
+
+
+# RFC 7239 Forwarded ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("forwarded", "expected"),
+    [
+        (f"for={CLIENT}", CLIENT),
+        (f"For={CLIENT}", CLIENT),  # parameter names are case-insensitive (§4)
+        (f'for="{CLIENT}"', CLIENT),
+        (f'for="{CLIENT}:4711"', CLIENT),
+        ('for="[2001:db8:cafe::17]"', "2001:db8:cafe::17"),
+        ('for="[2001:db8:cafe::17]:4711"', "2001:db8:cafe::17"),  # RFC 7239 §6 example
+        (f"for={CLIENT};proto=https;by=10.0.0.7", CLIENT),
+        (f"proto=https;for={CLIENT}", CLIENT),
+        (f"for={CLIENT}, for=10.0.0.7", CLIENT),
+        (f"for=198.51.100.1, for={CLIENT}", CLIENT),
+        (f"for=192.0.2.43,for={CLIENT}", CLIENT),
+        ('for="_gazonk"', PEER),  # obfuscated identifier (§6.3): the client is unknown
+        (f'for="_hidden", for={CLIENT}', CLIENT),
+        (f'for={CLIENT}, for="_hidden"', PEER),
+        ("for=unknown", PEER),
+        ("proto=https", PEER),
+        ("", PEER),
+        ('by="for=198.51.100.1"', PEER),  # "for=" inside another parameter's value
+    ],
+)
+def test_forwarded_header(forwarded: str, expected: str) -> None:
+    """RFC 7239 Forwarded: quoted values, bracketed IPv6, ports and obfuscated nodes."""
+    assert resolve([PEER, "10.0.0.0/8"], {"forwarded": forwarded}) == expected
+
+
+def test_forwarded_wins_over_x_forwarded_for() -> None:
+    """When both headers are present, Forwarded (the standard) is believed."""
+    headers = {"forwarded": f"for={CLIENT}", "x-forwarded-for": "198.51.100.1"}
+    assert resolve([PEER], headers) == CLIENT
+
+
+def test_forwarded_extension_parameter_named_like_for_is_ignored() -> None:
+    """An extension parameter whose name ends in "for" (xfor=) does not name the client."""
+    assert resolve([PEER], {"forwarded": f"xfor={CLIENT}"}) == PEER
+
+
+def test_forwarded_parsing_is_linear() -> None:
+    """An 8 KB hostile Forwarded header (nginx's default header buffer) resolves in < 50 ms."""
+    proxies = TrustedProxies([PEER])
+    hostile = "for=" * 2000 + '"'
+    started = time.perf_counter()
+    assert proxies.client(PEER, {"forwarded": hostile}) == PEER
+    assert time.perf_counter() - started < 0.05
+
+
+# who is trusted ----------------------------------------------------------------------------
+def test_untrusted_peer_headers_ignored() -> None:
+    """A peer that is not a configured proxy cannot choose its address."""
+    headers = {"x-forwarded-for": CLIENT, "forwarded": f"for={CLIENT}"}
+    assert resolve(["10.0.0.0/8"], headers, peer="192.0.2.1") == "192.0.2.1"
+    assert resolve([], headers) == PEER  # no proxies configured: the peer
+    assert not TrustedProxies([])
+
+
+@pytest.mark.parametrize(
+    ("entries", "peer", "trusted"),
+    [
+        (["10.0.0.0/8"], "10.255.1.2", True),
+        (["10.0.0.0/8"], "11.0.0.1", False),
+        (["10.1.2.3/8"], "10.200.0.1", True),  # host bits allowed (strict=False)
+        (["192.168.1.1"], "192.168.1.1", True),
+        (["192.168.1.1"], "192.168.1.2", False),
+        (["fd00::/8"], "fd12::1", True),
+        (["::1"], "::1", True),
+        (["::1"], "127.0.0.1", False),
+        ([" 127.0.0.1 "], "127.0.0.1", True),  # surrounding spaces (from env lists)
+        (["127.0.0.1"], "not-an-ip", False),
+        (["127.0.0.1"], "", False),
+    ],
+)
+def test_trusts_addresses_and_cidrs(entries: list[str], peer: str, trusted: bool) -> None:
+    """Entries are addresses or CIDR networks, IPv4 and IPv6; unparsable peers are untrusted."""
+    assert TrustedProxies(entries).trusts(peer) is trusted
+
+
+@pytest.mark.parametrize("entry", ["nope", "10.0.0.0/33", "1.2.3", "", "::g"])
+def test_bad_entry_raises(entry: str) -> None:
+    """TrustedProxies itself refuses an entry that is no address or network, naming it."""
+    with pytest.raises(ValueError, match="is not an IP address or CIDR network"):
+        TrustedProxies(["127.0.0.1", entry])
+
+
+def test_bad_config_entry_is_a_config_error(tmp_path: Path) -> None:
+    """load_config names the file, the key trusted_proxies and the bad entry."""
+    path = tmp_path / "siomw.toml"
+    path.write_text('trusted_proxies = ["10.0.0.0/8", "proxy.internal"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "trusted_proxies" in message
+    assert "'proxy.internal' is not an IP address or CIDR network" in message
+
+
+def test_bad_config_type_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A string instead of a list, and a bad entry in SIOMW_TRUSTED_PROXIES, are ConfigErrors."""
+    monkeypatch.delenv("SIOMW_CONFIG", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no siomw.toml here
+    with pytest.raises(ConfigError, match=r"trusted_proxies: expected .*list.*found '10\.0\.0\.1'"):
+        load_config(None, overrides={"trusted_proxies": "10.0.0.1"})
+    monkeypatch.setenv("SIOMW_TRUSTED_PROXIES", "10.0.0.1, bad")
+    with pytest.raises(ConfigError, match=r"SIOMW_TRUSTED_PROXIES.*trusted_proxies.*'bad'"):
+        load_config(None)
+    monkeypatch.setenv("SIOMW_TRUSTED_PROXIES", "10.0.0.1, 10.2.0.0/16")
+    assert load_config(None).core.trusted_proxies == ["10.0.0.1", "10.2.0.0/16"]
+
+
+# hostile input -----------------------------------------------------------------------------
+HEADER_TEXT = st.text(
+    alphabet=st.sampled_from(list('for=[]":;,_ .0123456789abcdef:unknownFOR\t')), max_size=80
+) | st.text(max_size=40)
+HEADERS = st.fixed_dictionaries(
+    {}, optional={"forwarded": HEADER_TEXT, "x-forwarded-for": HEADER_TEXT}
+)
+PROXIES = TrustedProxies([PEER, "10.0.0.0/8", "fd00::/8"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(headers=HEADERS)
+def test_garbage_never_raises(headers: dict[str, str]) -> None:
+    """Any header text gives the peer or a valid IP address, never an exception."""
+    result = PROXIES.client(PEER, headers)
+    if result != PEER:
+        ipaddress.ip_address(result)  # raises if not an address
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    client=st.ip_addresses(v=4).filter(lambda ip: not ip.is_private).map(str),
+    inner=st.lists(st.ip_addresses(network="10.0.0.0/8").map(str), max_size=4),
+)
+def test_client_found_behind_any_number_of_trusted_hops(client: str, inner: list[str]) -> None:
+    """The untrusted client is found however many trusted proxies follow it."""
+    xff = ", ".join([client, *inner])
+    assert PROXIES.client(PEER, {"x-forwarded-for": xff}) == client
+    forwarded = ", ".join(f'for="{hop}"' for hop in [client, *inner])
+    assert PROXIES.client(PEER, {"forwarded": forwarded}) == client
+
+
+# end to end --------------------------------------------------------------------------------
+async def _addresses(trusted: list[str], headers: dict[str, str]) -> dict[str, Any]:
+    """Connect once through a real server; return what each level saw as the address."""
+    sio = socketio.AsyncServer(async_mode="asgi")
+    mw = attach(sio, config=Config(source="test", core=CoreSettings(trusted_proxies=trusted)),
+                entry_points=False)
+    seen: dict[str, Any] = {"engine": []}
+
+    @mw.engine.use
+    async def engine_address(request: Request, call_next: CallNext) -> None:
+        seen["engine"].append(request.address)
+        await call_next()
+
+    @mw.use
+    async def connect_address(socket: Socket, call_next: CallNext) -> None:
+        seen["connect"] = socket.handshake.address
+        await call_next()
+
+    async with serve(mw.asgi_app()) as url:
+        outcome, _, client = await connect_result(url, headers=headers, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{url}/socket.io/?EIO=4&transport=polling", headers=headers
+        ) as response:
+            assert response.status == 200
+    return seen
+
+
+async def test_forwarded_address_end_to_end_trusted() -> None:
+    """With trusted_proxies = ["127.0.0.1"], X-Forwarded-For names the client at both levels."""
+    seen = await _addresses([PEER], {"X-Forwarded-For": CLIENT})
+    assert seen["engine"] == [CLIENT, CLIENT]
+    assert seen["connect"] == CLIENT
+
+
+async def test_forwarded_address_end_to_end_untrusted() -> None:
+    """Without trusted_proxies, the same header is ignored: the address is 127.0.0.1."""
+    seen = await _addresses([], {"X-Forwarded-For": CLIENT})
+    assert seen["engine"] == [PEER, PEER]
+    assert seen["connect"] == PEER
