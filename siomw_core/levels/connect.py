@@ -159,7 +159,12 @@ class ConnectLevel:
         overdue = asyncio.get_running_loop().call_later(
             self.timeout + OVERDUE_GRACE, self._overdue, socket
         )
-        task.add_done_callback(lambda done: (self._tasks.discard(done), overdue.cancel()))
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            overdue.cancel()
+
+        task.add_done_callback(finished)
 
     def _overdue(self, socket: Socket) -> None:
         log.error(

@@ -1,10 +1,15 @@
-"""siomw-ratelimit: limit Socket.IO connection attempts with ``limits`` (its async API).
+"""siomw-ratelimit: limit Socket.IO connection attempts and engine HTTP requests with
+``limits`` (its async API).
 
 The ``ratelimit`` connect middleware (priority 2000, every namespace) spends one unit of a
 budget per namespace CONNECT, keyed by the client address or by the JWT subject, with the
 fixed-window, moving-window or sliding-window-counter strategy, on memory or on a shared
 storage (Redis, ...) for several server processes. It refuses with
 ``{"code": "rate_limited", "retry_after": seconds, "limit": "3 per 1 minute"}``.
+
+With ``http`` set, the ``ratelimit-http`` engine middleware (priority 2000) counts HTTP
+requests of the engine per client address (handshakes only, or every request) on the same
+storage, and refuses with HTTP 429, ``Retry-After`` and ``RateLimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -16,9 +21,19 @@ from pydantic import BaseModel
 from siomw_core import CoreSettings, Middleware, hookimpl
 
 from .connect import NAME, PRIORITY, build_connect
+from .engine import HTTP_NAME, HTTP_PRIORITY, build_http
 from .options import RateLimitOptions
+from .storage import guarded_limiter
 
-__all__ = ["NAME", "PRIORITY", "RateLimitOptions", "siomw_config_schema", "siomw_middlewares"]
+__all__ = [
+    "HTTP_NAME",
+    "HTTP_PRIORITY",
+    "NAME",
+    "PRIORITY",
+    "RateLimitOptions",
+    "siomw_config_schema",
+    "siomw_middlewares",
+]
 
 
 @hookimpl
@@ -29,11 +44,16 @@ def siomw_config_schema() -> type[BaseModel]:
 
 @hookimpl
 def siomw_middlewares(config: Any, settings: CoreSettings) -> list[Middleware]:
-    """The ``ratelimit`` connect middleware, built once from the validated table.
+    """The ``ratelimit`` connect middleware, and the ``ratelimit-http`` engine middleware
+    when ``http`` is set, built once from the validated table on one shared limiter.
 
     Raises:
         ConfigError: the storage cannot be used with the strategy (see
             :func:`~siomw_ratelimit.connect.build_connect`).
     """
     options = config if isinstance(config, RateLimitOptions) else RateLimitOptions()
-    return [build_connect(options)]
+    guard = guarded_limiter(options)
+    members = [build_connect(options, guard)]
+    if options.http is not None:
+        members.append(build_http(options, guard))
+    return members

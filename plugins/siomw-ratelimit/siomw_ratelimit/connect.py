@@ -14,8 +14,8 @@ from limits import RateLimitItem
 
 from siomw_core import CallNext, Middleware, Refusal, Socket
 
-from .options import RateLimitOptions, async_storage_uri, redacted_uri
-from .storage import GuardedLimiter, StorageUnavailable
+from .options import RateLimitOptions
+from .storage import GuardedLimiter, StorageUnavailable, guarded_limiter
 
 __all__ = ["NAME", "PRIORITY", "build_connect", "unavailable"]
 
@@ -64,7 +64,7 @@ def _identify(options: RateLimitOptions) -> Callable[[Socket], str]:
     return by_user
 
 
-def build_connect(options: RateLimitOptions) -> Middleware:
+def build_connect(options: RateLimitOptions, guard: GuardedLimiter | None = None) -> Middleware:
     """The ``ratelimit`` connect middleware for ``options``, built once.
 
     It runs in every namespace with priority 2000, and declares ``before=("jwt",)`` when
@@ -80,17 +80,15 @@ def build_connect(options: RateLimitOptions) -> Middleware:
     - ``{"code": "rate_limit_unavailable"}`` when the storage fails under
       ``on_storage_error = "closed"``.
 
+    ``guard`` is the limiter to count with (one is built from ``options`` when None).
+
     Raises:
         ConfigError: the storage cannot be used (a missing client library) or does not
             support the strategy.
     """
     items = options.items()
-    uri = async_storage_uri(options.storage)
-    guard = GuardedLimiter(
-        uri, options.strategy, fail_open=options.on_storage_error == "open",
-        timeout=options.storage_timeout, label=redacted_uri(options.storage),
-        redis_client=options.redis_client,
-    )
+    if guard is None:
+        guard = guarded_limiter(options)
     identify = _identify(options)
     hit = guard.hit
 

@@ -1,4 +1,5 @@
-"""The ``[ratelimit]`` table: what is limited, by which key, with which strategy and storage."""
+"""The ``[ratelimit]`` table: what is limited (connects, HTTP requests of the engine), by
+which key, with which strategy and storage."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ __all__ = ["RateLimitOptions", "async_schemes", "async_storage_uri", "redacted_u
 Key = Literal["ip", "user"]
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 Policy = Literal["open", "closed"]
+HttpRequests = Literal["handshake", "all"]
 RedisClient = Literal["coredis", "redispy"]
 
 
@@ -25,9 +27,10 @@ class RateLimitOptions(BaseModel):
         connect: the connection budget in ``limits``' notation: ``"60/minute"``,
             ``"3 per 10 seconds"``, several separated by ``;`` (``"10/second;100/hour"``,
             every one must hold). Each Socket.IO namespace CONNECT spends one.
-        key: what a budget belongs to: ``"ip"`` (the client address) or ``"user"`` (the
-            ``sub`` claim of ``socket.data["user"]``, which the jwt plugin fills; a socket
-            without one is counted by its address).
+        key: what a connect budget belongs to: ``"ip"`` (the client address) or ``"user"``
+            (the ``sub`` claim of ``socket.data["user"]``, which the jwt plugin fills; a
+            socket without one is counted by its address). The ``http`` budget is always
+            the address' (no request is authenticated yet at the engine level).
         strategy: ``limits``' strategy: ``"fixed-window"``, ``"moving-window"`` or
             ``"sliding-window-counter"``.
         storage: a ``limits`` storage URI: ``memory://``, ``redis://host:6379/0``,
@@ -47,6 +50,15 @@ class RateLimitOptions(BaseModel):
             (its ``implementation`` argument): ``"coredis"`` (the ``limits[async-redis]``
             extra, limits' default) or ``"redispy"`` (``redis.asyncio`` from ``redis>=5.2``,
             cheaper per call). ``valkey*://`` URIs always use ``valkey``.
+        http: the budget of HTTP requests of the engine per client address, in the
+            notation of ``connect``; ``None`` (the default): no engine-level limit.
+        http_requests: which engine requests spend the ``http`` budget: ``"handshake"``
+            (requests without a ``sid``: every new engine session, polling or
+            WebSocket-only) or ``"all"`` (every request: long-poll GETs and POSTs and the
+            WebSocket upgrade too). CORS preflights (``OPTIONS``) never do.
+        headers: add ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` to
+            the responses of counted requests that are let through (refusals always have
+            them, and ``Retry-After``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,10 +72,15 @@ class RateLimitOptions(BaseModel):
     on_storage_error: Policy = "open"
     storage_timeout: float = Field(default=1.0, gt=0, le=60)
     redis_client: RedisClient = "coredis"
+    http: str | None = None
+    http_requests: HttpRequests = "handshake"
+    headers: bool = False
 
-    @field_validator("connect")
+    @field_validator("connect", "http")
     @classmethod
-    def _parse_connect(cls, value: str) -> str:
+    def _parse_limits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             items = limits.parse_many(value)
         except ValueError:
@@ -87,6 +104,10 @@ class RateLimitOptions(BaseModel):
     def items(self) -> tuple[limits.RateLimitItem, ...]:
         """The parsed ``connect`` limits (``RateLimitItem``), in the order written."""
         return tuple(limits.parse_many(self.connect))
+
+    def http_items(self) -> tuple[limits.RateLimitItem, ...]:
+        """The parsed ``http`` limits, in the order written; ``()`` when ``http`` is unset."""
+        return tuple(limits.parse_many(self.http)) if self.http else ()
 
 
 def async_schemes() -> frozenset[str]:

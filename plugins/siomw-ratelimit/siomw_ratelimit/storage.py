@@ -18,10 +18,13 @@ import limits.aio.strategies
 from limits import RateLimitItem
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
+from limits.util import WindowStats
 
 from siomw_core import ConfigError
 
-__all__ = ["MAX_BACKOFF", "GuardedLimiter", "StorageUnavailable"]
+from .options import RateLimitOptions, async_storage_uri, redacted_uri
+
+__all__ = ["MAX_BACKOFF", "GuardedLimiter", "StorageUnavailable", "guarded_limiter"]
 
 log = logging.getLogger("siomw.ratelimit")
 
@@ -154,16 +157,23 @@ class GuardedLimiter:
 
         Read from ``get_window_stats``; on a storage failure, now + the item's expiry.
         """
+        stats = await self.window_stats(item, identifier)
+        if stats is None:  # the refusal is sent anyway, with the worst case
+            return time.time() + item.get_expiry()
+        return stats.reset_time
+
+    async def window_stats(self, item: RateLimitItem, identifier: str) -> WindowStats | None:
+        """``item``'s window for ``identifier``: ``(reset_time epoch seconds, remaining)``,
+        from the limiter that counts now (the fallback while the storage is down); None
+        when the storage fails (a read does not mark it down: the next hit decides)."""
         limiter = self.fallback if self.down else self.limiter
         try:
             if self.timeout is None or limiter is self.fallback:
-                stats = await limiter.get_window_stats(item, identifier)
-            else:
-                async with asyncio.timeout(self.timeout):
-                    stats = await limiter.get_window_stats(item, identifier)
-        except Exception:  # the refusal is sent anyway, with the worst case
-            return time.time() + item.get_expiry()
-        return stats.reset_time
+                return await limiter.get_window_stats(item, identifier)
+            async with asyncio.timeout(self.timeout):
+                return await limiter.get_window_stats(item, identifier)
+        except Exception:
+            return None
 
     # failure policy --------------------------------------------------------------------
     async def _degraded(self, item: RateLimitItem, identifier: str) -> bool:
@@ -200,3 +210,17 @@ class GuardedLimiter:
                 self.retry_at = time.monotonic() + backoff
         finally:
             self.probe = None
+
+
+def guarded_limiter(options: RateLimitOptions) -> GuardedLimiter:
+    """The one :class:`GuardedLimiter` of a ``[ratelimit]`` table, shared by the connect
+    and the HTTP limits: one storage client, one failure state, one warning.
+
+    Raises:
+        ConfigError: as :class:`GuardedLimiter`.
+    """
+    return GuardedLimiter(
+        async_storage_uri(options.storage), options.strategy,
+        fail_open=options.on_storage_error == "open", timeout=options.storage_timeout,
+        label=redacted_uri(options.storage), redis_client=options.redis_client,
+    )

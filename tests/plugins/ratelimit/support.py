@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
+import aiohttp
 import redis
 import siomw_ratelimit
 import socketio
 
 from siomw_core import CallNext, Config, CoreSettings, Siomw, Socket, attach
-from siomw_core.testing import connect_result
+from siomw_core.testing import close_client, connect_result, serve
 
 REDIS_URL = "redis://127.0.0.1:6379"
 #: a loopback port nothing listens on: connections to it are refused at once
@@ -50,11 +54,16 @@ async def claims_from_auth(socket: Socket, call_next: CallNext) -> None:
 
 
 async def attempt(url: str, **kwargs: Any) -> tuple[str, Any]:
-    """One python AsyncClient connection attempt (websocket); the client is closed after."""
+    """One python AsyncClient connection attempt (websocket unless ``transports`` says
+    otherwise); the client is closed after (a polling one at once: its ``disconnect()``
+    would wait for the pending long-poll)."""
     kwargs.setdefault("transports", ["websocket"])
     outcome, data, client = await connect_result(url, **kwargs)
     if outcome == "connect":
-        await client.disconnect()
+        if kwargs["transports"] == ["polling"]:
+            await close_client(client)
+        else:
+            await client.disconnect()
     return outcome, data
 
 
@@ -107,3 +116,118 @@ def prefix_fixture() -> Iterator[str]:
         yield prefix
     finally:
         delete_keys(prefix)
+
+
+# engine level (HTTP requests) -------------------------------------------------------------
+POLLING = "/socket.io/?EIO=4&transport=polling"
+WEBSOCKET = "/socket.io/?EIO=4&transport=websocket"
+RATELIMIT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
+
+
+def engine_server(
+    table: dict[str, Any], *, fake_jwt: bool = False, **sio_options: Any
+) -> tuple[socketio.AsyncServer, Siomw]:
+    """:func:`make_server` on a plain ``AsyncServer(**sio_options)`` with an ``echo`` event
+    (its ack returns the arguments); serve ``mw.asgi_app()`` for the engine chain to run."""
+    sio = socketio.AsyncServer(async_mode="asgi", **sio_options)
+
+    @sio.event
+    async def echo(sid: str, *args: Any) -> list[Any]:
+        return list(args)
+
+    config = Config(source="test", core=CoreSettings(), tables={"ratelimit": table})
+    mw = attach(sio, config=config, entry_points=False,
+                plugins=[("ratelimit", siomw_ratelimit)])
+    if fake_jwt:
+        mw.use(name="jwt", namespace=None)(claims_from_auth)
+    return sio, mw
+
+
+@contextlib.asynccontextmanager
+async def serving(sio: socketio.AsyncServer, mw: Siomw) -> AsyncIterator[str]:
+    """``serve(mw.asgi_app())``, closing every engine session before the server stops: a
+    pending long-poll GET would otherwise hold uvicorn's graceful shutdown for 1 s."""
+    async with serve(mw.asgi_app()) as url:
+        try:
+            yield url
+        finally:
+            for session in list(sio.eio.sockets.values()):
+                # a CLOSE packet answers the pending GET; wait=False: a session nobody
+                # polls (a bare handshake) would never drain its queue
+                await session.close(wait=False)
+
+
+async def curl(url: str, *options: str) -> tuple[int, dict[str, str], str]:
+    """``curl -s -i [options] url`` in a subprocess: ``(status, headers lower-case, body)``."""
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-s", "-i", "--max-time", "5", *options, url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    head, _, body = out.decode("latin-1").partition("\r\n\r\n")
+    status_line, *lines = head.split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def assert_http_rate_limited(
+    status: int, headers: Mapping[str, str], body: str | bytes, limit: str, amount: int,
+    *, most: int = 60,
+) -> int:
+    """A 429 refusal: JSON body ``{"message": "Too many requests", "data": {...}}``,
+    ``Retry-After`` = ``RateLimit-Reset`` = ``retry_after`` in 1..most, ``RateLimit-Limit``
+    = ``amount``, ``RateLimit-Remaining: 0``. Returns ``retry_after``."""
+    assert status == 429, (status, body)
+    assert headers["content-type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["message"] == "Too many requests"
+    data = payload["data"]
+    assert set(data) == {"code", "retry_after", "limit"}, data
+    assert data["code"] == "rate_limited" and data["limit"] == limit, data
+    retry_after = data["retry_after"]
+    assert type(retry_after) is int and 1 <= retry_after <= most, data
+    assert headers["retry-after"] == str(retry_after)
+    assert headers["ratelimit-reset"] == str(retry_after)
+    assert headers["ratelimit-limit"] == str(amount)
+    assert headers["ratelimit-remaining"] == "0"
+    return retry_after
+
+
+class Polling:
+    """A hand-driven engine.io v4 polling session over aiohttp: every request is explicit,
+    so that tests know exactly which HTTP requests the server saw."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url + POLLING
+        self.sid = ""
+
+    async def request(
+        self, method: str, url: str, body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Mapping[str, str], str]:
+        """One request: ``(status, headers, body text)``."""
+        async with self.session.request(method, url, data=body, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=5)) as r:
+            return r.status, r.headers, await r.text()
+
+    async def handshake(
+        self, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Mapping[str, str], str]:
+        """GET without a sid; remembers the sid of an OPEN answer."""
+        status, got, body = await self.request("GET", self.url, headers=headers)
+        if status == 200:
+            self.sid = json.loads(body[1:])["sid"]
+        return status, got, body
+
+    async def post(self, body: str) -> tuple[int, Mapping[str, str], str]:
+        """POST a payload to the session (``40`` = Socket.IO CONNECT to ``/``)."""
+        return await self.request("POST", f"{self.url}&sid={self.sid}", body)
+
+    async def get(self) -> tuple[int, Mapping[str, str], str]:
+        """A long-poll GET of the session (it returns once the server has a packet)."""
+        return await self.request("GET", f"{self.url}&sid={self.sid}")

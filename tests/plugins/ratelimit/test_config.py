@@ -20,14 +20,17 @@ def build(table: dict[str, Any]) -> None:
 
 
 def test_defaults() -> None:
-    """The embedded defaults: 60/minute per IP, moving window, memory, fail open."""
+    """The embedded defaults: 60/minute per IP, moving window, memory, fail open, no HTTP
+    limit (handshakes would count, no headers on allowed responses)."""
     options = RateLimitOptions()
     assert options.model_dump() == {
         "connect": "60/minute", "key": "ip", "strategy": "moving-window",
         "storage": "memory://", "key_prefix": "siomw", "per_namespace": False,
         "on_storage_error": "open", "storage_timeout": 1.0, "redis_client": "coredis",
+        "http": None, "http_requests": "handshake", "headers": False,
     }
     assert [str(item) for item in options.items()] == ["60 per 1 minute"]
+    assert options.http_items() == ()
 
 
 @pytest.mark.parametrize(("table", "expected"), [
@@ -47,7 +50,17 @@ def test_defaults() -> None:
                                      "'open' or 'closed'; found 'ignore' (str)"),
     ({"key_prefix": ""}, "[ratelimit] key_prefix: expected"),
     ({"storage_timeout": -1}, "[ratelimit] storage_timeout: expected"),
-    ({"limit": "3/minute"}, "[ratelimit] limit: unknown key; expected a known key (connect, key,"),
+    ({"limit": "3/minute"},
+     "[ratelimit] limit: unknown key; expected a known key (connect, headers, http,"),
+    ({"http": "lots"}, "[ratelimit] http: expected a rate limit string such as '60/minute'"),
+    ({"http": "0/minute"}, "[ratelimit] http: expected a rate limit of at least 1; "
+                           "found '0/minute' (str)"),
+    ({"http": 100}, "[ratelimit] http: expected Input should be a valid string; found 100 (int)"),
+    ({"http": ""}, "[ratelimit] http: expected a rate limit string"),
+    ({"http_requests": "polling"}, "[ratelimit] http_requests: expected Input should be "
+                                   "'handshake' or 'all'; found 'polling' (str)"),
+    ({"headers": "maybe"}, "[ratelimit] headers: expected Input should be a valid boolean"),
+    ({"http_limit": "9/minute"}, "[ratelimit] http_limit: unknown key; expected a known key"),
 ])
 def test_bad_values_name_table_key_expected_found(table: dict[str, Any], expected: str) -> None:
     """Each bad value fails startup with a message naming file, table, key, expected, found."""
@@ -58,6 +71,15 @@ def test_bad_values_name_table_key_expected_found(table: dict[str, Any], expecte
     assert expected in message
     if "unknown key" not in message:
         assert f"found {next(iter(table.values()))!r}" in message
+
+
+def test_http_keys_parse() -> None:
+    """http takes limits' notation (several with ";"); http_requests and headers their values."""
+    options = RateLimitOptions(http="10/second;100 per 1 minute", http_requests="all",
+                               headers=True)
+    assert [str(item) for item in options.http_items()] == ["10 per 1 second",
+                                                            "100 per 1 minute"]
+    build({"http": "5/minute", "http_requests": "all", "headers": True, "key": "user"})
 
 
 def test_bad_storage_lists_the_schemes() -> None:

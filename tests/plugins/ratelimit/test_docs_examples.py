@@ -14,19 +14,28 @@ import socketio
 from siomw_ratelimit.options import RateLimitOptions
 
 from siomw_core import load_config
-from siomw_core.testing import serve
+from siomw_core.testing import close_client, connect_result, serve
 from tests.conftest import requires_js
 from tests.jsclient import JS_DIR
 
-from .support import REDIS_URL, assert_rate_limited, attempt, make_server
+from .support import (
+    POLLING,
+    REDIS_URL,
+    assert_http_rate_limited,
+    assert_rate_limited,
+    attempt,
+    curl,
+    make_server,
+    serving,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "docs" / "examples"
 
 
-def load_app() -> ModuleType:
-    """A fresh import of docs/examples/ratelimit_app.py (a new server each time)."""
-    spec = importlib.util.spec_from_file_location("ratelimit_app", EXAMPLES / "ratelimit_app.py")
+def load_app(name: str = "ratelimit_app") -> ModuleType:
+    """A fresh import of docs/examples/<name>.py (a new server each time)."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -34,9 +43,12 @@ def load_app() -> ModuleType:
 
 
 def test_reference_toml_is_the_defaults() -> None:
-    """ratelimit_siomw.toml spells out every key with its embedded default."""
-    table = tomllib.loads((EXAMPLES / "ratelimit_siomw.toml").read_text())["ratelimit"]
-    assert table == RateLimitOptions().model_dump()
+    """ratelimit_siomw.toml spells out every key with its embedded default (http, unset
+    by default, as a comment: TOML has no null)."""
+    text = (EXAMPLES / "ratelimit_siomw.toml").read_text()
+    table = tomllib.loads(text)["ratelimit"]
+    assert table == RateLimitOptions().model_dump(exclude_none=True)
+    assert RateLimitOptions().http is None and '\n# http = "100/minute"' in text
 
 
 def test_page_includes_every_example() -> None:
@@ -84,6 +96,9 @@ async def test_redis_example_shares_user_budgets(prefix: str) -> None:
     config = load_config(EXAMPLES / "ratelimit_redis.toml", environ={})
     assert config.tables["ratelimit"]["storage"] == f"{REDIS_URL}/0"
     config.tables["ratelimit"]["key_prefix"] = prefix  # a private counter space for the test
+    assert config.core.plugins == ["jwt", "ratelimit"]
+    # the test's stand-in jwt is an application middleware, not an installed plugin
+    config.core = config.core.model_copy(update={"plugins": ["ratelimit"]})
     sio_a, mw_a = make_server({}, config=config, fake_jwt=True)
     sio_b, _ = make_server({}, config=config, fake_jwt=True)
     assert [p.middleware.name for p in mw_a.placed("connect", "/")] == ["jwt", "ratelimit"]
@@ -96,3 +111,23 @@ async def test_redis_example_shares_user_budgets(prefix: str) -> None:
         assert outcome == "connect_error"
         assert_rate_limited(data, "3 per 1 second", most=1)
         assert (await attempt(url_b, auth={"user": {"sub": "frank"}}))[0] == "connect"
+
+
+async def test_http_example_limits_engine_sessions() -> None:
+    """ratelimit_http_app.py: five handshakes a minute with RateLimit-* headers counting
+    down, the sixth a 429; a polling session's events are never counted."""
+    app = load_app("ratelimit_http_app")
+    assert [m["name"] for m in app.mw.describe()["engine"]] == ["ratelimit-http"]
+    async with serving(app.sio, app.mw) as url:
+        outcome, _, client = await connect_result(url, transports=["polling"])
+        assert outcome == "connect"
+        try:
+            for i in range(8):
+                assert await client.call("echo", i, timeout=5) == i
+        finally:
+            await close_client(client)
+        answers = [await curl(url + POLLING) for _ in range(5)]
+    assert [a[0] for a in answers] == [200] * 4 + [429]
+    assert [a[1]["ratelimit-remaining"] for a in answers[:4]] == ["3", "2", "1", "0"]
+    assert all(a[1]["ratelimit-limit"] == "5" for a in answers)
+    assert_http_rate_limited(*answers[4], "5 per 1 minute", 5)

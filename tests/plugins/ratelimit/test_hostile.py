@@ -9,7 +9,16 @@ import socketio
 
 from siomw_core.testing import serve
 
-from .support import assert_rate_limited, attempt, make_server
+from .support import (
+    POLLING,
+    assert_http_rate_limited,
+    assert_rate_limited,
+    attempt,
+    curl,
+    engine_server,
+    make_server,
+    serving,
+)
 
 ODD_USERS: list[Any] = [
     [1, 2],
@@ -85,3 +94,63 @@ async def test_prefix_and_sub_cannot_collide_with_an_address() -> None:
         assert (await attempt(url))[0] == "connect"  # spends 127.0.0.1's budget
         spoof = {"user": {"sub": "127.0.0.1"}}
         assert (await attempt(url, auth=spoof))[0] == "connect"
+
+
+# engine level: HTTP requests ----------------------------------------------------------------
+async def test_forged_forwarding_headers_do_not_change_the_http_key() -> None:
+    """X-Forwarded-For / X-Real-IP / Forwarded never pick the HTTP counter: the TCP peer does."""
+    sio, mw = engine_server({"http": "3/minute"})
+    forged = [("-H", "X-Forwarded-For: 203.0.113.1"),
+              ("-H", "X-Real-IP: 203.0.113.2", "-H", "Forwarded: for=203.0.113.3"),
+              ("-H", "X-Forwarded-For: 1.1.1.1, " + "9" * 4000),
+              ("-H", "X-Forwarded-For: 203.0.113.4")]
+    async with serving(sio, mw) as url:
+        answers = [await curl(url + POLLING, *headers) for headers in forged]
+    assert [a[0] for a in answers] == [200, 200, 200, 429]
+    assert_http_rate_limited(*answers[3], "3 per 1 minute", 3)
+
+
+@pytest.mark.parametrize("query", [
+    "&sid=", "&sid=&sid=", "&SID=x", "&sid%00=x", "&x=" + "y" * 6000, "&EIO=3", "&transport=x",
+], ids=["blank-sid", "blank-sids", "upper-SID", "nul-sid", "huge-query", "old-EIO",
+        "odd-transport"])
+async def test_sidless_requests_of_any_shape_spend_the_budget(query: str) -> None:
+    """What the engine sees as sid-less (a handshake, or junk it rejects) is counted."""
+    sio, mw = engine_server({"http": "1/minute"})
+    async with serving(sio, mw) as url:
+        await curl(url + POLLING + query, "--path-as-is")
+        assert (await curl(url + POLLING))[0] == 429
+
+
+@pytest.mark.parametrize("path", ["/socket.io", "/socket.io//", "/socket.io/x", "/%73ocket.io/"])
+async def test_odd_engine_paths_are_counted(path: str) -> None:
+    """Spellings of the engine path that reach the engine are counted and refused too."""
+    sio, mw = engine_server({"http": "1/minute"})
+    async with serving(sio, mw) as url:
+        assert (await curl(url + POLLING))[0] == 200
+        status, _, _ = await curl(f"{url}{path}?EIO=4&transport=polling", "--path-as-is")
+    assert status == 429
+
+
+async def test_made_up_sids_count_only_in_all_mode() -> None:
+    """Requests with a made-up sid get the engine's 400 and are free in "handshake" mode (no
+    session is created); "all" mode counts them."""
+    fake = POLLING + "&sid=made-up"
+    sio, mw = engine_server({"http": "1/minute"})
+    async with serving(sio, mw) as url:
+        assert [(await curl(url + fake))[0] for _ in range(3)] == [400] * 3
+        assert (await curl(url + POLLING))[0] == 200
+    sio, mw = engine_server({"http": "1/minute", "http_requests": "all"})
+    async with serving(sio, mw) as url:
+        assert (await curl(url + fake))[0] == 400
+        assert (await curl(url + fake))[0] == 429
+        assert (await curl(url + POLLING))[0] == 429
+
+
+async def test_huge_headers_and_odd_methods_are_counted() -> None:
+    """A 6 KB header or an unusual method on the engine path neither crash nor escape it."""
+    sio, mw = engine_server({"http": "2/minute"})
+    async with serving(sio, mw) as url:
+        assert (await curl(url + POLLING, "-H", "X-Junk: " + "z" * 6000))[0] == 200
+        assert (await curl(url + POLLING, "-X", "DELETE"))[0] in (400, 405)
+        assert (await curl(url + POLLING))[0] == 429

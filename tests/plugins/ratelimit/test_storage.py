@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,11 +19,16 @@ from tests.jsclient import js_outcome
 
 from .support import (
     DEAD_REDIS_URL,
+    POLLING,
     REDIS_URL,
+    assert_http_rate_limited,
     assert_rate_limited,
     attempt,
+    curl,
+    engine_server,
     make_server,
     redis_keys,
+    serving,
 )
 
 STRATEGIES = ["fixed-window", "moving-window", "sliding-window-counter"]
@@ -199,3 +205,60 @@ async def test_recovery_goes_back_to_redis(prefix: str, caplog: pytest.LogCaptur
     finally:
         counter.close()
         await proxy.cut()
+
+
+# engine level: HTTP requests ----------------------------------------------------------------
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_redis_http_budget_is_shared_by_two_servers(prefix: str, strategy: str) -> None:
+    """http = "2/minute" on one Redis: a handshake on A and one on B spend it; the third,
+    on either, gets the 429; the counters are the http ones, apart from connect's."""
+    table = {"http": "2/minute", "storage": REDIS_URL, "key_prefix": prefix,
+             "strategy": strategy}
+    _, mw_a = engine_server(table)
+    _, mw_b = engine_server(table)
+    async with serve(mw_a.asgi_app()) as url_a, serve(mw_b.asgi_app()) as url_b:
+        assert (await curl(url_a + POLLING))[0] == 200
+        assert (await curl(url_b + POLLING))[0] == 200
+        assert_http_rate_limited(*await curl(url_a + POLLING), "2 per 1 minute", 2)
+        assert (await curl(url_b + POLLING))[0] == 429
+    counter = f"{prefix}/http/{strategy}/ip/127.0.0.1/2/1/minute"
+    assert redis_keys(prefix) and all(counter in key for key in redis_keys(prefix))
+
+
+async def test_redis_http_and_connect_counters_share_one_storage(prefix: str) -> None:
+    """One Redis, two counters: a connect spends one unit of each, under its own key."""
+    table = {"connect": "5/minute", "http": "5/minute", "storage": REDIS_URL,
+             "key_prefix": prefix, "strategy": "fixed-window"}
+    sio, mw = engine_server(table)
+    async with serving(sio, mw) as url:
+        assert (await attempt(url))[0] == "connect"
+    assert redis_keys(prefix) == [
+        f"LIMITS:LIMITER/{prefix}/connect/fixed-window/ip/127.0.0.1/5/1/minute",
+        f"LIMITS:LIMITER/{prefix}/http/fixed-window/ip/127.0.0.1/5/1/minute",
+    ]
+
+
+async def test_dead_storage_fails_closed_with_503() -> None:
+    """on_storage_error = "closed": a dead Redis answers handshakes with 503
+    {"code": "rate_limit_unavailable"}."""
+    sio, mw = engine_server({"http": "5/minute", "storage": DEAD_REDIS_URL,
+                           "on_storage_error": "closed"})
+    async with serving(sio, mw) as url:
+        status, headers, body = await curl(url + POLLING)
+    assert status == 503 and headers["content-type"] == "application/json"
+    assert json.loads(body) == UNAVAILABLE
+
+
+async def test_dead_storage_fails_open_for_http(caplog: pytest.LogCaptureFixture) -> None:
+    """on_storage_error = "open": a dead Redis lets handshakes through, still limited in
+    memory; connect and http share one limiter, so one warning."""
+    caplog.set_level(logging.INFO, logger="siomw.ratelimit")
+    sio, mw = engine_server({"http": "2/minute", "storage": DEAD_REDIS_URL, "headers": True})
+    async with serving(sio, mw) as url:
+        assert (await attempt(url))[0] == "connect"
+        status, headers, _ = await curl(url + POLLING)
+        assert status == 200 and headers["ratelimit-remaining"] == "0"
+        assert (await curl(url + POLLING))[0] == 429
+    warnings = [r for r in caplog.records
+                if r.name == "siomw.ratelimit" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
