@@ -1,9 +1,12 @@
 """siomw-jwt: PyJWT authentication for Socket.IO connections (RFC 6750 refusals).
 
 The ``jwt`` connect middleware (priority 1000, every namespace) reads the token from
-``handshake.auth["token"]`` or ``Authorization: Bearer``, verifies it against the ``[jwt]``
-configuration, stores the claims in ``socket.data["user"]`` and enforces per-namespace scopes.
-``siomw token`` issues tokens signed with the configured HMAC secret.
+``handshake.auth["token"]``, ``Authorization: Bearer`` or the configured query parameter or
+cookie, verifies it against the ``[jwt]`` configuration, stores the claims in
+``socket.data["user"]`` and enforces per-namespace scopes. With ``handshake = true`` the
+``jwt-handshake`` engine member verifies the Engine.IO handshake request first (HTTP 401/403,
+passport-jwt style) and the connect level reuses its claims. ``siomw token`` issues tokens
+signed with the configured HMAC secret.
 """
 
 from __future__ import annotations
@@ -12,16 +15,21 @@ from typing import Any
 
 from siomw_core import CoreSettings, Middleware, hookimpl
 
-from .decoder import TokenDecoder
+from .decoder import Decoder, TokenDecoder
+from .handshake import CLAIMS_KEY
 from .issue import issue_token
 from .keys import load_keys
-from .middleware import build_middleware, granted_scopes
+from .middleware import build_middlewares
 from .options import JwtOptions, NamespaceRule
+from .scopes import granted_scopes
 
 __all__ = [
+    "CLAIMS_KEY",
+    "Decoder",
     "JwtOptions",
     "NamespaceRule",
     "TokenDecoder",
+    "build_middlewares",
     "granted_scopes",
     "issue_token",
     "siomw_config_schema",
@@ -38,13 +46,14 @@ def siomw_config_schema() -> type[JwtOptions]:
 
 @hookimpl
 def siomw_middlewares(config: JwtOptions, settings: CoreSettings) -> list[Middleware]:
-    """The ``jwt`` connect middleware, its key read and prepared now.
+    """The ``jwt`` connect middleware, and with ``handshake = true`` the ``jwt-handshake``
+    engine member before it; the key is read and prepared now.
 
     Raises:
         ConfigError: the secret variable is unset, the key file is unreadable or unfit
             (see :func:`siomw_jwt.keys.load_keys`).
     """
-    return [build_middleware(config, TokenDecoder(config, load_keys(config)))]
+    return build_middlewares(config, TokenDecoder(config, load_keys(config)))
 
 
 @hookimpl

@@ -10,8 +10,8 @@ module-level PyJWS the same way (``_jwt_global_obj._jws = _jws_global_obj``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import jwt
 from jwt.algorithms import Algorithm
@@ -30,8 +30,17 @@ from jwt.exceptions import (
 
 from .keys import Keys
 from .options import JwtOptions
+from .refusals import invalid_token
 
-__all__ = ["TokenDecoder", "failure_detail"]
+__all__ = ["Decoder", "TokenDecoder", "failure_detail", "verifier"]
+
+
+class Decoder(Protocol):
+    """What verifies a token: :class:`TokenDecoder`, or anything with its ``decode``."""
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """The claims of ``token``; raises :class:`jwt.exceptions.PyJWTError` to refuse it."""
+        ...
 
 
 class _Prepared(Algorithm):
@@ -152,3 +161,30 @@ def failure_detail(exc: PyJWTError) -> tuple[str, str, Mapping[str, str]]:
                 return message, detail, {"claim": exc.claim}
             return message, detail, {}
     return "Token has an invalid claim", "invalid_claim", {}
+
+
+def verifier(options: JwtOptions, decoder: Decoder) -> Callable[[str], dict[str, Any]]:
+    """The verification both levels run on a presented token: ``verify(token) -> claims``.
+
+    Checks, in order: the length against ``max_token_bytes`` (``too_large``, before any
+    parsing), ASCII (a compact JWS is base64url and dots only, RFC 7515 §7.1: else
+    ``malformed``), then ``decoder.decode`` (signature, algorithm, time and claim rules).
+
+    Raises:
+        Refusal: ``invalid_token`` with the detail of :func:`failure_detail`.
+    """
+    max_len = options.max_token_bytes
+    decode = decoder.decode
+
+    def verify(token: str) -> dict[str, Any]:
+        if len(token) > max_len:
+            raise invalid_token("Token too large", "too_large")
+        if not token.isascii():
+            raise invalid_token("Token is malformed", "malformed")
+        try:
+            return decode(token)
+        except PyJWTError as exc:
+            message, detail, extra = failure_detail(exc)
+            raise invalid_token(message, detail, extra) from None
+
+    return verify

@@ -1,21 +1,33 @@
-"""The ``jwt`` connect middleware: verify the token, store the claims, check scopes."""
+"""The ``jwt`` connect middleware: verify the token (or reuse the handshake's), store the
+claims, check scopes; and :func:`build_middlewares`, which makes both of the plugin's members."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
-
-from jwt.exceptions import PyJWTError
 
 from siomw_core import CallNext, Middleware, Socket
 
-from .decoder import TokenDecoder, failure_detail
-from .extract import token_of
+from .decoder import Decoder, verifier
+from .extract import TokenSource, auth_token
+from .handshake import VERIFIED_KEY, Verified, build_handshake
 from .options import JwtOptions
 from .refusals import insufficient_scope, invalid_request, invalid_token
+from .scopes import Rule, compile_rules, granted_scopes, required
 
-__all__ = ["NAME", "PRIORITY", "Rule", "build_middleware", "granted_scopes"]
+__all__ = [
+    "NAME",
+    "PRIORITY",
+    "USER_KEY",
+    "Rule",
+    "build_middleware",
+    "build_middlewares",
+    "granted_scopes",
+]
+
+log = logging.getLogger("siomw.jwt")
 
 NAME = "jwt"
 #: Kong's jwt plugin runs at 1450, before its rate limiting (910); siomw's bundled plugins use
@@ -25,73 +37,91 @@ PRIORITY = 1000
 USER_KEY = "user"
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A namespace's requirements, compiled from :class:`~siomw_jwt.options.NamespaceRule`.
-
-    Attributes:
-        scopes: scopes the token must grant (empty: any valid token).
-        scope: the same, space-separated, as sent in ``insufficient_scope`` refusals.
-        anonymous: a client without a token is let in.
-    """
-
-    scopes: frozenset[str] = frozenset()
-    scope: str = ""
-    anonymous: bool = False
-
-
-def granted_scopes(claims: Mapping[str, Any]) -> set[str]:
-    """The scopes a token grants: its ``scope`` claim split on spaces (RFC 8693 §4.2) and its
-    ``scopes`` list claim, together. Values of other types grant nothing."""
-    granted: set[str] = set()
-    scope = claims.get("scope")
-    if isinstance(scope, str):
-        granted.update(scope.split(" "))
-    scopes = claims.get("scopes")
-    if isinstance(scopes, list):
-        granted.update(s for s in scopes if isinstance(s, str))
-    return granted
+def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]:
+    """The plugin's members for ``options``: the ``jwt`` connect middleware, and with
+    ``handshake = true`` the ``jwt-handshake`` engine member; both verify with ``decoder``."""
+    verify = verifier(options, decoder)
+    source = TokenSource(options.query_param, options.cookie)
+    if not options.handshake:
+        return [build_middleware(options, verify, source)]
+    mark = object()  # this build's: Verified records of another origin are not trusted
+    return [
+        build_handshake(verify, source, required(options.handshake_scopes), options.leeway,
+                        mark),
+        build_middleware(options, verify, source, mark),
+    ]
 
 
-def compile_rules(options: JwtOptions) -> dict[str, Rule]:
-    """One :class:`Rule` per configured namespace."""
-    rules = {}
-    for namespace, rule in options.namespaces.items():
-        ordered = list(dict.fromkeys(rule.scopes))
-        rules[namespace] = Rule(frozenset(ordered), " ".join(ordered), rule.anonymous)
-    return rules
-
-
-def build_middleware(options: JwtOptions, decoder: TokenDecoder) -> Middleware:
+def build_middleware(
+    options: JwtOptions,
+    verify: Callable[[str], dict[str, Any]],
+    source: TokenSource,
+    mark: object | None = None,
+) -> Middleware:
     """The ``jwt`` middleware spec: connect level, priority 1000, every namespace.
 
-    Per connection: find the token (:func:`siomw_jwt.extract.token_of`), refuse
-    ``invalid_request`` when there is none (unless the namespace is ``anonymous``), verify it
-    (``invalid_token`` with a detail), store the claims in ``socket.data["user"]``, and
-    refuse ``insufficient_scope`` when the namespace's scopes are not all granted.
+    Per connection:
+
+    1. a token in the CONNECT's ``auth`` is verified (``verify``) whatever the handshake did;
+    2. without one, the claims the ``jwt-handshake`` member verified on this connection's
+       handshake (a :class:`~siomw_jwt.handshake.Verified` carrying ``mark``) are reused with
+       no second decode, once ``exp`` (+ ``leeway``) is checked against the clock: the
+       session may outlive the token (``invalid_token``/``expired``);
+    3. otherwise the handshake's ``Authorization``, query parameter or cookie is verified;
+       no token at all refuses ``invalid_request``/``missing_token`` unless the namespace
+       is ``anonymous``.
+
+    The claims go to ``socket.data["user"]``; a namespace whose ``scopes`` are not all
+    granted refuses ``insufficient_scope``.
+
+    Args:
+        options: the validated ``[jwt]`` table.
+        verify: ``verify(token) -> claims`` (:func:`siomw_jwt.decoder.verifier`).
+        source: where the handshake's token may be.
+        mark: the handshake member's mark (None: ``handshake = false``, nothing to reuse).
     """
     rules = compile_rules(options)
     default = Rule()
-    max_len = options.max_token_bytes
-    decode = decoder.decode
+    of_handshake = source.of_handshake
+    warned = False
+
+    def reused(socket: Socket) -> Verified | None:
+        nonlocal warned
+        verified = socket.handshake.state.get(VERIFIED_KEY)
+        if type(verified) is Verified and verified.mark is mark:
+            return verified
+        if not warned:  # the engine chain did not run: the app is not mw.asgi_app()
+            warned = True
+            log.warning(
+                "siomw: [jwt] handshake = true, but a handshake reached the connect level "
+                "without passing the jwt-handshake engine member; serve mw.asgi_app() for "
+                "the engine chain to run (the connect level verifies the token meanwhile)"
+            )
+        return None
 
     async def jwt_middleware(socket: Socket, call_next: CallNext) -> None:
         rule = rules.get(socket.namespace, default)
-        token = token_of(socket.handshake)
+        handshake = socket.handshake
+        token = auth_token(handshake.auth)
         if token is None:
-            if rule.anonymous:
-                await call_next()
-                return
-            raise invalid_request("missing_token")
-        if len(token) > max_len:
-            raise invalid_token("Token too large", "too_large")
-        if not token.isascii():  # a compact JWS is base64url and dots only (RFC 7515 §7.1)
-            raise invalid_token("Token is malformed", "malformed")
-        try:
-            claims = decode(token)
-        except PyJWTError as exc:
-            message, detail, extra = failure_detail(exc)
-            raise invalid_token(message, detail, extra) from None
+            if mark is not None:
+                verified = reused(socket)
+                if verified is not None:
+                    deadline = verified.deadline
+                    if deadline is not None and time.time() >= deadline:
+                        raise invalid_token("Token expired", "expired")
+                    if rule.scopes and not rule.scopes <= verified.granted:
+                        raise insufficient_scope(rule.scope)
+                    socket.data[USER_KEY] = dict(verified.claims)  # per namespace, as decode
+                    await call_next()
+                    return
+            token = of_handshake(handshake)
+            if token is None:
+                if rule.anonymous:
+                    await call_next()
+                    return
+                raise invalid_request("missing_token")
+        claims = verify(token)
         if rule.scopes and not rule.scopes <= granted_scopes(claims):
             raise insufficient_scope(rule.scope)
         socket.data[USER_KEY] = claims

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -23,9 +25,25 @@ ASYMMETRIC_ALGORITHMS = frozenset({
 })
 
 
+#: query parameters of the Engine.IO protocol itself: a token parameter cannot take their name
+ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
+# RFC 3986 §2.3 unreserved characters: a name that needs no percent-encoding
+_QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
+# RFC 6265 §4.1.1: cookie-name = token (RFC 9110 §5.6.2 tchar)
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _invalid(kind: str, expected: str) -> PydanticCustomError:
     # the core's error text is "expected <msg>; found <value>": msg is phrased as an expectation
     return PydanticCustomError(kind, expected)
+
+
+def _check_scopes(value: list[str]) -> list[str]:
+    # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no spaces
+    for scope in value:
+        if not scope or any(c in scope for c in ' "\\') or not scope.isprintable():
+            raise _invalid("jwt_scope", "scope names without spaces, quotes or backslashes")
+    return value
 
 
 class NamespaceRule(BaseModel):
@@ -47,11 +65,7 @@ class NamespaceRule(BaseModel):
     @field_validator("scopes")
     @classmethod
     def _scope_tokens(cls, value: list[str]) -> list[str]:
-        # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no spaces
-        for scope in value:
-            if not scope or any(c in scope for c in ' "\\') or not scope.isprintable():
-                raise _invalid("jwt_scope", "scope names without spaces, quotes or backslashes")
-        return value
+        return _check_scopes(value)
 
 
 class JwtOptions(BaseModel):
@@ -69,6 +83,15 @@ class JwtOptions(BaseModel):
         leeway: seconds of clock skew allowed for ``exp``, ``nbf`` and ``iat``.
         max_token_bytes: longer tokens are refused before they are parsed.
         namespaces: per-namespace rules, keyed by namespace (``"/admin"``).
+        query_param: name of a query parameter that may carry the token (RFC 6750 §2.3;
+            None: not read). Read at both levels, after ``auth.token`` and ``Authorization``.
+        cookie: name of a cookie that may carry the token (None: not read); read last.
+        handshake: add the ``jwt-handshake`` engine member: every Engine.IO handshake
+            request must carry a valid token, else HTTP 401/400/403 (passport-jwt on
+            ``io.engine.use`` in Socket.IO's "Middlewares" guide).
+        handshake_scopes: scopes the handshake's token must grant, all of them (HTTP 403
+            ``insufficient_scope``); only with ``handshake = true``. The engine level has
+            no namespace: per-namespace ``scopes`` are still checked at the connect level.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,6 +105,10 @@ class JwtOptions(BaseModel):
     leeway: float = Field(default=0, ge=0)
     max_token_bytes: int = Field(default=8192, gt=0)
     namespaces: dict[str, NamespaceRule] = Field(default_factory=dict)
+    query_param: str | None = None
+    cookie: str | None = None
+    handshake: bool = False
+    handshake_scopes: list[str] = Field(default_factory=list)
 
     @field_validator("algorithms")
     @classmethod
@@ -125,6 +152,36 @@ class JwtOptions(BaseModel):
             if not name.startswith("/"):
                 raise _invalid("jwt_namespace", 'namespace names starting with "/"')
         return value
+
+    @field_validator("query_param")
+    @classmethod
+    def _query_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _QUERY_NAME.fullmatch(value):
+            raise _invalid("jwt_query_param",
+                           "a parameter name of letters, digits and ._~- (RFC 3986 §2.3)")
+        if value in ENGINE_QUERY_PARAMS:
+            raise _invalid("jwt_query_param",
+                           f"a name that is not an Engine.IO parameter "
+                           f"({', '.join(sorted(ENGINE_QUERY_PARAMS))})")
+        return value
+
+    @field_validator("cookie")
+    @classmethod
+    def _cookie_name(cls, value: str | None) -> str | None:
+        if value is not None and not _COOKIE_NAME.fullmatch(value):
+            raise _invalid("jwt_cookie", "a cookie name (an RFC 6265 §4.1.1 token)")
+        return value
+
+    @field_validator("handshake_scopes")
+    @classmethod
+    def _handshake_scopes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and not info.data.get("handshake"):
+            raise _invalid("jwt_handshake_scopes",
+                           "no handshake_scopes unless handshake = true (they are checked "
+                           "on the engine handshake)")
+        return _check_scopes(value)
 
     @property
     def hmac(self) -> bool:

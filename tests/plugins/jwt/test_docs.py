@@ -89,3 +89,78 @@ async def test_js_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
         "header: connected",
     ]
     assert ex.connected == ["alice", "alice"]
+
+
+def load_handshake_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import docs/examples/jwt_handshake_app.py afresh (only the jwt plugin enabled)."""
+    monkeypatch.setenv("SIOMW_PLUGINS", "jwt")
+    monkeypatch.chdir(EXAMPLES)
+    spec = importlib.util.spec_from_file_location("example_jwt_handshake_app",
+                                                  EXAMPLES / "jwt_handshake_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_handshake_table_validates() -> None:
+    """jwt_handshake_siomw.toml is a valid [jwt] table with the handshake check on."""
+    options = example_options("jwt_handshake_siomw.toml")
+    assert options.handshake and options.handshake_scopes == ["chat"]
+    assert (options.query_param, options.cookie) == ("token", "access_token")
+
+
+async def test_handshake_app_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jwt_handshake_app.py: a chat token connects by header, query or cookie and whoami
+    answers the greeting built from handshake.state; no token is a 401 before any session,
+    a token without "chat" a 403; /admin still needs "admin"."""
+    from siomw_core.testing import close_client
+
+    ex = load_handshake_app(monkeypatch)
+    options = example_options("jwt_handshake_siomw.toml")
+    chat = siomw_jwt.issue_token(options, "alice", ["chat"])
+    async with serve(ex.app) as url:
+        for target, headers in [(url, {"Authorization": f"Bearer {chat}"}),
+                                (f"{url}?token={chat}", {}),
+                                (url, {"Cookie": f"access_token={chat}"})]:
+            outcome, _, client = await connect_result(target, headers=headers)
+            assert outcome == "connect"
+            assert await client.call("whoami", timeout=5) == "hello alice"
+            await close_client(client)
+        _, data, _ = await connect_result(url, transports=["polling"])
+        assert data == {"message": "Authentication required",
+                        "data": {"code": "invalid_request", "detail": "missing_token"}}
+        no_chat = siomw_jwt.issue_token(options, "bob", ["admin"])
+        _, data, _ = await connect_result(url, headers={"Authorization": f"Bearer {no_chat}"},
+                                          transports=["polling"])
+        assert data["data"] == {"code": "insufficient_scope", "detail": "missing_scope",
+                                "scope": "chat"}
+        _, data, _ = await connect_result(url, headers={"Authorization": f"Bearer {chat}"},
+                                          namespace="/admin")
+        assert data["data"]["scope"] == "admin"
+    assert ex.connected == ["alice"] * 3
+
+
+@requires_js
+async def test_handshake_js_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jwt_handshake_client.mjs: header connect, the 401 transport error, query connect."""
+    ex = load_handshake_app(monkeypatch)
+    tok = siomw_jwt.issue_token(example_options("jwt_handshake_siomw.toml"), "alice", ["chat"])
+    target = JS_DIR / "_example_jwt_handshake_client.mjs"  # resolves socket.io-client
+    target.write_text((EXAMPLES / "jwt_handshake_client.mjs").read_text())
+    try:
+        async with serve(ex.app) as url:
+            proc = await asyncio.create_subprocess_exec(
+                "node", str(target), env={**os.environ, "URL": url, "TOKEN": tok},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        target.unlink()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [
+        "whoami: hello alice",
+        "xhr poll error 401",
+        "query: hello alice",
+    ]
+    assert ex.connected == ["alice", "alice"]

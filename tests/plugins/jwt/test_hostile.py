@@ -15,8 +15,9 @@ import pytest
 import siomw_jwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from siomw_jwt.decoder import _DETAILS
 
-from siomw_core import CoreSettings, Handshake, Middleware, Refusal, Socket
+from siomw_core import CoreSettings, Handshake, Middleware, Refusal, Request, Socket
 from siomw_core.testing import connect_result
 from tests.plugins.jwt.helpers import SECRET, TABLE, jwt_server, refusal, token
 
@@ -124,32 +125,50 @@ def drive(coro: Coroutine[Any, Any, None]) -> None:
     raise AssertionError("the middleware suspended")
 
 
-def outcome(auth: Any, header: str | None = None, namespace: str = "/") -> Refusal | dict[str, Any]:
-    """Run the jwt middleware once; return the refusal, or the claims it stored."""
-    headers = [] if header is None else [(b"authorization", header.encode("latin-1"))]
-    environ = {"asgi.scope": {"headers": headers, "client": ("127.0.0.1", 1)}}
-    socket = Socket("sid", namespace, Handshake(environ, auth), "eio", None)
+def run_member(func: Any, subject: Any) -> Refusal | None:
+    """Run a member once with an immediate call_next; return its refusal, if any."""
     called = []
 
     async def call_next() -> None:
         called.append(True)
 
     try:
-        coro = spec().func(socket, call_next)
+        coro = func(subject, call_next)
         assert isinstance(coro, Coroutine)
         drive(coro)
     except Refusal as refusal:
         assert not called
         return refusal
     assert called == [True]
-    return dict(socket.data)
+    return None
+
+
+def outcome(auth: Any, header: str | None = None, namespace: str = "/") -> Refusal | dict[str, Any]:
+    """Run the jwt middleware once; return the refusal, or the claims it stored."""
+    headers = [] if header is None else [(b"authorization", header.encode("latin-1"))]
+    environ = {"asgi.scope": {"headers": headers, "client": ("127.0.0.1", 1)}}
+    socket = Socket("sid", namespace, Handshake(environ, auth), "eio", None)
+    result = run_member(spec().func, socket)
+    return dict(socket.data) if result is None else result
+
+
+#: every fixed string a refusal is made of: a "token" that happens to be one of its words
+#: (hypothesis finds "invalid_") is not an echo
+VOCABULARY = json.dumps([
+    [m, d, e] for _, d, m in _DETAILS for e in ("invalid_token", "invalid_request")
+]) + json.dumps([
+    MISSING, NOT_STRING, BAD_HEADER, TOO_LARGE, MALFORMED, "insufficient_scope",
+    "missing_scope", "Insufficient scope", "missing_claim", "claim", "exp", "aud", "iss",
+    'WWW-Authenticate Bearer realm="socket.io" error="" error_description="" scope="admin"',
+])
 
 
 def check_refusal(result: Refusal | dict[str, Any], presented: str | None) -> None:
     if isinstance(result, Refusal):
         assert result.code in CODES
         text = json.dumps(result.payload())  # JSON-ready for the CONNECT_ERROR packet
-        if presented is not None and len(presented) >= 8:
+        text += json.dumps(result.headers)  # the engine level's WWW-Authenticate
+        if presented is not None and len(presented) >= 8 and presented not in VOCABULARY:
             assert presented not in text  # the token is never echoed
 
 
@@ -232,3 +251,108 @@ def test_any_authorization_header(header: str) -> None:
     result = outcome({}, header=header)
     assert isinstance(result, Refusal)
     check_refusal(result, None)
+
+
+# --- the jwt-handshake engine member driven directly with the core's Request ----------------
+
+@functools.cache
+def handshake_members() -> tuple[Middleware, Middleware]:
+    """(jwt-handshake, jwt) for TABLE with a query parameter and a cookie configured."""
+    options = siomw_jwt.JwtOptions(**TABLE, handshake=True, query_param="access_token",
+                                   cookie="jwt")
+    engine, connect = siomw_jwt.siomw_middlewares(config=options, settings=CoreSettings())
+    assert (engine.level, connect.level) == ("engine", "connect")
+    return engine, connect
+
+
+def handshake_scope(headers: list[tuple[bytes, bytes]], query: bytes) -> dict[str, Any]:
+    return {"type": "http", "method": "GET", "path": "/socket.io/", "headers": headers,
+            "query_string": query, "client": ("127.0.0.1", 1)}
+
+
+def engine_outcome(headers: list[tuple[bytes, bytes]], query: bytes) -> Refusal | dict[str, Any]:
+    """Run jwt-handshake on one handshake request; return the refusal, or request.state."""
+    request = Request(handshake_scope(headers, query))
+    result = run_member(handshake_members()[0].func, request)
+    return dict(request.state) if result is None else result
+
+
+def connect_outcome(headers: list[tuple[bytes, bytes]], query: bytes) -> Refusal | dict[str, Any]:
+    """Run the connect-level jwt (same options) on a CONNECT without auth whose handshake
+    request had ``headers`` and ``query`` but passed no engine member; return the refusal
+    or socket.data."""
+    environ = {"asgi.scope": handshake_scope(headers, query),
+               "QUERY_STRING": query.decode("latin-1")}
+    socket = Socket("sid", "/", Handshake(environ, {}), "eio", None)
+    result = run_member(handshake_members()[1].func, socket)
+    return dict(socket.data) if result is None else result
+
+
+def check_engine_refusal(result: Refusal | dict[str, Any], presented: str) -> None:
+    """An RFC 6750 refusal with a matching status and challenge, never echoing input."""
+    assert isinstance(result, Refusal)
+    check_refusal(result, presented)
+    challenge = result.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    expected_status = {"invalid_token": 401, "insufficient_scope": 403}.get(
+        result.code or "", 401 if result.data["detail"] == "missing_token" else 400)
+    assert result.status == expected_status
+    if result.data["detail"] == "missing_token":
+        assert challenge == 'Bearer realm="socket.io"'  # RFC 6750 §3.1: no error code
+    else:
+        assert f'error="{result.code}"' in challenge
+
+
+latin1 = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(authorization=st.none() | latin1, cookie=st.none() | latin1,
+       query=st.binary(max_size=200) | latin1.map(lambda s: s.encode("latin-1")))
+def test_any_handshake_request_is_refused_cleanly(
+    authorization: str | None, cookie: str | None, query: bytes
+) -> None:
+    """Any Authorization, Cookie and query string on a handshake ends in an RFC 6750 refusal
+    with the matching status (400/401) and challenge; nothing reaches request.state."""
+    headers = []
+    if authorization is not None:
+        headers.append((b"authorization", authorization.encode("latin-1")))
+    if cookie is not None:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    result = engine_outcome(headers, query)
+    presented = " ".join(filter(None, (authorization, cookie, query.decode("latin-1"))))
+    check_engine_refusal(result, presented)
+
+
+@settings(max_examples=200, deadline=None)
+@given(where=st.sampled_from(["header", "query", "cookie"]),
+       index=st.integers(min_value=0), char=st.sampled_from(list("AQgw-_.=x")))
+def test_handshake_token_anywhere_verified_like_connect(where: str, index: int, char: str) -> None:
+    """A token with one character changed, sent in the header, the query or the cookie, gets
+    the same verdict and payload at the engine as at the connect level."""
+    good = token(scope="admin")
+    index %= len(good)
+    tok = good[:index] + char + good[index + 1:]
+    headers: list[tuple[bytes, bytes]] = []
+    query = b"EIO=4&transport=polling"
+    if where == "header":
+        headers.append((b"authorization", f"Bearer {tok}".encode()))
+    elif where == "query":
+        query += f"&access_token={tok}".encode()
+    else:
+        headers.append((b"cookie", f"jwt={tok}".encode()))
+    at_engine = engine_outcome(headers, query)
+    at_connect = connect_outcome(headers, query)
+    if isinstance(at_connect, Refusal):
+        assert isinstance(at_engine, Refusal)
+        assert at_engine.payload() == at_connect.payload()
+        check_engine_refusal(at_engine, tok)
+    else:
+        assert isinstance(at_engine, dict)
+        assert at_engine["jwt.claims"] == at_connect["user"]
+
+
+def test_session_requests_pass_whatever_they_carry() -> None:
+    """Requests with a sid are not handshakes: they pass even with a broken Authorization."""
+    assert engine_outcome([(b"authorization", b"Bearer")], b"EIO=4&sid=abc") == {}
+    assert engine_outcome([], b"EIO=4&transport=websocket&sid=abc") == {}

@@ -143,3 +143,51 @@ def test_key_file_errors(tmp_path: Path) -> None:
         {"public_key_file": write_pem(tmp_path / "rsa.pem", rsa_key)}
     )
     build({"algorithms": ["ES256"], "public_key_file": ec_pem})
+
+
+def test_handshake_defaults_and_specs() -> None:
+    """handshake is off by default (no engine member); on, jwt-handshake joins the engine
+    chain at priority 1000, not for CORS preflight, and the connect member stays."""
+    options = siomw_jwt.JwtOptions()
+    assert (options.handshake, options.handshake_scopes) == (False, [])
+    assert (options.query_param, options.cookie) == (None, None)
+    assert build({}).registry.middlewares("engine") == []
+    mw = build({"handshake": True, "handshake_scopes": ["chat"], "query_param": "token",
+                "cookie": "jwt"})
+    [engine] = mw.registry.middlewares("engine")
+    assert (engine.name, engine.level, engine.priority, engine.preflight, engine.plugin) == (
+        "jwt-handshake", "engine", 1000, False, "jwt"
+    )
+    assert [m.name for m in mw.registry.middlewares("connect")] == ["jwt"]
+    assert [row["name"] for row in mw.describe()["engine"]] == ["jwt-handshake"]
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ({"handshake": "sometimes"},
+         "siomw.toml: [jwt] handshake: expected Input should be a valid boolean"),
+        ({"handshake_scopes": ["chat"]},
+         "[jwt] handshake_scopes: expected no handshake_scopes unless handshake = true (they "
+         "are checked on the engine handshake); found ['chat'] (list)"),
+        ({"handshake": True, "handshake_scopes": ["two words"]},
+         "[jwt] handshake_scopes: expected scope names without spaces"),
+        ({"handshake": True, "handshake_scopes": "chat"},
+         "[jwt] handshake_scopes: expected Input should be a valid list"),
+        ({"query_param": "sid"},
+         "[jwt] query_param: expected a name that is not an Engine.IO parameter (EIO, b64, j, "
+         "sid, t, transport); found 'sid' (str)"),
+        ({"query_param": "the token"},
+         "[jwt] query_param: expected a parameter name of letters, digits and ._~-"),
+        ({"query_param": ""}, "[jwt] query_param: expected a parameter name"),
+        ({"cookie": "a;b"},
+         "[jwt] cookie: expected a cookie name (an RFC 6265 §4.1.1 token); found 'a;b' (str)"),
+        ({"cookie": 5}, "[jwt] cookie: expected Input should be a valid string; found 5 (int)"),
+        ({"handshak": True}, "[jwt] handshak: unknown key; expected a known key ("),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_bad_handshake_keys(table: dict[str, Any], expected: str) -> None:
+    """Bad handshake, handshake_scopes, query_param and cookie values stop startup with a
+    message naming table, key, expected and found."""
+    assert expected in startup_error(table)
