@@ -2,7 +2,9 @@
 
 MODE: ``bare`` (python-socketio alone), ``noopN`` (siomw with N no-op middlewares and no
 plugins; ``noop0`` is siomw's fixed cost) or ``full`` (siomw with the logging, jwt and ratelimit
-plugins, memory storage, moving window of 1000 connections per minute per client address).
+plugins, memory storage, moving window of 1000 connections per minute per client address)
+or ``engine`` (``full`` plus the engine level: jwt's handshake check, an HTTP request limit,
+the headers plugin and the access log; served through ``mw.asgi_app()``).
 """
 
 from __future__ import annotations
@@ -43,10 +45,22 @@ def build(mode: str) -> socketio.AsyncServer:
         Siomw(sio, config=Config("bench", CoreSettings(plugins=["logging", "jwt", "ratelimit"]),
                                  tables=tables))
         return sio
+    if mode == "engine":
+        tables = {
+            "logging": {"file": os.devnull},
+            "jwt": {"algorithms": ["HS256"], "handshake": True},
+            "ratelimit": {"connect": "1000/minute", "http": "1000/minute"},
+            "headers": {},
+        }
+        Siomw(sio, config=Config("bench", CoreSettings(
+            plugins=["logging", "jwt", "ratelimit", "headers"]), tables=tables))
+        return sio
     raise SystemExit(f"unknown mode {mode!r}")
 
 
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
-    app = socketio.ASGIApp(build(mode))
+    sio = build(mode)
+    stack = getattr(sio, "_siomw_stack", None)
+    app = stack.asgi_app() if stack is not None else socketio.ASGIApp(sio)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)

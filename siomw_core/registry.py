@@ -71,8 +71,8 @@ class Registry:
 
     Args:
         config: the loaded configuration.
-        plugins: extra plugin objects registered in code, as ``(name, module_or_object)``;
-            they obey the allow/block lists like entry points.
+        local_plugins: plugins registered in code, as ``(name, module_or_object)``; they
+            obey the allow/block lists like entry points.
         entry_points: discover installed plugins (turn off in tests of in-code plugins).
         diagnose: record every plugin's failure, its configuration errors included, instead
             of raising (``siomw plugins`` lists them all).
@@ -90,7 +90,7 @@ class Registry:
         self,
         config: Config,
         *,
-        plugins: Sequence[tuple[str, object]] = (),
+        local_plugins: Sequence[tuple[str, object]] = (),
         entry_points: bool = True,
         diagnose: bool = False,
     ) -> None:
@@ -100,11 +100,11 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         found = list(md.entry_points(group=GROUP)) if entry_points else []
-        known = {ep.name for ep in found} | {name for name, _ in plugins}
+        known = {ep.name for ep in found} | {name for name, _ in local_plugins}
         self._check_names(known)
         for ep in sorted(found, key=lambda e: e.name):
             self._load_entry_point(ep)
-        for name, plugin in plugins:
+        for name, plugin in local_plugins:
             self._admit(PluginRecord(name=name), lambda p=plugin: p)
         for record in self.records.values():
             if record.enabled:

@@ -41,7 +41,8 @@ class Siomw:
         sio: the server to attach to.
         config: a :class:`Config`, or a path to ``siomw.toml`` / ``pyproject.toml``;
             ``None`` looks for ``$SIOMW_CONFIG``, ``./siomw.toml``, then embedded defaults.
-        plugins: in-code plugins as ``(name, module_or_object)`` pairs, beside entry points.
+        local_plugins: plugins registered in code, as ``(name, module_or_object)`` pairs,
+            beside the installed ones (the allow/block lists apply to them too).
         entry_points: discover installed plugins (default True).
         **core: top-level config keys set in code (``connect_timeout=5``, ``strict=True``,
             ``plugins=["jwt"]``, ...); they win over the file and the environment.
@@ -57,7 +58,7 @@ class Siomw:
         sio: socketio.AsyncServer,
         *,
         config: Config | str | os.PathLike[str] | None = None,
-        plugins: Sequence[tuple[str, object]] = (),
+        local_plugins: Sequence[tuple[str, object]] = (),
         entry_points: bool = True,
         **core: Any,
     ) -> None:
@@ -67,7 +68,7 @@ class Siomw:
         elif core:
             config.core = config.core.model_copy(update=core)
         self.config = config
-        self.registry = Registry(config, plugins=plugins, entry_points=entry_points)
+        self.registry = Registry(config, local_plugins=local_plugins, entry_points=entry_points)
         self._own: list[Middleware] = []
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
         self._engine_chains: dict[bool, tuple[Middleware, ...]] = {}

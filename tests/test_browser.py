@@ -50,7 +50,7 @@ def demo_stack() -> Siomw:
     sio = create_server()
     plugin = headers_plugin()
     stack = Siomw(sio, config=Config(source="test", core=CoreSettings()), entry_points=False,
-                  plugins=[("headers", plugin)] if plugin is not None else [])
+                  local_plugins=[("headers", plugin)] if plugin is not None else [])
     stack.engine.use_asgi(SessionMiddleware, secret_key="browser test", name="session",
                           priority=100)
 

@@ -22,8 +22,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Import docs/examples/<name>.py afresh, with no installed plugin (SIOMW_PLUGINS="")."""
-    monkeypatch.setenv("SIOMW_PLUGINS", "")
+    """Import docs/examples/<name>.py afresh, as a user runs it: the bundled plugins are
+    installed, and the example itself says which it uses."""
+    monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     monkeypatch.delenv("SIOMW_CONFIG", raising=False)
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
@@ -114,7 +115,7 @@ async def test_third_party_plugin_example(monkeypatch: pytest.MonkeyPatch) -> No
     sio = socketio.AsyncServer(async_mode="asgi")
     config = Config(source="test", core=CoreSettings(),
                     tables={"audit": {"blocked": ["127.0.0.1"]}})
-    mw = Siomw(sio, config=config, entry_points=False, plugins=[("audit", ex)])
+    mw = Siomw(sio, config=config, entry_points=False, local_plugins=[("audit", ex)])
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["audit"]
     async with serve(socketio.ASGIApp(sio)) as url:
         _, data, _ = await connect_result(url)
@@ -122,7 +123,7 @@ async def test_third_party_plugin_example(monkeypatch: pytest.MonkeyPatch) -> No
     bad = Config(source="siomw.toml", core=CoreSettings(), tables={"audit": {"blockd": []}})
     with pytest.raises(Exception, match=r"siomw.toml: \[audit\] blockd: unknown key"):
         Siomw(socketio.AsyncServer(async_mode="asgi"), config=bad, entry_points=False,
-              plugins=[("audit", ex)])
+              local_plugins=[("audit", ex)])
 
 
 def test_configuration_example_validates(monkeypatch: pytest.MonkeyPatch) -> None:

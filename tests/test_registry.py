@@ -337,9 +337,9 @@ def test_in_code_plugins_obey_the_lists(three: Site) -> None:
         siomw_middlewares=hookimpl(lambda config, settings: [Middleware("incode_mw", func)])
     )
     blocked = Registry(config(plugins=["goodplug", "incode"], disable_plugins=["incode"]),
-                       plugins=[("incode", module)])
+                       local_plugins=[("incode", module)])
     assert {r.name for r in blocked.plugins() if r.enabled} == {"goodplug"}
-    allowed = Registry(config(plugins=["incode"]), plugins=[("incode", module)])
+    allowed = Registry(config(plugins=["incode"]), local_plugins=[("incode", module)])
     assert [m.name for m in allowed.middlewares()] == ["incode_mw"]
     assert allowed.middlewares()[0].plugin == "incode"
 

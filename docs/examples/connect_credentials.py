@@ -8,7 +8,8 @@ from siomw_core import Refusal, Socket
 USERS = {"token-of-alice": "alice", "token-of-bob": "bob"}
 
 sio = socketio.AsyncServer(async_mode="asgi")
-mw = siomw_core.attach(sio)
+# plugins=[]: only this file's middlewares; drop it for the installed plugins too
+mw = siomw_core.attach(sio, plugins=[])
 
 
 @mw.use(name="authenticate", priority=10)

@@ -6,7 +6,9 @@ import siomw_core
 from siomw_core import Refusal, Socket
 
 sio = socketio.AsyncServer(async_mode="asgi")
-mw = siomw_core.attach(sio)  # installed plugins and ./siomw.toml, like `siomw serve`
+# plugins=[]: only this file's middlewares; without it the installed plugins join in
+# (configured by ./siomw.toml), as with `siomw serve`
+mw = siomw_core.attach(sio, plugins=[])
 seen: list[str] = []
 
 

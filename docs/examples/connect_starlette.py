@@ -16,7 +16,7 @@ async def health(request: Request) -> JSONResponse:
 
 web = Starlette(routes=[Route("/health", health)])
 sio = socketio.AsyncServer(async_mode="asgi")
-mw = siomw_core.attach(sio)
+mw = siomw_core.attach(sio, plugins=[])  # this file's middlewares only
 
 
 @mw.use(namespace=None)  # every namespace, not only "/"

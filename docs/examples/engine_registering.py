@@ -11,7 +11,7 @@ import socketio
 from siomw_core import CallNext, Refusal, Request, attach
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
-mw = attach(sio)
+mw = attach(sio, plugins=[])  # this file's middlewares only
 #: (method, transport, is_handshake, status) of every engine request, for the example's test
 access_log: list[tuple[str, str | None, bool, int | None]] = []
 

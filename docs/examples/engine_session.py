@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from siomw_core import CallNext, Refusal, Request, Socket, attach
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
-mw = attach(sio)
+mw = attach(sio, plugins=[])  # this file's middlewares only
 mw.engine.use_asgi(SessionMiddleware, name="session", priority=100,
                    secret_key=os.environ.get("SESSION_SECRET", "dev only, set SESSION_SECRET"))
 

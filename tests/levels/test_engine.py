@@ -733,8 +733,8 @@ async def test_js_client_sees_engine_refusal() -> None:
 
 
 def load_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """Import docs/examples/<name>.py afresh with no installed plugin and no siomw.toml."""
-    monkeypatch.setenv("SIOMW_PLUGINS", "")
+    """Import docs/examples/<name>.py afresh, with no siomw.toml (the example picks its plugins)."""
+    monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     monkeypatch.delenv("SIOMW_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")

@@ -54,7 +54,7 @@ def make_server(
     core = CoreSettings(trusted_proxies=trusted_proxies or [])
     config = Config(source="test", core=core, tables={"headers": table or {}})
     mw = attach(sio, config=config, entry_points=False,
-                plugins=[("headers", siomw_headers)])
+                local_plugins=[("headers", siomw_headers)])
     mw.engine.use(guard, priority=10, preflight=True)
     return sio, mw
 

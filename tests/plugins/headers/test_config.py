@@ -25,7 +25,7 @@ def attach_with(table: dict[str, Any]) -> None:
     sio = socketio.AsyncServer(async_mode="asgi")
     attach(sio, config=Config(source="siomw.toml", core=CoreSettings(),
                               tables={"headers": table}),
-           entry_points=False, plugins=[("headers", siomw_headers)])
+           entry_points=False, local_plugins=[("headers", siomw_headers)])
 
 
 async def served_headers(table: dict[str, Any]) -> list[tuple[str, str]]:
@@ -149,7 +149,7 @@ def test_env_overrides(tmp_path: Path) -> None:
         "SIOMW_HEADERS__EXTRA": '{"X-Custom": "v"}',
     })
     sio = socketio.AsyncServer(async_mode="asgi")
-    mw = attach(sio, config=config, entry_points=False, plugins=[("headers", siomw_headers)])
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("headers", siomw_headers)])
     options = mw.registry.records["headers"].options
     assert isinstance(options, siomw_headers.HeadersOptions)
     assert options.x_frame_options == "DENY"
@@ -160,7 +160,7 @@ def test_env_overrides(tmp_path: Path) -> None:
                        "SIOMW_HEADERS__CONTENT_SECURITY_POLICY: \\[headers\\] "
                        "content_security_policy"):
         attach(socketio.AsyncServer(async_mode="asgi"), config=bad, entry_points=False,
-               plugins=[("headers", siomw_headers)])
+               local_plugins=[("headers", siomw_headers)])
 
 
 @settings(max_examples=300, deadline=None)

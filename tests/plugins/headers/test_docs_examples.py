@@ -106,5 +106,5 @@ def test_documented_errors(table: dict[str, object]) -> None:
     config = Config(source="siomw.toml", core=CoreSettings(), tables={"headers": table})
     with pytest.raises(ConfigError) as info:
         attach(socketio.AsyncServer(async_mode="asgi"), config=config, entry_points=False,
-               plugins=[("headers", siomw_headers)])
+               local_plugins=[("headers", siomw_headers)])
     assert str(info.value) in page

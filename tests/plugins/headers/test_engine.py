@@ -137,7 +137,7 @@ async def test_engine_headers_kept() -> None:
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[OTHER_ORIGIN],
                                cookie="io")
     mw = attach(sio, config=Config(source="test", core=CoreSettings()), entry_points=False,
-                plugins=[("headers", siomw_headers)])
+                local_plugins=[("headers", siomw_headers)])
     async with serve(mw.asgi_app()) as url, aiohttp.ClientSession() as http:
         _, got = await handshake(http, url)
     names = [n.lower() for n, _ in got]

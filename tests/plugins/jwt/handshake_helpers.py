@@ -96,7 +96,7 @@ async def handshake_server(
         sio.on("connect", connect, namespace=namespace)
     config = Config(source="test", core=CoreSettings(),
                     tables={"jwt": HANDSHAKE_TABLE if table is None else table})
-    mw = attach(sio, config=config, entry_points=False, plugins=[("jwt", plugin)])
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("jwt", plugin)])
     if setup is not None:
         setup(mw)
     app = mw.asgi_app() if engine_chain else socketio.ASGIApp(sio)

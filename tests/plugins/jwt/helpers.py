@@ -80,6 +80,6 @@ async def jwt_server(
         sio.on("connect", connect, namespace=namespace)
     config = Config(source="test", core=CoreSettings(),
                     tables={"jwt": TABLE if table is None else table})
-    attach(sio, config=config, entry_points=False, plugins=[("jwt", siomw_jwt)])
+    attach(sio, config=config, entry_points=False, local_plugins=[("jwt", siomw_jwt)])
     async with serve(socketio.ASGIApp(sio)) as url:
         yield url, sessions

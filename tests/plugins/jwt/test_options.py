@@ -18,7 +18,7 @@ from tests.plugins.jwt.helpers import SECRET
 def build(table: dict[str, Any], *, strict: bool = False) -> Siomw:
     sio = socketio.AsyncServer(async_mode="asgi")
     config = Config(source="siomw.toml", core=CoreSettings(strict=strict), tables={"jwt": table})
-    return attach(sio, config=config, entry_points=False, plugins=[("jwt", siomw_jwt)])
+    return attach(sio, config=config, entry_points=False, local_plugins=[("jwt", siomw_jwt)])
 
 
 def startup_error(table: dict[str, Any]) -> str:

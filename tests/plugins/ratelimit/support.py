@@ -40,7 +40,7 @@ def make_server(
     if config is None:
         config = Config(source="test", core=CoreSettings(), tables={"ratelimit": table})
     mw = attach(sio, config=config, entry_points=False,
-                plugins=[("ratelimit", siomw_ratelimit)])
+                local_plugins=[("ratelimit", siomw_ratelimit)])
     if fake_jwt:
         mw.use(name="jwt", namespace=None, priority=jwt_priority)(claims_from_auth)
     return sio, mw
@@ -137,7 +137,7 @@ def engine_server(
 
     config = Config(source="test", core=CoreSettings(), tables={"ratelimit": table})
     mw = attach(sio, config=config, entry_points=False,
-                plugins=[("ratelimit", siomw_ratelimit)])
+                local_plugins=[("ratelimit", siomw_ratelimit)])
     if fake_jwt:
         mw.use(name="jwt", namespace=None)(claims_from_auth)
     return sio, mw

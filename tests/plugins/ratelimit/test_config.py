@@ -16,7 +16,7 @@ def build(table: dict[str, Any]) -> None:
     """Attach the plugin with ``table`` as its [ratelimit] table (config file 'siomw.toml')."""
     sio = socketio.AsyncServer(async_mode="asgi")
     config = Config(source="siomw.toml", core=CoreSettings(), tables={"ratelimit": table})
-    attach(sio, config=config, entry_points=False, plugins=[("ratelimit", siomw_ratelimit)])
+    attach(sio, config=config, entry_points=False, local_plugins=[("ratelimit", siomw_ratelimit)])
 
 
 def test_defaults() -> None:

@@ -1,0 +1,103 @@
+"""Polling requests per second through siomw's engine chain against bare python-socketio.
+
+Usage: python bench/polling_rate.py [--seconds 5] [--concurrency 50] [--rounds 2]
+
+Servers as in ``connect_rate.py`` (one process each, pinned to one core): ``bare`` and
+``engine`` (logging + jwt handshake check + ratelimit HTTP limit + headers, all at the engine
+level, plus the connect chain). Each client session is four HTTP long-polling requests, as
+socket.io-client makes them: the handshake GET (bearer token), a POST carrying CONNECT, the
+GET that returns CONNECT's answer, and a POST closing the session; 50 sessions at a time from
+many loopback client addresses. Reported: requests per second, server CPU microseconds per
+request, and the ratio against bare in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+
+import aiohttp
+import jwt
+
+from connect_rate import SECRET, cpu_seconds, free_port, start
+
+
+async def session(http: aiohttp.ClientSession, base: str, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.get(f"{base}&t=1", headers=headers) as resp:
+        body = await resp.text()
+        assert resp.status == 200, (resp.status, body)
+    sid = json.loads(body[1:])["sid"]
+    url = f"{base}&sid={sid}"
+    async with http.post(url, data="40" + json.dumps({"token": token})) as resp:
+        assert resp.status == 200
+    async with http.get(url) as resp:
+        text = await resp.text()
+        assert text.startswith("40"), text
+    async with http.post(url, data="1") as resp:
+        await resp.read()
+    return 4
+
+
+async def load(port: int, seconds: float, concurrency: int) -> int:
+    base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    async def worker(n: int) -> None:
+        nonlocal done
+        i = 0
+        while time.monotonic() < deadline:
+            source = f"127.1.{n}.{2 + i % 250}"  # many client addresses, all loopback
+            i += 1
+            connector = aiohttp.TCPConnector(local_addr=(source, 0), force_close=False)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                done += await session(http, base, token)
+
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    return done
+
+
+def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
+    port = free_port()
+    proc = start(mode, port)
+    try:
+        asyncio.run(load(port, 1.0, concurrency))  # warm-up
+        cpu0 = cpu_seconds(proc.pid)
+        t0 = time.monotonic()
+        done = asyncio.run(load(port, seconds, concurrency))
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {"rps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {1})
+    modes = ["bare", "engine"]
+    results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            results[mode].append(measure(mode, args.seconds, args.concurrency))
+    bare = sum(r["rps"] for r in results["bare"]) / args.rounds
+    print(f"{'mode':<7} {'req/s':>9} {'ratio':>6} {'server CPU us/req':>18}")
+    for mode in modes:
+        rps = sum(r["rps"] for r in results[mode]) / args.rounds
+        cpu = sum(r["cpu_us"] for r in results[mode]) / args.rounds
+        print(f"{mode:<7} {rps:9.1f} {rps / bare:6.3f} {cpu:18.1f}")
+
+
+if __name__ == "__main__":
+    main()
