@@ -34,3 +34,5 @@ def register(cli: click.Group) -> None:
             click.echo(issue_token(options, sub, scopes, ttl))
         except ConfigError as exc:
             raise click.ClickException(f"[jwt] {exc}") from None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None

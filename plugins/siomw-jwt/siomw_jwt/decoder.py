@@ -24,6 +24,7 @@ from jwt.exceptions import (
     InvalidIssuedAtError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidTokenError,
     MissingRequiredClaimError,
     PyJWTError,
 )
@@ -120,7 +121,7 @@ class TokenDecoder:
         Raises:
             jwt.exceptions.PyJWTError: the token is refused; :func:`failure_detail` names why.
         """
-        return self._jwt.decode(
+        claims: dict[str, Any] = self._jwt.decode(
             token,
             self._key,
             algorithms=self._algorithms,
@@ -128,10 +129,23 @@ class TokenDecoder:
             issuer=self._issuer,
             leeway=self._leeway,
         )
+        for name in _NUMERIC_DATES:
+            value = claims.get(name)
+            # RFC 7519 §2 NumericDate: a number of seconds; PyJWT reads true as 1 and takes
+            # 10**400 as "never expires"
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)
+                                      or not -_MAX_DATE < value < _MAX_DATE):
+                raise InvalidTokenError(f"{name} is not a NumericDate in range")
+        return claims
 
     def __repr__(self) -> str:
         return f"<TokenDecoder algorithms={self._algorithms}>"
 
+
+_NUMERIC_DATES = ("exp", "nbf", "iat")
+#: seconds; about the year 5138: later dates are not meant, and larger ints break JSON peers
+_MAX_DATE = 10**11
 
 # most specific first: InvalidSignatureError is a DecodeError
 _DETAILS: tuple[tuple[type[PyJWTError], str, str], ...] = (

@@ -40,6 +40,7 @@ def issue_token(
 
     Raises:
         ConfigError: no HS* algorithm is configured, the secret is missing, or ``ttl`` <= 0.
+        ValueError: ``sub`` is empty, or a scope is not one RFC 6749 §3.3 scope-token.
     """
     algorithm = next((a for a in options.algorithms if a in HMAC_ALGORITHMS), None)
     if algorithm is None:
@@ -50,6 +51,15 @@ def issue_token(
         )
     if ttl <= 0:
         raise ConfigError(f"ttl: expected a positive number of seconds; found {ttl}")
+    if not sub or not sub.strip():
+        raise ValueError("sub: expected a non-empty subject")
+    for scope_token in scopes:
+        # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), so no space
+        if not scope_token or not all(
+            c == "\x21" or "\x23" <= c <= "\x5b" or "\x5d" <= c <= "\x7e" for c in scope_token
+        ):
+            raise ValueError(f"scope: {scope_token!r} is not one scope token (RFC 6749 §3.3: "
+                             "no spaces, quotes or backslashes; repeat --scope for several)")
     secret = read_secret(options, environ)
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl}

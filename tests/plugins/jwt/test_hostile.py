@@ -356,3 +356,14 @@ def test_session_requests_pass_whatever_they_carry() -> None:
     """Requests with a sid are not handshakes: they pass even with a broken Authorization."""
     assert engine_outcome([(b"authorization", b"Bearer")], b"EIO=4&sid=abc") == {}
     assert engine_outcome([], b"EIO=4&transport=websocket&sid=abc") == {}
+
+
+@pytest.mark.parametrize("exp", [True, 10**400, 10**12, -(10**12)])
+async def test_time_claims_out_of_range_are_refused(exp: Any) -> None:
+    """A signed exp that is a boolean or absurdly far away is not a NumericDate (RFC 7519 §2):
+    refused with invalid_token, never accepted as "never expires"."""
+    async with jwt_server() as (url, _):
+        outcome, data, _ = await connect_result(url, auth={"token": token(exp=exp)})
+    assert outcome == "connect_error"
+    assert data["data"]["code"] == "invalid_token"
+    assert data["data"]["detail"] in ("invalid_claim", "expired", "immature")
