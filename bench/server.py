@@ -62,5 +62,6 @@ if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
     sio = build(mode)
     stack = getattr(sio, "_siomw_stack", None)
-    app = stack.asgi_app() if stack is not None else socketio.ASGIApp(sio)
+    # the engine chain runs only in "engine" mode; the others measure the connect level
+    app = stack.asgi_app() if mode == "engine" and stack else socketio.ASGIApp(sio)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
