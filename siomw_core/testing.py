@@ -19,17 +19,20 @@ __all__ = ["close_client", "connect_result", "serve"]
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+async def serve(app: Any, *, host: str = "127.0.0.1", **options: Any) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on ``host`` and a free port; yield its base URL.
 
-    The server stops when the block exits (open connections are closed).
+    ``options`` go to ``uvicorn.Config`` (``ssl_certfile=`` and ``ssl_keyfile=`` give an
+    ``https://`` URL). The server stops when the block exits (open connections are closed).
 
     Raises:
         RuntimeError: uvicorn did not start within 10 seconds.
     """
     # proxy_headers=False: X-Forwarded-For must not rewrite the peer address unless configured
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off",
-                            proxy_headers=False, timeout_graceful_shutdown=1)
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off",
+                                "proxy_headers": False, "timeout_graceful_shutdown": 1,
+                                **options}
+    config = uvicorn.Config(app, host=host, port=0, **settings)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(1000):
@@ -42,7 +45,8 @@ async def serve(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
         raise RuntimeError("uvicorn did not start within 10 seconds")
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{port}"
+        scheme = "https" if settings.get("ssl_certfile") else "http"
+        yield f"{scheme}://{host}:{port}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.TimeoutError):

@@ -15,13 +15,13 @@ from typing import Any
 
 import siomw_headers
 import socketio
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from siomw_core import CallNext, Config, CoreSettings, Refusal, Request, Siomw, attach
+from siomw_core.testing import serve
 
 #: the default headers, lower-case names, as sent over plain HTTP (no HSTS)
 DEFAULTS: dict[str, str] = {
@@ -155,25 +155,6 @@ def client_context(certfile: Path) -> ssl.SSLContext:
 
 @contextlib.asynccontextmanager
 async def serve_tls(app: Any, certfile: Path, keyfile: Path) -> AsyncIterator[str]:
-    """``siomw_core.testing.serve`` over TLS: uvicorn with ``ssl_certfile``/``ssl_keyfile``
-    on 127.0.0.1 and a free port; yields ``https://127.0.0.1:<port>``."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="off", proxy_headers=False, timeout_graceful_shutdown=1,
-                            ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(1000):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    else:
-        raise RuntimeError("uvicorn did not start within 10 seconds")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(task, 5)
+    """``siomw_core.testing.serve`` over TLS; yields ``https://127.0.0.1:<port>``."""
+    async with serve(app, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as url:
+        yield url
