@@ -18,7 +18,7 @@ config = Config(
     core=CoreSettings(),
     tables={"logging": {"file": "logging", "logger_name": "myapp.socketio", "format": "json"}},
 )
-mw = attach(sio, config=config, entry_points=False, plugins=[("logging", siomw_logging)])
+mw = attach(sio, config=config, entry_points=False, local_plugins=[("logging", siomw_logging)])
 
 
 @sio.event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,8 +23,14 @@ class LoggingOptions(BaseModel):
         file: where lines go: ``"stderr"`` (default), ``"stdout"``, ``"logging"`` (the
             stdlib logger named ``logger_name``, so the application's ``logging`` setup
             decides), or a file path, opened once for appending, line-buffered.
-        level: ``"info"`` (every line) or ``"warning"`` (refusals only).
+        level: ``"info"`` (every line) or ``"warning"`` (refusals only; at the engine level
+            also every response with a 4xx or 5xx status).
         logger_name: the stdlib logger used when ``file = "logging"``.
+        access_log: contribute the engine-level member ``logging-http``: one ``http`` line
+            per HTTP request of the engine (served through ``mw.asgi_app()`` only).
+        redact_params: query parameter names whose values the ``http`` line replaces by
+            ``"[redacted]"``, in addition to the built-in ones (``token``, ``key``, ...;
+            see ``siomw_logging.redact``); compared case-insensitively, ``-`` as ``_``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,3 +39,5 @@ class LoggingOptions(BaseModel):
     file: str = Field(default="stderr", min_length=1)
     level: Literal["info", "warning"] = "info"
     logger_name: str = Field(default="siomw", min_length=1)
+    access_log: bool = True
+    redact_params: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)

@@ -50,10 +50,21 @@ class Output:
         self.logger = logger
         self.file = file
 
-    def close_with(self, owner: object) -> None:
-        """Close the owned file once ``owner`` (the middleware) is garbage-collected."""
-        if self.file is not None:
-            weakref.finalize(owner, _close, self.file)
+    def close_with(self, *owners: object) -> None:
+        """Close the owned file once every one of ``owners`` (the middlewares writing to
+        it) has been garbage-collected."""
+        if self.file is None or not owners:
+            return
+        file = self.file
+        alive = [len(owners)]
+
+        def release() -> None:
+            alive[0] -= 1
+            if not alive[0]:
+                _close(file)
+
+        for owner in owners:
+            weakref.finalize(owner, release)
 
 
 def _close(file: TextIO) -> None:

@@ -42,18 +42,24 @@ def connects(path: Path) -> list[Line]:
     return [line for line in read_lines(path) if line["event"] == "connect"]
 
 
+def http_lines(path: Path) -> list[Line]:
+    """The ``http`` lines (engine level) written so far."""
+    return [line for line in read_lines(path) if line["event"] == "http"]
+
+
 def make_server(
-    table: dict[str, Any], core: CoreSettings | None = None
+    table: dict[str, Any], core: CoreSettings | None = None, **server: Any
 ) -> tuple[socketio.AsyncServer, Siomw]:
-    """A server accepting every namespace, with the logging plugin configured by ``table``."""
-    sio = socketio.AsyncServer(async_mode="asgi", namespaces="*")
+    """A server accepting every namespace, with the logging plugin configured by ``table``
+    (``server``: more ``socketio.AsyncServer`` arguments, e.g. ``cors_allowed_origins``)."""
+    sio = socketio.AsyncServer(async_mode="asgi", namespaces="*", **server)
 
     @sio.on("connect", namespace="*")
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
         return None
 
     config = Config(source="test", core=core or CoreSettings(), tables={"logging": table})
-    mw = attach(sio, config=config, entry_points=False, plugins=[("logging", siomw_logging)])
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("logging", siomw_logging)])
     return sio, mw
 
 
@@ -64,4 +70,15 @@ async def logged_server(
     """Serve a :func:`make_server` app writing to ``log_file``; yield ``(url, mw)``."""
     sio, mw = make_server({"file": str(log_file), **table}, core)
     async with serve(socketio.ASGIApp(sio)) as url:
+        yield url, mw
+
+
+@contextlib.asynccontextmanager
+async def engine_server(
+    log_file: Path, *, server: dict[str, Any] | None = None, **table: Any
+) -> AsyncIterator[tuple[str, Siomw]]:
+    """Like :func:`logged_server`, but serving ``mw.asgi_app()`` so that the engine chain
+    (and the ``http`` lines) run; ``server``: ``socketio.AsyncServer`` arguments."""
+    _, mw = make_server({"file": str(log_file), **table}, **(server or {}))
+    async with serve(mw.asgi_app()) as url:
         yield url, mw

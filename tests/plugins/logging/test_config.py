@@ -22,7 +22,8 @@ from .support import connects, logged_server, make_server, wait_for
     ("table", "expected"),
     [
         ({"colour": True}, ["test: [logging] colour: unknown key",
-                            "expected a known key (file, format, level, logger_name)"]),
+                            "expected a known key (access_log, file, format, level, "
+                            "logger_name, redact_params)"]),
         ({"format": "xml"}, ["test: [logging] format: expected",
                              "'json' or 'console'", "found 'xml' (str)"]),
         ({"level": "debug"}, ["[logging] level: expected", "'info' or 'warning'",
@@ -31,8 +32,17 @@ from .support import connects, logged_server, make_server, wait_for
         ({"file": ""}, ["[logging] file: expected", "found '' (str)"]),
         ({"logger_name": 5}, ["[logging] logger_name: expected", "valid string",
                               "found 5 (int)"]),
+        ({"access_log": "maybe"}, ["test: [logging] access_log: expected", "valid boolean",
+                                   "found 'maybe' (str)"]),
+        ({"redact_params": "token"}, ["test: [logging] redact_params: expected",
+                                      "valid list", "found 'token' (str)"]),
+        ({"redact_params": ["room", ""]}, ["test: [logging] redact_params.1: expected",
+                                           "at least 1 character", "found '' (str)"]),
+        ({"redact_params": [7]}, ["[logging] redact_params.0: expected", "valid string",
+                                  "found 7 (int)"]),
     ],
-    ids=["unknown-key", "bad-format", "bad-level", "level-type", "empty-file", "name-type"],
+    ids=["unknown-key", "bad-format", "bad-level", "level-type", "empty-file", "name-type",
+         "access-log-type", "redact-not-list", "redact-empty-name", "redact-name-type"],
 )
 def test_config_errors_name_table_key_expected_found(
     table: dict[str, Any], expected: list[str]
@@ -60,7 +70,7 @@ def test_env_override_error_names_variable() -> None:
     config = load_config(environ={"SIOMW_LOGGING__FORMAT": "yaml"})
     sio = socketio.AsyncServer(async_mode="asgi")
     with pytest.raises(ConfigError) as info:
-        attach(sio, config=config, entry_points=False, plugins=[("logging", siomw_logging)])
+        attach(sio, config=config, entry_points=False, local_plugins=[("logging", siomw_logging)])
     assert "environment variable SIOMW_LOGGING__FORMAT: [logging] format" in str(info.value)
 
 
@@ -127,8 +137,9 @@ def test_outermost_in_every_namespace() -> None:
 async def test_cancelled_attempt_is_abandoned(tmp_path: Path) -> None:
     """An attempt cancelled from outside (CancelledError) is logged as abandoned, re-raised."""
     log = tmp_path / "siomw.log"
-    [spec] = siomw_logging.siomw_middlewares(
+    spec, _ = siomw_logging.siomw_middlewares(
         config=siomw_logging.LoggingOptions(file=str(log)), settings=CoreSettings())
+    log_connect: Any = spec.func  # the connect-level member (a union of both levels' types)
     environ = {"QUERY_STRING": "EIO=4&transport=websocket",
                "asgi.scope": {"client": ("127.0.0.1", 40000), "headers": []}}
     socket = Socket("sid-1", "/", Handshake(environ, {"token": "t0ken"}), "eio-1", None)
@@ -137,7 +148,7 @@ async def test_cancelled_attempt_is_abandoned(tmp_path: Path) -> None:
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        await spec.func(socket, call_next)
+        await log_connect(socket, call_next)
     [line] = connects(log)
     assert (line["outcome"], line["code"], line["level"]) == ("abandoned", None, "info")
     assert (line["sid"], line["address"], line["transport"]) == (
@@ -160,3 +171,33 @@ async def test_full_disk_does_not_refuse(caplog: pytest.LogCaptureFixture) -> No
             await asyncio.sleep(0.02)
     assert "could not write a connect line" in caplog.text
     assert "could not write a disconnect line" in caplog.text
+
+
+
+def test_members_of_the_hook() -> None:
+    """The hook gives "logging" (connect) and "logging-http" (engine, preflight too)."""
+    members = siomw_logging.siomw_middlewares(
+        config=siomw_logging.LoggingOptions(), settings=CoreSettings())
+    assert [(m.name, m.level, m.priority, m.preflight) for m in members] == [
+        ("logging", "connect", 3000, False), ("logging-http", "engine", 3000, True)]
+
+
+def test_file_closed_when_every_writer_is_gone(tmp_path: Path) -> None:
+    """A log file shared by several members closes once all of them are collected."""
+    import gc
+
+    from siomw_logging.output import build_output
+
+    class Owner:
+        pass
+
+    output = build_output(siomw_logging.LoggingOptions(file=str(tmp_path / "siomw.log")))
+    first, second = Owner(), Owner()
+    output.close_with(first, second)
+    assert output.file is not None
+    del first
+    gc.collect()
+    assert not output.file.closed
+    del second
+    gc.collect()
+    assert output.file.closed

@@ -13,6 +13,8 @@ import pytest
 import siomw_logging
 
 from siomw_core.testing import connect_result, serve
+from tests.conftest import requires_js
+from tests.jsclient import js_outcome
 
 from .support import read_lines, wait_for
 
@@ -86,3 +88,59 @@ async def test_sample_lines_match_real_ones(tmp_path: Path) -> None:
     assert len(samples) == 3
     for sample in samples:
         assert list(sample) == real[(sample["event"], sample.get("outcome"))]
+
+
+def test_example_http_toml_is_valid() -> None:
+    """logging_http.toml is a valid [logging] table."""
+    table = tomllib.loads((EXAMPLES / "logging_http.toml").read_text())["logging"]
+    options = siomw_logging.LoggingOptions(**table)
+    assert (options.access_log, options.redact_params) == (True, ["tenant"])
+
+
+@pytest.mark.parametrize("client", ["python", pytest.param("js", marks=requires_js)])
+async def test_example_http_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    """logging_http.py logs each engine request; the refused handshake with 401 and its
+    code; the API key and the tenant never appear."""
+    log = tmp_path / "siomw.log"
+    monkeypatch.setenv("SIOMW_LOGGING__FILE", str(log))
+    app = runpy.run_path(str(EXAMPLES / "logging_http.py"))["app"]
+    async with serve(app) as url:
+        good, bad = f"{url}/?key=demo-key-1&tenant=acme", f"{url}/?key=guess"
+        if client == "python":
+            outcome, _, sio_client = await connect_result(good, transports=["websocket"])
+            assert outcome == "connect"
+            await sio_client.disconnect()
+            outcome, data, _ = await connect_result(bad, transports=["polling"])
+            assert data == {"message": "unknown API key", "data": {"code": "invalid_token"}}
+        else:
+            assert (await js_outcome(good))["event"] == "connect"
+            obs = await js_outcome(bad, transports=["polling"])
+            assert (obs["message"], obs["description"]) == ("xhr poll error", 401)
+        await wait_for(log, lambda line: line.get("status") == 401)
+    lines = [x for x in read_lines(log) if x["event"] == "http"]
+    accepted, refused = lines[:-1], lines[-1]
+    assert all(x["query"] == {"key": "[redacted]", "tenant": "[redacted]"} for x in accepted)
+    assert [x["status"] for x in accepted if x["upgrade"]] == [101]
+    assert (refused["status"], refused["code"], refused["level"]) == (
+        401, "invalid_token", "warning")
+    text = log.read_text()
+    assert "demo-key-1" not in text and "acme" not in text and "guess" not in text
+
+
+async def test_http_sample_lines_match_real_ones(tmp_path: Path) -> None:
+    """The sample http lines shown on the page have the keys, in order, of real lines."""
+    samples = [json.loads(raw) for raw in
+               (EXAMPLES / "logging_http_lines.jsonl").read_text().splitlines() if raw]
+    from .support import engine_server
+
+    log = tmp_path / "siomw.log"
+    async with engine_server(log) as (url, _):
+        outcome, _, client = await connect_result(f"{url}/?key=k", transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+        [real] = await wait_for(log, lambda line: line["event"] == "http")
+    assert len(samples) == 4
+    for sample in samples:
+        assert list(sample) == list(real)
