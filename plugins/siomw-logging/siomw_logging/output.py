@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
-from structlog.typing import FilteringBoundLogger, Processor
+from structlog.typing import EventDict, FilteringBoundLogger, Processor
 
 from siomw_core import ConfigError
 
@@ -75,17 +75,27 @@ def _close(file: TextIO) -> None:
         pass
 
 
+def _escape_controls(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """Console lines: a value with control characters (ANSI escapes, CR) is shown as its
+    repr, so client-supplied text cannot move the cursor or forge a line on a terminal."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and not value.isprintable():
+            event_dict[key] = repr(value)
+    return event_dict
+
+
 def _processors(options: LoggingOptions) -> list[Processor]:
-    renderer: Processor = (
-        structlog.processors.JSONRenderer(serializer=_serialize)
-        if options.format == "json"
-        # ConsoleRenderer repr()s strings holding spaces or newlines: no forged lines
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    if options.format == "json":  # JSON escapes every control character itself
+        return [
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(serializer=_serialize),
+        ]
     return [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        renderer,
+        _escape_controls,
+        structlog.dev.ConsoleRenderer(colors=False),
     ]
 
 

@@ -119,9 +119,10 @@ async def test_hostile_headers_not_logged(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
 async def test_forged_user_stays_on_one_line(tmp_path: Path, fmt: str) -> None:
-    """A subject holding newlines and JSON is escaped: each event stays one line."""
+    """A subject holding newlines, JSON and ANSI escapes is escaped: each event stays one
+    line and no terminal control sequence reaches the output."""
     log = tmp_path / "siomw.log"
-    forged = 'mallory\n{"event": "connect", "outcome": "accepted"}\n'
+    forged = 'mallory\x1b[2K\x1b[1A\r\n{"event": "connect", "outcome": "accepted"}\n'
 
     async def sign_in(socket: Socket, call_next: Any) -> None:
         socket.data["user"] = {"sub": forged}
@@ -138,6 +139,7 @@ async def test_forged_user_stays_on_one_line(tmp_path: Path, fmt: str) -> None:
             await asyncio.sleep(0.02)
     lines = log.read_text().splitlines()
     assert len(lines) == 2
+    assert "\x1b" not in log.read_text() and "\r" not in log.read_text()
     if fmt == "json":
         assert [x["user"] for x in read_lines(log)] == [forged, forged]
 
