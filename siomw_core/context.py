@@ -224,6 +224,10 @@ class Request:
         response_headers: ``(name, value)`` pairs added to the engine's response (also to a
             refusal's); a middleware appends to it before or after ``call_next``.
         status: the response status once sent (None before); ``bytes_sent``: body bytes sent.
+        asgi: the ``(scope, receive, send)`` the rest of the chain gets: an ASGI member
+            replaces it, and a middleware may wrap ``send`` to watch the response start
+            (the access log does, to log a WebSocket's 101 when it happens).
+        continuations: private to ASGI members (their ``call_next`` per member name).
     """
 
     def __init__(self, scope: dict[str, Any], proxies: TrustedProxies | None = None) -> None:
