@@ -203,9 +203,11 @@ def serve(state: CliState, app: str | None, host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     stack, served = _stack(state, app)
-    names = [p.middleware.name for p in stack.placed("connect", "/")]
-    click.echo(f"siomw: config {stack.config.source}; connect chain of '/': "
-               f"{' -> '.join(names) or '(empty)'}", err=True)
+    connect = [p.middleware.name for p in stack.placed("connect", "/")]
+    engine = [p.middleware.name for p in stack.placed("engine")]
+    click.echo(f"siomw: config {stack.config.source}; engine chain: "
+               f"{' -> '.join(engine) or '(empty)'}; connect chain of '/': "
+               f"{' -> '.join(connect) or '(empty)'}", err=True)
     # proxy_headers=False: forwarded headers are not trusted unless proxies are configured
     uvicorn.run(served, host=host, port=port, log_level="warning", proxy_headers=False)
 
@@ -237,6 +239,8 @@ def plugins(state: CliState, as_json: bool) -> None:
     for column in ("name", "distribution", "version", "middlewares", "priority", "enabled",
                    "load error"):
         table.add_column(column)
+    from rich.markup import escape
+
     for r in records:
         table.add_row(
             r.name,
@@ -245,7 +249,7 @@ def plugins(state: CliState, as_json: bool) -> None:
             ", ".join(f"{m.level}:{m.name}" for m in r.middlewares) or "-",
             ", ".join(str(m.priority) for m in r.middlewares) or "-",
             "yes" if r.enabled else "no",
-            r.error or "",
+            escape(r.error or ""),  # "[jwt]" in an error is text, not rich markup
         )
     Console(width=160).print(table)
     if failed:

@@ -69,6 +69,13 @@ class CoreSettings(BaseModel):
     order: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    @field_validator("connect_timeout", mode="before")
+    @classmethod
+    def _timeout_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # TOML true is not a number of seconds
+            raise ValueError("a number of seconds, not a boolean")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: list[str]) -> list[str]:
@@ -86,12 +93,19 @@ class Config:
         tables: raw plugin tables by name, env overrides applied.
         origins: for each ``(table, key)`` set from the environment, the variable's name
             (so errors name the variable instead of the file).
+        core_origins: the same for core keys set by the environment or in code.
     """
 
     source: str
     core: CoreSettings
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    core_origins: dict[str, str] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        """Where core key ``key`` came from: its environment variable, code, or the file."""
+        origin = self.core_origins.get(key)
+        return origin or self.source
 
     def table(self, name: str) -> dict[str, Any]:
         """The raw table of plugin ``name`` (``{}`` when absent)."""
@@ -110,12 +124,17 @@ def _names(raw: str) -> list[str]:
 
 
 def _has_tool_table(path: Path) -> bool:
-    """Whether ``path`` is a readable pyproject.toml with a ``[tool.siomw]`` table."""
+    """Whether ``path`` is a pyproject.toml meant to configure siomw: it has a
+    ``[tool.siomw]`` table, or mentions one but does not parse (so the error is shown
+    instead of silently using the embedded defaults)."""
     try:
-        with path.open("rb") as fh:
-            return isinstance(tomllib.load(fh).get("tool", {}).get("siomw"), dict)
-    except (OSError, tomllib.TOMLDecodeError):
+        raw = path.read_bytes()
+    except OSError:
         return False
+    try:
+        return isinstance(tomllib.loads(raw.decode()).get("tool", {}).get("siomw"), dict)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return b"tool.siomw" in raw
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -128,6 +147,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc.reason} at byte "
+                          f"{exc.start})") from None
     if path.name == "pyproject.toml":
         section = data.get("tool", {}).get("siomw")
         if not isinstance(section, dict):
@@ -207,10 +229,14 @@ def load_config(
             core_raw[rest.lower()] = _env_value(raw)
             core_origin[rest.lower()] = var
     core_raw.update(overrides or {})
+    core_origin.update({key: "code (attach / Siomw keyword)" for key in overrides or {}})
+    core_origin = {k: v if v.startswith("code") else f"environment variable {v}"
+                   for k, v in core_origin.items()}
     core = validate_table(CoreSettings, core_raw, source=source, table=None, origins={
         (None, k): v for k, v in core_origin.items()
-    })
-    return Config(source=source, core=core, tables=tables, origins=origins)
+    }, origins_are_places=True)
+    return Config(source=source, core=core, tables=tables, origins=origins,
+                  core_origins=core_origin)
 
 
 def validate_table(
@@ -220,6 +246,7 @@ def validate_table(
     source: str,
     table: str | None,
     origins: Mapping[tuple[Any, str], str] | None = None,
+    origins_are_places: bool = False,
 ) -> M:
     """Validate ``raw`` against ``model``; errors name file, table, key, expected and found.
 
@@ -238,7 +265,8 @@ def validate_table(
                            for p in err["loc"]) or "(table)"
             top = str(err["loc"][0]) if err["loc"] else ""
             where = (origins or {}).get((table, top))
-            place = f"environment variable {where}" if where else source
+            place = (where if origins_are_places else f"environment variable {where}") \
+                if where else source
             prefix = f"[{table}] " if table else ""
             found = err.get("input")
             if err["type"] == "extra_forbidden":

@@ -68,7 +68,9 @@ class Handshake:
             for raw_name, raw_value in scope.get("headers", ()):
                 name = raw_name.decode("latin-1").lower()
                 value = raw_value.decode("latin-1")
-                headers[name] = f"{headers[name]},{value}" if name in headers else value
+                if name in headers:  # RFC 9110 §5.3 joins with ","; cookies with "; "
+                    value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
+                headers[name] = value
             return headers
         headers = {}
         for key, value in self.environ.items():
@@ -251,7 +253,9 @@ class Request:
         for raw_name, raw_value in self.scope.get("headers", ()):
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+            if name in headers:  # RFC 9110 §5.3 joins with ","; cookies with "; "
+                value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
+            headers[name] = value
         return headers
 
     @cached_property

@@ -83,6 +83,10 @@ class Middleware:
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise TypeError(f"middleware {self.name!r}: priority must be an int, "
                             f"got {self.priority!r}")
+        for flag in ("if_present", "preflight"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"middleware {self.name!r}: {flag} must be True or False, "
+                                f"got {getattr(self, flag)!r}")
         for namespace in self.namespaces or ():
             if not isinstance(namespace, str) or not namespace.startswith("/"):
                 raise ValueError(f"middleware {self.name!r}: namespace {namespace!r} must "

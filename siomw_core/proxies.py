@@ -10,9 +10,12 @@ first untrusted address is the client (the rule of RFC 7239 §7.4 and of uvicorn
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable, Mapping
 
 __all__ = ["TrustedProxies"]
+
+log = logging.getLogger("siomw")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,6 +38,10 @@ class TrustedProxies:
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         self.networks = tuple(networks)
+        if any(net.prefixlen == 0 for net in self.networks):
+            log.warning("siomw: trusted_proxies contains %s: every peer may then choose its "
+                        "own client address (X-Forwarded-For)", [str(n) for n in networks
+                                                                 if n.prefixlen == 0])
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -63,7 +70,7 @@ class TrustedProxies:
         if forwarded:
             chain = _forwarded_for(forwarded)
         elif headers.get("x-forwarded-for"):
-            chain = [part.strip() for part in headers["x-forwarded-for"].split(",")]
+            chain = [_strip_port(part.strip()) for part in headers["x-forwarded-for"].split(",")]
         for hop in reversed(chain):
             try:
                 ipaddress.ip_address(hop)
@@ -87,10 +94,18 @@ def _forwarded_for(value: str) -> list[str]:
             key, sep, node = pair.partition("=")
             if not sep or key.strip().lower() != "for":
                 continue
-            node = node.strip().strip('"')
-            if node.startswith("["):
-                node = node[1:].partition("]")[0]
-            elif node.count(":") == 1:  # IPv4 with a port
-                node = node.partition(":")[0]
-            nodes.append(node)
+            node = node.strip()
+            if node.startswith('"') != node.endswith('"') or node == '"':
+                nodes.append("")  # an unterminated quoted-string: not believed
+                continue
+            nodes.append(_strip_port(node.strip('"')))
     return nodes
+
+
+def _strip_port(node: str) -> str:
+    """``1.2.3.4:80`` -> ``1.2.3.4``, ``[2001:db8::1]:443`` -> ``2001:db8::1``."""
+    if node.startswith("["):
+        return node[1:].partition("]")[0]
+    if node.count(":") == 1:  # IPv4 with a port
+        return node.partition(":")[0]
+    return node

@@ -190,8 +190,8 @@ class Registry:
             for name in getattr(config.core, key) or ():
                 if name not in known:
                     raise ConfigError(
-                        f"{config.source}: {key}: no installed plugin is named {name!r}; "
-                        f"expected one of: {names}"
+                        f"{config.where(key)}: {key}: no installed plugin is named "
+                        f"{name!r}; expected one of: {names}"
                     )
 
     def _impl(self, hook: str, name: str) -> Any:

@@ -15,6 +15,7 @@ Chains are composed once per namespace and recomposed only when a middleware is 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
@@ -22,6 +23,7 @@ from typing import Any, overload
 import socketio
 
 from .config import Config, load_config
+from .errors import OrderingError
 from .levels.connect import ConnectLevel
 from .levels.engine import EngineApp, asgi_middleware
 from .middleware import ConnectMiddleware, EngineMiddleware, Level, Middleware, as_names
@@ -30,6 +32,8 @@ from .proxies import TrustedProxies
 from .registry import Registry
 
 __all__ = ["Engine", "Namespace", "Siomw", "attach"]
+
+log = logging.getLogger("siomw")
 
 Decorator = Callable[[ConnectMiddleware], ConnectMiddleware]
 
@@ -199,6 +203,16 @@ class Siomw:
         for namespace in self.namespaces():
             self.placed("connect", namespace)
         self.placed("engine")
+        names = {m.name for level in ("engine", "connect") for m in self.members(level)}
+        for name in self.config.core.order:
+            if name not in names:  # a misspelt pin would silently pin nothing
+                message = (f"{self.config.where('order')}: order: no middleware is named "
+                           f"{name!r}; known: {', '.join(sorted(names)) or 'none'}")
+                if self.config.core.strict:
+                    raise OrderingError(message)
+                if message not in self._warned:
+                    self._warned.add(message)
+                    log.warning("siomw: %s", message)
 
     def placed(
         self, level: Level, namespace: str | None = None, *, quiet: bool = False
@@ -309,6 +323,8 @@ class Namespace:
     """``mw.of("/admin")``: registers middlewares for one namespace (Node's ``io.of``)."""
 
     def __init__(self, stack: Siomw, namespace: str) -> None:
+        if not isinstance(namespace, str) or not namespace.startswith("/"):
+            raise ValueError(f"namespace {namespace!r} must be a string starting with '/'")
         self.stack = stack
         self.namespace = namespace
 

@@ -274,3 +274,35 @@ def test_validate_table_returns_the_model(tmp_path: Path) -> None:
     """A valid table returns an instance of the schema with defaults filled in."""
     options = validate_table(JwtOptions, {"algorithms": ["HS256"]}, source="x", table="jwt")
     assert options == JwtOptions(leeway=0, algorithms=["HS256"])
+
+
+def test_broken_pyproject_with_siomw_table_is_an_error(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ./pyproject.toml that mentions [tool.siomw] but does not parse is reported, not
+    silently replaced by the embedded defaults."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.siomw]\nplugins = ["logging"]\nv = 1.2.3\n')
+    with pytest.raises(ConfigError, match=r"pyproject.toml: not valid TOML"):
+        load_config(environ={})
+
+
+def test_non_utf8_config_is_a_config_error(tmp_path: Path) -> None:
+    """A config file that is not UTF-8 gives a one-line ConfigError, not a traceback."""
+    path = tmp_path / "siomw.toml"
+    path.write_bytes(b"\xff\xfeconnect_timeout = 3\n")
+    with pytest.raises(ConfigError, match=r"siomw.toml: not valid TOML: not UTF-8"):
+        load_config(path, environ={})
+
+
+def test_boolean_timeout_and_env_origin_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """connect_timeout = true is not one second; an env allow-list error names the variable."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.toml"
+    path.write_text("connect_timeout = true\n")
+    with pytest.raises(ConfigError, match="connect_timeout: expected .*not a boolean"):
+        load_config(path, environ={})
+    config = load_config(environ={"SIOMW_PLUGINS": "jtw", "SIOMW_CONFIG": ""})
+    assert config.where("plugins") == "environment variable SIOMW_PLUGINS"
+    assert load_config(environ={}, overrides={"strict": True}).where("strict").startswith("code")

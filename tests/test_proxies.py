@@ -55,14 +55,16 @@ def resolve(entries: list[str], headers: dict[str, str], peer: str = PEER) -> st
         (f"{CLIENT}, unknown", PEER),  # garbage nearest to us: stop believing
         ("", PEER),
         (",,,", PEER),
-        (f"{CLIENT}:4711", PEER),  # ports are not part of X-Forwarded-For
-        ("[2001:db8::1]", PEER),
+        (f"{CLIENT}:4711", CLIENT),  # some proxies append the port: it is dropped
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
         ("1.2.3.256", PEER),
         ("01.2.3.4", PEER),  # leading zeros are ambiguous (octal): rejected
     ],
 )
 def test_x_forwarded_for_chain(xff: str, expected: str) -> None:
-    """X-Forwarded-For is walked from the right, skipping trusted proxies; garbage stops it."""
+    """X-Forwarded-For is walked from the right, skipping trusted proxies; garbage stops it;
+    a port some proxies append is dropped."""
     assert resolve([PEER, "10.0.0.0/8"], {"x-forwarded-for": xff}) == expected
 
 

@@ -27,8 +27,10 @@ from siomw_core import (
     CallNext,
     Config,
     CoreSettings,
+    Middleware,
     OrderingError,
     Refusal,
+    Request,
     Siomw,
     Socket,
     attach,
@@ -1401,3 +1403,28 @@ async def test_middleware_raising_cancelled_error_is_internal_error() -> None:
     async with serve(socketio.ASGIApp(sio)) as url:
         outcome, data, _ = await connect_result(url, transports=["websocket"])
     assert (outcome, data) == ("connect_error", INTERNAL)
+
+
+def test_misspelt_order_name_warns_or_fails_when_strict(caplog: pytest.LogCaptureFixture) -> None:
+    """A name in `order` that names no middleware is warned about (an error when strict)."""
+    with caplog.at_level(logging.WARNING, logger="siomw"):
+        make(order=["jtw"])
+    assert "order: no middleware is named 'jtw'" in caplog.text
+    with pytest.raises(OrderingError, match="jtw"):
+        make(order=["jtw"], strict=True)
+
+
+def test_duplicate_cookie_headers_join_with_semicolons() -> None:
+    """Two Cookie headers are one cookie list (RFC 9113 §8.2.3), not a comma-joined value."""
+    request = Request({"type": "http", "headers": [(b"cookie", b"a=1"),
+                                                   (b"cookie", b"access_token=xyz")]})
+    assert request.cookies == {"a": "1", "access_token": "xyz"}
+
+
+def test_middleware_flags_must_be_booleans() -> None:
+    """preflight="no" is an error, not a truthy string that means the opposite."""
+    async def member(request: Any, call_next: CallNext) -> None:
+        await call_next()
+
+    with pytest.raises(TypeError, match="preflight must be True or False"):
+        Middleware(name="m", func=member, level="engine", preflight="no")  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -60,7 +60,7 @@ class NamespaceRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scopes: list[str] = Field(default_factory=list)
-    anonymous: bool = False
+    anonymous: StrictBool = False
 
     @field_validator("scopes")
     @classmethod
@@ -107,7 +107,7 @@ class JwtOptions(BaseModel):
     namespaces: dict[str, NamespaceRule] = Field(default_factory=dict)
     query_param: str | None = None
     cookie: str | None = None
-    handshake: bool = False
+    handshake: StrictBool = False
     handshake_scopes: list[str] = Field(default_factory=list)
 
     @field_validator("algorithms")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 __all__ = ["STDLIB", "STREAMS", "LoggingOptions"]
 
@@ -39,5 +39,5 @@ class LoggingOptions(BaseModel):
     file: str = Field(default="stderr", min_length=1)
     level: Literal["info", "warning"] = "info"
     logger_name: str = Field(default="siomw", min_length=1)
-    access_log: bool = True
+    access_log: StrictBool = True
     redact_params: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)

@@ -116,5 +116,5 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
 
     return Middleware(
         name=HTTP_NAME, func=ratelimit_http, level="engine", priority=HTTP_PRIORITY,
-        before=("jwt",), if_present=True, preflight=False,
+        before=("jwt-handshake", "jwt"), if_present=True, preflight=False,
     )

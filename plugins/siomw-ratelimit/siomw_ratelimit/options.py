@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import limits
 import limits.aio.storage
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = ["RateLimitOptions", "async_schemes", "async_storage_uri", "redacted_uri"]
@@ -68,13 +68,13 @@ class RateLimitOptions(BaseModel):
     strategy: Strategy = "moving-window"
     storage: str = "memory://"
     key_prefix: str = Field(default="siomw", min_length=1)
-    per_namespace: bool = False
+    per_namespace: StrictBool = False
     on_storage_error: Policy = "open"
     storage_timeout: float = Field(default=1.0, gt=0, le=60)
     redis_client: RedisClient = "coredis"
     http: str | None = None
     http_requests: HttpRequests = "handshake"
-    headers: bool = False
+    headers: StrictBool = False
 
     @field_validator("connect", "http")
     @classmethod
