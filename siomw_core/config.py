@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -277,12 +278,21 @@ def validate_table(
                 expected, detail = "a value", "missing"
             else:
                 expected, detail = err["msg"], None
-            found_text = "nothing" if detail == "missing" else f"{found!r} ({type(found).__name__})"
+            found_text = ("nothing" if detail == "missing"
+                          else f"{_masked(found)!r} ({type(found).__name__})")
             text = f"{place}: {prefix}{key}: expected {expected}; found {found_text}"
             if detail == "unknown key":
                 text = f"{place}: {prefix}{key}: unknown key; expected {expected}"
             lines.append(text)
         raise ConfigError("\n".join(lines)) from None
+
+
+_USERINFO = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+
+
+def _masked(value: Any) -> Any:
+    """A URL's password (``scheme://user:secret@host``) never reaches an error message."""
+    return _USERINFO.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
 def _known_keys(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:

@@ -301,7 +301,7 @@ def test_boolean_timeout_and_env_origin_are_named(
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "bad.toml"
     path.write_text("connect_timeout = true\n")
-    with pytest.raises(ConfigError, match="connect_timeout: expected .*not a boolean"):
+    with pytest.raises(ConfigError, match=r"connect_timeout: expected .*not a boolean"):
         load_config(path, environ={})
     config = load_config(environ={"SIOMW_PLUGINS": "jtw", "SIOMW_CONFIG": ""})
     assert config.where("plugins") == "environment variable SIOMW_PLUGINS"
