@@ -14,7 +14,7 @@ from siomw_core import CallNext, Refusal, Request, Socket, attach
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 mw = attach(sio, plugins=[])  # this file's middlewares only
 mw.engine.use_asgi(SessionMiddleware, name="session", priority=100,
-                   secret_key=os.environ.get("SESSION_SECRET", "dev only, set SESSION_SECRET"))
+                   secret_key=os.environ["SESSION_SECRET"])  # KeyError: set it
 
 
 @mw.engine.use(after="session")

@@ -736,6 +736,7 @@ def load_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     """Import docs/examples/<name>.py afresh, with no siomw.toml (the example picks its plugins)."""
     monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     monkeypatch.delenv("SIOMW_CONFIG", raising=False)
+    monkeypatch.setenv("SESSION_SECRET", "test-session-secret-0123456789abcdef")
     monkeypatch.chdir(tmp_path)
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
