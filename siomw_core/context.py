@@ -34,6 +34,22 @@ def client_address(environ: Mapping[str, Any]) -> str:
     return str(environ.get("REMOTE_ADDR", ""))
 
 
+def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """The headers of an ASGI scope as ``{lower-case name: value}``.
+
+    Repeated headers are joined with ``,`` (RFC 9110 §5.3), ``Cookie`` with ``; `` (RFC 9113
+    §8.2.3), so a second ``Cookie`` header cannot hide the first one's cookies.
+    """
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
+        headers[name] = value
+    return headers
+
+
 class Handshake:
     """Node's ``socket.handshake``, built from the Engine.IO handshake request.
 
@@ -64,15 +80,8 @@ class Handshake:
         """Request headers, lower-case names."""
         scope = self.environ.get("asgi.scope")
         if scope is not None:
-            headers: dict[str, str] = {}
-            for raw_name, raw_value in scope.get("headers", ()):
-                name = raw_name.decode("latin-1").lower()
-                value = raw_value.decode("latin-1")
-                if name in headers:  # RFC 9110 §5.3 joins with ","; cookies with "; "
-                    value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
-                headers[name] = value
-            return headers
-        headers = {}
+            return scope_headers(scope)
+        headers: dict[str, str] = {}
         for key, value in self.environ.items():
             if key.startswith("HTTP_"):
                 headers[key[5:].replace("_", "-").lower()] = str(value)
@@ -248,15 +257,9 @@ class Request:
 
     @cached_property
     def headers(self) -> dict[str, str]:
-        """Request headers, lower-case names (duplicates joined with ``,``)."""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in self.scope.get("headers", ()):
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            if name in headers:  # RFC 9110 §5.3 joins with ","; cookies with "; "
-                value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
-            headers[name] = value
-        return headers
+        """Request headers, lower-case names (duplicates joined with ``,``; cookies with
+        ``; ``)."""
+        return scope_headers(self.scope)
 
     @cached_property
     def query(self) -> dict[str, str]:
