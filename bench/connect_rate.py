@@ -21,7 +21,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import jwt
 import websockets
@@ -29,6 +31,7 @@ import websockets
 HERE = Path(__file__).resolve().parent
 SECRET = "bench-secret-of-at-least-thirty-two-bytes!"
 CLK = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -94,19 +97,31 @@ def start(mode: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{mode} server did not start")
 
 
-def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
+def timed(mode: str, run: Callable[[int, float], T], seconds: float) -> tuple[T, float, float]:
+    """Start ``mode``'s server, warm it up for 1 s, then ``run(port, seconds)``.
+
+    Returns:
+        ``(run's result, elapsed seconds, server CPU seconds)``.
+    """
     port = free_port()
     proc = start(mode, port)
     try:
-        asyncio.run(load(port, 1.0, concurrency))  # warm-up
+        run(port, 1.0)  # warm-up
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.monotonic()
-        done, refused = asyncio.run(load(port, seconds, concurrency))
+        result = run(port, seconds)
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         proc.terminate()
         proc.wait(10)
+    return result, elapsed, cpu
+
+
+def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
+    (done, refused), elapsed, cpu = timed(
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds
+    )
     if refused:
         raise RuntimeError(f"{mode}: {refused} connections were refused")
     return {"cps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "n": done}

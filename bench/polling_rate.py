@@ -24,7 +24,7 @@ import time
 import aiohttp
 import jwt
 
-from connect_rate import SECRET, cpu_seconds, free_port, start
+from connect_rate import SECRET, timed
 
 
 async def session(http: aiohttp.ClientSession, base: str, token: str) -> int:
@@ -63,18 +63,9 @@ async def load(port: int, seconds: float, concurrency: int) -> int:
 
 
 def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
-    port = free_port()
-    proc = start(mode, port)
-    try:
-        asyncio.run(load(port, 1.0, concurrency))  # warm-up
-        cpu0 = cpu_seconds(proc.pid)
-        t0 = time.monotonic()
-        done = asyncio.run(load(port, seconds, concurrency))
-        elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(proc.pid) - cpu0
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    done, elapsed, cpu = timed(
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds
+    )
     return {"rps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6}
 
 

@@ -184,9 +184,11 @@ class ConnectLevel:
 
         async def endpoint() -> None:
             nonlocal handler_accepted
-            if not self._alive(eio_sid) or sid in self.overdue:
+            engine_socket = sio.eio.sockets.get(eio_sid)
+            if engine_socket is None or engine_socket.closed or sid in self.overdue:
                 raise _ClientGone()
-            await sio.save_session(sid, socket.data, namespace=namespace)
+            # what sio.save_session stores, without its sid -> eio_sid lookups
+            engine_socket.session[namespace] = socket.data
             await self._call_handler(socket, auth)
             handler_accepted = True  # and it accepted: a later refusal owes it a disconnect
             if not self._alive(eio_sid):  # left while the handler ran: outer members see it
