@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Set up and run everything CI checks: pytest (real servers, Python and JS clients, Redis),
 # the docs build (mkdocs --strict), ruff and mypy.
+# Besides what scripts/setup.sh installs in the repository, this installs SYSTEM-WIDE, with
+# apt-get and only when missing: redis-server (when nothing answers on 127.0.0.1:6379) and
+# Debian's chromium (the browser tests; skipped when SIOMW_CHROMIUM names a browser). Each is
+# announced before it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,9 +12,11 @@ bash scripts/setup.sh
 if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null; then
   if ! command -v redis-server >/dev/null; then
     if command -v apt-get >/dev/null; then
-      (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null
+      echo "test: installing redis-server system-wide (apt-get): the Redis tests need a server"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null
     fi
   fi
+  echo "test: starting redis-server on 127.0.0.1:6379 (in memory, no persistence)"
   redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes
   for _ in $(seq 50); do
     .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null && break
@@ -19,6 +25,8 @@ if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 
 fi
 # the browser tests drive Debian's chromium (playwright's own browser download is not used)
 if [ ! -x /usr/bin/chromium ] && [ -z "${SIOMW_CHROMIUM:-}" ] && command -v apt-get >/dev/null; then
+  echo "test: installing chromium system-wide (apt-get): the browser tests drive it" \
+       "(set SIOMW_CHROMIUM=/path/to/chromium to use another)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
 .venv/bin/ruff check .
