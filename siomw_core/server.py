@@ -23,9 +23,9 @@ from typing import Any, overload
 import socketio
 
 from .config import Config, load_config
-from .errors import OrderingError
+from .errors import ConfigError, OrderingError, PluginLoadError
 from .levels.connect import ConnectLevel
-from .levels.engine import EngineApp, asgi_middleware
+from .levels.engine import EngineApp, asgi_middleware, watch_unwrapped
 from .middleware import ConnectMiddleware, EngineMiddleware, Level, Middleware, as_names
 from .ordering import Placed, order_chain
 from .proxies import TrustedProxies
@@ -84,6 +84,7 @@ class Siomw:
         self.connect_level.install()
         sio._siomw_stack = self
         self.engine = Engine(self)
+        watch_unwrapped(sio, self.engine_chain)  # socketio.ASGIApp(sio) served: say so
         self.check()  # a cycle is a startup error, not a connect error
 
     # registering -----------------------------------------------------------------------
@@ -473,8 +474,42 @@ def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:
 
         sio = socketio.AsyncServer(async_mode="asgi")
         mw = siomw_core.attach(sio)
-        app = socketio.ASGIApp(sio)
+        app = mw.asgi_app()        # socketio.ASGIApp(sio) behind the engine chain
 
-    Takes the keyword arguments of :class:`Siomw`.
+    Serve ``mw.asgi_app()`` (it takes ``socketio.ASGIApp``'s arguments, ``other_asgi_app``
+    included), or mount it (``api.mount("/realtime", mw.asgi_app())``): a bare
+    ``socketio.ASGIApp(sio)`` skips the engine chain (a WARNING says so at its first engine
+    request). Takes the keyword arguments of :class:`Siomw`.
+
+    Raises:
+        ConfigError, OrderingError, PluginLoadError: as :class:`Siomw`. The exception is
+            also a ``SystemExit`` whose ``code`` is the one-line message: uncaught while
+            uvicorn imports the application (``uvicorn myapp:app``), the process ends with
+            that line and status 1 instead of a 40-line traceback; ``except ConfigError``
+            still catches it.
     """
-    return Siomw(sio, **kwargs)
+    try:
+        return Siomw(sio, **kwargs)
+    except (ConfigError, OrderingError, PluginLoadError) as exc:
+        raise _exiting(exc) from None
+
+
+_EXITING: dict[type[BaseException], type[BaseException]] = {}
+
+
+def _exiting(exc: Exception) -> BaseException:
+    """``exc`` as an instance of a subclass of both its class and ``SystemExit``.
+
+    Python ends an uncaught ``SystemExit`` by printing its ``code`` (not a traceback), in
+    the main process and in multiprocessing children (uvicorn's ``--reload`` and
+    ``--workers``) alike: the one way to a one-line startup error under a server siomw does
+    not control.
+    """
+    kind = type(exc)
+    exiting = _EXITING.get(kind)
+    if exiting is None:
+        exiting = type(kind.__name__, (kind, SystemExit), {"__module__": kind.__module__})
+        _EXITING[kind] = exiting
+    out = exiting(*exc.args)
+    out.code = f"siomw: {exc}"  # type: ignore[attr-defined]
+    return out

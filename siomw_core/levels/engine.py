@@ -13,7 +13,15 @@ request is answered before ``websocket.accept``: with the real status through th
 "WebSocket Denial Response" extension when the server offers it (uvicorn does), else with
 ``websocket.close`` (uvicorn then answers 403).
 
+Mounted under a prefix (Starlette's ``Mount("/realtime", mw.asgi_app())``, uvicorn's
+``--root-path``), the engine path is matched against the path below the scope's
+``root_path``, as Starlette routes match (ASGI spec: ``path`` includes ``root_path``), and
+python-engineio gets the scope with that path, since it compares ``scope["path"]`` with its
+own ``/socket.io/`` and would answer 404.
+
 Standard ASGI middleware classes join the chain through :func:`asgi_middleware`.
+:func:`watch_unwrapped` warns once when engine requests reach python-engineio without
+passing through an :class:`EngineApp` (``socketio.ASGIApp(sio)`` served directly).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from ..errors import Refusal
 from ..middleware import CallNext, Middleware, as_names
 from ..proxies import TrustedProxies
 
-__all__ = ["EngineApp", "asgi_middleware"]
+__all__ = ["ENGINE_MARKER", "EngineApp", "asgi_middleware", "route_path", "watch_unwrapped"]
 
 log = logging.getLogger("siomw")
 
@@ -37,6 +45,35 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: scope key an :class:`EngineApp` sets on every engine request it passes on
+ENGINE_MARKER = "siomw.engine"
+
+
+def route_path(scope: Scope) -> str:
+    """The request path below the mount point: ``scope["path"]`` without ``root_path``.
+
+    ASGI servers and Starlette's ``Mount`` keep the full path in ``path`` and the mount
+    prefix in ``root_path`` (uvicorn since 0.26, Starlette since 0.35); a server that strips
+    the prefix itself gives a ``path`` that does not start with ``root_path``, kept as is.
+    The same rule as ``starlette._utils.get_route_path``.
+    """
+    path: str = scope["path"]
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root):] or "/"
+    return path
+
+
+def _unmounted(scope: Scope, route: str) -> Scope:
+    """``scope`` as python-engineio must see it: ``path`` relative to the mount point."""
+    if scope["path"] == route:
+        return scope
+    raw = scope.get("raw_path")
+    prefix = (scope.get("root_path") or "").encode()
+    if isinstance(raw, bytes) and raw.startswith(prefix):
+        raw = raw[len(prefix):]
+    return {**scope, "path": route, "raw_path": raw}
 
 
 class EngineApp:
@@ -65,15 +102,17 @@ class EngineApp:
         self.engine_path = "/" + engine_path.strip("/") + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind not in ("http", "websocket") or not (scope["path"] + "/").startswith(
-            self.engine_path
-        ):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        route = route_path(scope)
+        if not (route + "/").startswith(self.engine_path):
+            await self.app(scope, receive, send)
+            return
+        scope[ENGINE_MARKER] = True  # the chain ran (or was empty): see watch_unwrapped()
         chain = self.chain_for(scope.get("method") == "OPTIONS")
         if not chain:
-            await self.app(scope, receive, send)
+            await self.app(_unmounted(scope, route), receive, send)
             return
         request = Request(scope, self.proxies)
         scope["siomw.request"] = request
@@ -81,7 +120,7 @@ class EngineApp:
 
         async def endpoint() -> None:
             inner_scope, inner_receive, inner_send = request.asgi
-            await self.app(inner_scope, inner_receive, inner_send)
+            await self.app(_unmounted(inner_scope, route), inner_receive, inner_send)
 
         try:
             await run_chain(chain, request, endpoint)
@@ -248,3 +287,46 @@ def asgi_middleware(
         plugin=plugin,
         preflight=preflight,
     )
+
+
+def watch_unwrapped(sio: Any, members: Callable[[], Sequence[Middleware]]) -> None:
+    """Warn once when engine requests reach python-engineio around the engine chain.
+
+    Serving ``socketio.ASGIApp(sio)`` (or ``engineio.ASGIApp(sio.eio)``) directly instead
+    of ``mw.asgi_app()`` runs the connect level but silently skips every engine member: the
+    HTTP rate limits, the jwt handshake check, security headers, the access log. This wraps
+    the engine's ``handle_request`` on the instance (python-engineio 4.15:
+    ``socketio.ASGIApp`` calls ``sio.handle_request``, which calls ``sio.eio.handle_request``
+    with the ASGI scope first): a request without the :data:`ENGINE_MARKER` an
+    :class:`EngineApp` sets, while ``members()`` is not empty, logs one WARNING naming the
+    skipped members and what to serve instead; later requests are not checked. Idempotent:
+    attaching twice keeps one wrapper, using the latest ``members``.
+
+    Args:
+        sio: the python-socketio server.
+        members: returns the composed engine chain (not called once it warned).
+    """
+    eio = sio.eio
+    current = eio.handle_request
+    if getattr(current, "_siomw_watch", None) is not None:
+        current._siomw_watch["members"] = members
+        return
+    state: dict[str, Any] = {"members": members, "warned": False}
+    original = current
+
+    async def handle_request(*args: Any, **kwargs: Any) -> Any:
+        if not state["warned"]:
+            scope = args[0] if args else None
+            if not (isinstance(scope, dict) and scope.get(ENGINE_MARKER)):
+                skipped = [m.name for m in state["members"]()]
+                if skipped:
+                    state["warned"] = True
+                    log.warning(
+                        "siomw: engine requests reach python-engineio without the engine "
+                        "chain, so its members %s are skipped (socketio.ASGIApp(sio) served "
+                        "directly?); serve mw.asgi_app() instead (it takes socketio.ASGIApp's "
+                        "arguments), or mw.wrap(asgi_app)", ", ".join(skipped))
+        return await original(*args, **kwargs)
+
+    handle_request._siomw_watch = state  # type: ignore[attr-defined]
+    eio.handle_request = handle_request
