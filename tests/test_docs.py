@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
@@ -15,8 +13,7 @@ import socketio
 from siomw_core import Config, CoreSettings, Siomw, load_config
 from siomw_core.registry import Registry
 from siomw_core.testing import connect_result, serve
-from tests.conftest import requires_js
-from tests.jsclient import JS_DIR
+from tests.docs_js import requires_docs_js, run_example_js
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
@@ -31,23 +28,6 @@ def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-async def run_node(script: str, url: str) -> list[str]:
-    env = {**os.environ, "URL": url, "NODE_PATH": str(JS_DIR / "node_modules")}
-    # the example imports "socket.io-client": run it from a copy beside tests/js/node_modules
-    target = JS_DIR / f"_example_{script}"
-    target.write_text((EXAMPLES / script).read_text())
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "node", str(target), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 20)
-    finally:
-        target.unlink()
-    assert proc.returncode == 0, err.decode()
-    return out.decode().splitlines()
 
 
 @pytest.fixture(autouse=True)
@@ -69,23 +49,23 @@ async def test_registering_runs_in_order_and_refuses(monkeypatch: pytest.MonkeyP
         assert ex.seen[3:] == ["first", "second"]
 
 
-@requires_js
+@requires_docs_js
 async def test_client_errors_example_prints_message_and_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """client_errors.mjs shows err.message, err.data and socket.active as the page says."""
     ex = load_example("connect_registering", monkeypatch)
     async with serve(ex.app) as url:
-        lines = await run_node("client_errors.mjs", url)
+        lines = await run_example_js("client_errors.mjs", URL=url)
     assert lines == ["not authorized", '{"content":"Please retry later"}', "false"]
 
 
-@requires_js
+@requires_docs_js
 async def test_credentials_object_and_function(monkeypatch: pytest.MonkeyPatch) -> None:
     """connect_credentials.py with client_credentials.mjs: auth as object and as function."""
     ex = load_example("connect_credentials", monkeypatch)
     async with serve(ex.app) as url:
-        lines = await run_node("client_credentials.mjs", url)
+        lines = await run_example_js("client_credentials.mjs", URL=url)
         assert lines == ["object: alice", "function: bob"]
         outcome, data, _ = await connect_result(url, auth={"token": "forged"})
         assert (outcome, data) == (

@@ -1,5 +1,7 @@
 // "Handling middleware errors" on the client: err.message and err.data of connect_error.
-// Run: URL=http://127.0.0.1:5000 node client_errors.mjs
+// Needs socket.io-client beside it: npm ci --prefix docs/examples (from the repository).
+// Run, from the repository, with `uvicorn docs.examples.connect_registering:app` serving:
+//   URL=http://127.0.0.1:8000 node docs/examples/client_errors.mjs
 import { io } from "socket.io-client";
 
 const socket = io(process.env.URL, { auth: { token: "wrong" } });

@@ -27,4 +27,4 @@ async def whoami(sid: str) -> str:
     return str(session["username"])
 
 
-app = socketio.ASGIApp(sio)
+app = mw.asgi_app()  # not socketio.ASGIApp(sio): it would skip the engine chain

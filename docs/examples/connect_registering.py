@@ -31,4 +31,6 @@ async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
     seen.append("connect handler")
 
 
-app = socketio.ASGIApp(sio)  # uvicorn docs.examples.connect_registering:app
+# mw.asgi_app(), not socketio.ASGIApp(sio): only it runs the engine chain (the plugins' HTTP
+# checks, headers and access log); uvicorn docs.examples.connect_registering:app
+app = mw.asgi_app()

@@ -26,5 +26,7 @@ async def only_with_key(socket: Socket, call_next: siomw_core.CallNext) -> None:
     await call_next()
 
 
-# Socket.IO on /socket.io/, everything else to Starlette; run: uvicorn module:app
-app = socketio.ASGIApp(sio, other_asgi_app=web)
+# Socket.IO on /socket.io/ behind the engine chain, everything else to Starlette untouched;
+# run: uvicorn module:app. (An existing socketio.ASGIApp(sio, other_asgi_app=web) becomes
+# mw.wrap(that_app): serving it bare would skip the engine chain.)
+app = mw.asgi_app(other_asgi_app=web)

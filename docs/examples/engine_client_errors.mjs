@@ -1,4 +1,7 @@
 // What the JS client shows when an engine middleware refuses the handshake (HTTP 401).
+// Needs socket.io-client beside it: npm ci --prefix docs/examples (from the repository).
+// Run, from the repository, with `uvicorn docs.examples.engine_registering:app` serving:
+//   URL=http://127.0.0.1:8000 node docs/examples/engine_client_errors.mjs
 import { io } from "socket.io-client";
 
 for (const transports of [["polling"], ["websocket"]]) {

@@ -1,5 +1,10 @@
 // The client side of the jwt plugin: send the token in auth (or as a Bearer header), and read
-// refusals from connect_error. Run: URL=http://127.0.0.1:8000 TOKEN=$(siomw token --sub alice) node jwt_client.mjs
+// refusals from connect_error.
+// Needs socket.io-client beside it: npm ci --prefix docs/examples (from the repository).
+// Run, from the repository, with `uvicorn docs.examples.jwt_app:app` serving and the same
+// SIOMW_JWT_SECRET exported in both shells:
+//   TOKEN=$(siomw --config docs/examples/jwt_siomw.toml token --sub alice)
+//   URL=http://127.0.0.1:8000 TOKEN=$TOKEN node docs/examples/jwt_client.mjs
 import { io } from "socket.io-client";
 
 const withToken = io(process.env.URL, { auth: { token: process.env.TOKEN }, forceNew: true });

@@ -1,5 +1,9 @@
-// The client side of the handshake check. Run:
-// URL=http://127.0.0.1:8000 TOKEN=$(siomw token --sub alice --scope chat) node jwt_handshake_client.mjs
+// The client side of the handshake check.
+// Needs socket.io-client beside it: npm ci --prefix docs/examples (from the repository).
+// Run, from the repository, with `uvicorn docs.examples.jwt_handshake_app:app` serving and the
+// same SIOMW_JWT_SECRET exported in both shells:
+//   TOKEN=$(siomw --config docs/examples/jwt_handshake_siomw.toml token --sub alice --scope chat)
+//   URL=http://127.0.0.1:8000 TOKEN=$TOKEN node docs/examples/jwt_handshake_client.mjs
 import { io } from "socket.io-client";
 
 const { URL, TOKEN } = process.env;

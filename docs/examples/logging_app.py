@@ -30,4 +30,4 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     await sio.emit("welcome", session["user"]["sub"], to=sid)
 
 
-app = socketio.ASGIApp(sio)
+app = mw.asgi_app()  # not socketio.ASGIApp(sio): it skips the engine chain (http lines)

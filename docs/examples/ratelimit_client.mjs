@@ -1,5 +1,8 @@
 // A client that respects the server's budget: on a rate_limited refusal it learns from
-// err.data how long to wait. Run: URL=http://127.0.0.1:8000 node ratelimit_client.mjs
+// err.data how long to wait.
+// Needs socket.io-client beside it: npm ci --prefix docs/examples (from the repository).
+// Run, from the repository, with `uvicorn docs.examples.ratelimit_app:app` serving:
+//   URL=http://127.0.0.1:8000 node docs/examples/ratelimit_client.mjs
 import { io } from "socket.io-client";
 
 const attempts = Number(process.env.ATTEMPTS ?? 4);

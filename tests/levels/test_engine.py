@@ -13,7 +13,6 @@ import contextlib
 import importlib.util
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -46,7 +45,8 @@ from siomw_core import (
 )
 from siomw_core.testing import close_client, connect_result, serve
 from tests.conftest import requires_js
-from tests.jsclient import JS_DIR, js_outcome
+from tests.docs_js import requires_docs_js, run_example_js
+from tests.jsclient import js_outcome
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 INTERNAL = {"message": "Internal server error", "data": {"code": "internal_error"}}
@@ -766,22 +766,14 @@ async def test_example_registering(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert ("POST", "polling", False, 200) in ex.access_log
 
 
-@requires_js
+@requires_docs_js
 async def test_example_client_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """engine_client_errors.mjs prints what the JS client reports for a 401 handshake."""
+    """engine_client_errors.mjs, run as its comment says, prints what the JS client reports
+    for a 401 handshake."""
     ex = load_example("engine_registering", monkeypatch, tmp_path)
-    script = JS_DIR / "_example_engine_client_errors.mjs"
-    script.write_text((EXAMPLES / "engine_client_errors.mjs").read_text())
-    try:
-        async with serve(ex.app) as url:
-            proc = await asyncio.create_subprocess_exec(
-                "node", str(script), env={**os.environ, "URL": url},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            out, err = await asyncio.wait_for(proc.communicate(), 20)
-    finally:
-        script.unlink()
-    assert proc.returncode == 0, err.decode()
-    assert [json.loads(line) for line in out.decode().splitlines()] == [
+    async with serve(ex.app) as url:
+        lines = await run_example_js("engine_client_errors.mjs", URL=url)
+    assert [json.loads(line) for line in lines] == [
         ["polling", "xhr poll error", "TransportError", "401"],
         ["websocket", "websocket error", "TransportError", "Unexpected server response: 401"],
     ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
@@ -13,8 +11,7 @@ import siomw_jwt
 
 from siomw_core import load_config
 from siomw_core.testing import connect_result, serve
-from tests.conftest import requires_js
-from tests.jsclient import JS_DIR
+from tests.docs_js import requires_docs_js, run_example_js, run_siomw
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 
@@ -65,24 +62,15 @@ async def test_app_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ex.connected == ["alice"]
 
 
-@requires_js
+@requires_docs_js
 async def test_js_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    """jwt_client.mjs prints whoami, the insufficient_scope refusal, and a header connect."""
+    """jwt_client.mjs, run as its comment says (the token from `siomw token`), prints whoami,
+    the insufficient_scope refusal, and a header connect."""
     ex = load_app(monkeypatch)
-    tok = siomw_jwt.issue_token(example_options("jwt_siomw.toml"), "alice", ["chat"])
-    target = JS_DIR / "_example_jwt_client.mjs"  # resolves socket.io-client from tests/js
-    target.write_text((EXAMPLES / "jwt_client.mjs").read_text())
-    try:
-        async with serve(ex.app) as url:
-            proc = await asyncio.create_subprocess_exec(
-                "node", str(target), env={**os.environ, "URL": url, "TOKEN": tok},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(proc.communicate(), 20)
-    finally:
-        target.unlink()
-    assert proc.returncode == 0, err.decode()
-    assert out.decode().splitlines() == [
+    tok = await run_siomw("--config", "docs/examples/jwt_siomw.toml", "token", "--sub", "alice")
+    async with serve(ex.app) as url:
+        lines = await run_example_js("jwt_client.mjs", URL=url, TOKEN=tok)
+    assert lines == [
         "whoami: alice",
         "Insufficient scope",
         '{"code":"insufficient_scope","detail":"missing_scope","scope":"admin"}',
@@ -141,24 +129,16 @@ async def test_handshake_app_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ex.connected == ["alice"] * 3
 
 
-@requires_js
+@requires_docs_js
 async def test_handshake_js_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    """jwt_handshake_client.mjs: header connect, the 401 transport error, query connect."""
+    """jwt_handshake_client.mjs, run as its comment says (the token from `siomw token`): header
+    connect, the 401 transport error, query connect."""
     ex = load_handshake_app(monkeypatch)
-    tok = siomw_jwt.issue_token(example_options("jwt_handshake_siomw.toml"), "alice", ["chat"])
-    target = JS_DIR / "_example_jwt_handshake_client.mjs"  # resolves socket.io-client
-    target.write_text((EXAMPLES / "jwt_handshake_client.mjs").read_text())
-    try:
-        async with serve(ex.app) as url:
-            proc = await asyncio.create_subprocess_exec(
-                "node", str(target), env={**os.environ, "URL": url, "TOKEN": tok},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(proc.communicate(), 20)
-    finally:
-        target.unlink()
-    assert proc.returncode == 0, err.decode()
-    assert out.decode().splitlines() == [
+    tok = await run_siomw("--config", "docs/examples/jwt_handshake_siomw.toml", "token",
+                          "--sub", "alice", "--scope", "chat")
+    async with serve(ex.app) as url:
+        lines = await run_example_js("jwt_handshake_client.mjs", URL=url, TOKEN=tok)
+    assert lines == [
         "whoami: hello alice",
         "xhr poll error 401",
         "query: hello alice",

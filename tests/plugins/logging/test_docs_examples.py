@@ -41,11 +41,17 @@ async def test_example_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         outcome, data, _ = await connect_result(url, transports=["websocket"])
         assert data == {"message": "who are you?", "data": {"code": "invalid_request"}}
         await wait_for(log, lambda line: line.get("outcome") == "refused")
+        await wait_for(log, lambda line: line["event"] == "http", count=2)
     lines = read_lines(log)
-    assert [(x["event"], x.get("outcome"), x["user"]) for x in lines] == [
+    attempts = [x for x in lines if x["event"] != "http"]
+    assert [(x["event"], x.get("outcome"), x["user"]) for x in attempts] == [
         ("connect", "accepted", "ada"), ("disconnect", None, "ada"),
         ("connect", "refused", None)]
-    assert lines[2]["code"] == "invalid_request"
+    assert attempts[2]["code"] == "invalid_request"
+    # it serves mw.asgi_app(), so the engine chain runs: one access line per WebSocket
+    http = [(x["method"], x["transport"], x["handshake"], x["status"])
+            for x in lines if x["event"] == "http"]
+    assert http == [("GET", "websocket", True, 101)] * 2
 
 
 async def test_example_stdlib(caplog: pytest.LogCaptureFixture) -> None:
@@ -57,11 +63,12 @@ async def test_example_stdlib(caplog: pytest.LogCaptureFixture) -> None:
         assert outcome == "connect"
         await client.disconnect()
         for _ in range(250):
-            if len([r for r in caplog.records if r.name == "myapp.socketio"]) == 2:
+            if len([r for r in caplog.records if r.name == "myapp.socketio"]) == 3:
                 break
             await asyncio.sleep(0.02)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "myapp.socketio"]
-    assert [x["event"] for x in lines] == ["connect", "disconnect"]
+    # the engine chain runs too (mw.asgi_app()): the WebSocket's access line, at its 101
+    assert [x["event"] for x in lines] == ["http", "connect", "disconnect"]
 
 
 async def test_sample_lines_match_real_ones(tmp_path: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -15,8 +13,7 @@ from siomw_ratelimit.options import RateLimitOptions
 
 from siomw_core import load_config
 from siomw_core.testing import close_client, connect_result, serve
-from tests.conftest import requires_js
-from tests.jsclient import JS_DIR
+from tests.docs_js import requires_docs_js, run_example_js
 
 from .support import (
     POLLING,
@@ -70,21 +67,12 @@ async def test_example_app_refuses_the_fourth_attempt() -> None:
     assert_rate_limited(outcomes[3][1], "3 per 1 minute")
 
 
-@requires_js
-async def test_example_client_reads_retry_after(tmp_path: Path) -> None:
+@requires_docs_js
+async def test_example_client_reads_retry_after() -> None:
     """ratelimit_client.mjs prints three connects, then the limit and retry_after it was sent."""
-    script = tmp_path / "ratelimit_client.mjs"
-    script.write_text((EXAMPLES / "ratelimit_client.mjs").read_text())
-    (tmp_path / "node_modules").symlink_to(JS_DIR / "node_modules")
     app = load_app()
     async with serve(app.app) as url:
-        proc = await asyncio.create_subprocess_exec(
-            "node", str(script), env={**os.environ, "URL": url, "ATTEMPTS": "4"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == 0, err.decode()
-    lines = out.decode().splitlines()
+        lines = await run_example_js("ratelimit_client.mjs", URL=url, ATTEMPTS="4")
     assert lines[:3] == [f"attempt {i}: connected" for i in (1, 2, 3)]
     assert re.fullmatch(
         r"attempt 4: Too many connection attempts: 3 per 1 minute, retry in (\d+) s", lines[3]
