@@ -35,7 +35,8 @@ class CliState:
         """The loaded configuration. Raises click.ClickException on a config error."""
         if self._config is None:
             try:
-                self._config = load_config(self.config_path)
+                # check=False: the registry raises these with every plugin table's own
+                self._config = load_config(self.config_path, check=False)
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._config

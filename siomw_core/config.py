@@ -7,9 +7,11 @@ variables, then code (keyword arguments and decorators). Environment variables:
 - ``SIOMW_PLUGINS``: allow-list of plugin names, comma-separated (empty: no plugin);
 - ``SIOMW_DISABLE_PLUGINS``: block-list, comma-separated;
 - ``SIOMW_STRICT``, ``SIOMW_CONNECT_TIMEOUT``: core keys;
-- ``SIOMW_TRUSTED_PROXIES``: comma-separated addresses and CIDRs;
+- ``SIOMW_TRUSTED_PROXIES``, ``SIOMW_ORDER``: comma-separated (or a JSON list);
 - ``SIOMW_<PLUGIN>__<KEY>``: a key of a plugin's table, e.g. ``SIOMW_JWT__LEEWAY=5``; the
-  value is read as JSON when it parses (``["HS256"]``, ``5``, ``true``), else as a string.
+  value is read by the type of the key (:func:`env_value`): text for a string key
+  (``SIOMW_JWT__ISSUER=2024`` is ``"2024"``), JSON for lists and tables (``["HS256"]``),
+  numbers for numbers, ``true``/``1``/``yes``... for booleans.
 """
 
 from __future__ import annotations
@@ -18,24 +20,27 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from .errors import ConfigError
 from .proxies import TrustedProxies
 
-__all__ = ["Config", "CoreSettings", "load_config", "validate_table"]
+__all__ = ["CODE", "EMBEDDED", "Config", "CoreSettings", "EnvText", "env_value", "load_config",
+           "validate_table"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -84,17 +89,34 @@ class CoreSettings(BaseModel):
         return value
 
 
+#: ``Config.source`` when no file was found
+EMBEDDED = "<embedded defaults>"
+#: the place of core keys set by ``attach(sio, key=...)`` / ``Siomw(sio, key=...)``
+CODE = "code (attach / Siomw keyword)"
+
+
+class EnvText(str):
+    """A plugin table's value as its environment variable holds it: text that
+    :func:`validate_table` decodes by the type of the field it sets (see :func:`env_value`)."""
+
+    __slots__ = ()
+
+
 @dataclass
 class Config:
     """A loaded configuration, not yet validated per plugin.
 
     Attributes:
         source: where it came from: a file path, or ``"<embedded defaults>"``.
-        core: the validated top-level settings.
-        tables: raw plugin tables by name, env overrides applied.
-        origins: for each ``(table, key)`` set from the environment, the variable's name
-            (so errors name the variable instead of the file).
+        core: the validated top-level settings (with ``problems``: the keys that validated,
+            defaults for the others).
+        tables: raw plugin tables by name, env overrides applied (as :class:`EnvText`).
+        origins: for each ``(table, key)`` not set by the file, where it was set, as a
+            place errors start with (``"environment variable SIOMW_JWT__LEEWAY"``).
         core_origins: the same for core keys set by the environment or in code.
+        problems: configuration errors found so far, one line each, not yet raised
+            (``load_config(check=False)``); the :class:`~siomw_core.registry.Registry`
+            raises them together with the plugin tables' own.
     """
 
     source: str
@@ -102,6 +124,7 @@ class Config:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     core_origins: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
     def where(self, key: str) -> str:
         """Where core key ``key`` came from: its environment variable, code, or the file."""
@@ -112,15 +135,94 @@ class Config:
         """The raw table of plugin ``name`` (``{}`` when absent)."""
         return self.tables.get(name, {})
 
+    def table_place(self, name: str) -> str:
+        """Where table ``name`` as a whole came from (for errors about the table rather
+        than one key): its environment variables when every key of it came from one, else
+        the file (or the embedded defaults)."""
+        keys = self.table(name)
+        places = {self.origins.get((name, key), "") for key in keys}
+        if keys and all(p.startswith("environment variable") for p in places):
+            return ", ".join(sorted(places))
+        return self.source
 
-def _env_value(raw: str) -> Any:
+    def check(self) -> None:
+        """Raise the problems found so far.
+
+        Raises:
+            ConfigError: one line per problem.
+        """
+        if self.problems:
+            raise ConfigError("\n".join(self.problems))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """A copy with core keys set in code (``Siomw(sio, config=cfg, strict=True)``),
+        validated like every other source; ``self`` is left as it is.
+
+        Problems (a bad value, an unknown key) are added to the copy's ``problems``, named
+        ``code (attach / Siomw keyword)``; the registry raises them.
+        """
+        if not overrides:
+            return self
+        raw = {**self.core.model_dump(), **overrides}
+        origins = {**self.core_origins, **dict.fromkeys(overrides, CODE)}
+        core, problems = _validate(CoreSettings, raw, source=self.source, table=None,
+                                   origins={(None, k): v for k, v in origins.items()})
+        return replace(self, core=core if core is not None else self.core,
+                       core_origins=origins, problems=[*self.problems, *problems])
+
+
+def env_value(raw: str, annotation: Any, metadata: Sequence[Any] = ()) -> Any:
+    """The value an environment variable sets for a field typed ``annotation``.
+
+    - a boolean field: ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off`` (any
+      case, pydantic's lax booleans: an environment holds only text);
+    - otherwise JSON when the text parses as a JSON list, object or string, or as a number,
+      ``true``/``false``/``null`` that the field accepts (``5`` for a number of seconds;
+      the headers plugin's ``false``);
+    - otherwise the text itself: ``SIOMW_JWT__ISSUER=2024`` is the string ``"2024"``.
+
+    Args:
+        raw: the variable's value.
+        annotation: the field's type (None: an unknown key, decoded as JSON when it parses).
+        metadata: the field's pydantic metadata (its validators and constraints).
+
+    What is returned is then validated by the model, so a wrong value is reported with the
+    variable's name.
+    """
+    base = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
+    if base == [bool]:
+        try:
+            return TypeAdapter(bool).validate_python(raw.strip())
+        except ValidationError:
+            return str(raw)
     try:
-        return json.loads(raw)
+        decoded = json.loads(raw)
     except ValueError:
-        return raw
+        return str(raw)
+    if isinstance(decoded, str | list | dict) or annotation is None:
+        return decoded
+    # the type with the field's own validators, or the bare type (so that a value out of
+    # range is reported as found, -1 (int), rather than as text)
+    kinds: list[Any] = [Annotated[annotation, *metadata]] if metadata else []
+    for kind in [*kinds, annotation]:
+        try:
+            TypeAdapter(kind).validate_python(decoded)
+        except ValidationError:
+            continue
+        return decoded
+    return str(raw)
 
 
 def _names(raw: str) -> list[str]:
+    """A list of names from the environment: comma-separated, or a JSON list."""
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, list) and all(isinstance(n, str) for n in decoded):
+            return [n.strip() for n in decoded if n.strip()]
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
@@ -159,11 +261,18 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+#: core keys read from the environment: a list of names, or a value of the key's type
+_ENV_LISTS = {"PLUGINS": "plugins", "DISABLE_PLUGINS": "disable_plugins",
+              "TRUSTED_PROXIES": "trusted_proxies", "ORDER": "order"}
+_ENV_VALUES = {"STRICT": "strict", "CONNECT_TIMEOUT": "connect_timeout"}
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    check: bool = True,
 ) -> Config:
     """Load the configuration.
 
@@ -173,13 +282,17 @@ def load_config(
             ``[tool.siomw]`` table, then the embedded defaults.
         environ: the environment to read overrides from (default ``os.environ``).
         overrides: top-level keys set in code; they win over file and environment.
+        check: raise the problems found (default); False leaves them in
+            ``Config.problems`` so that the registry reports them together with the plugin
+            tables' (``Siomw`` and the ``siomw`` commands do so).
 
     Returns:
         The :class:`Config`.
 
     Raises:
-        ConfigError: unreadable file, invalid TOML, an unknown or ill-typed top-level key
-            (the message names file, key, expected and found).
+        ConfigError: an unreadable file or invalid TOML (always); with ``check``, every
+            unknown or ill-typed top-level key, one line each (naming file or variable,
+            key, expected and found).
     """
     env = os.environ if environ is None else environ
     chosen = path or env.get("SIOMW_CONFIG") or None
@@ -188,25 +301,19 @@ def load_config(
     if chosen is None and _has_tool_table(Path("pyproject.toml")):
         chosen = "pyproject.toml"
     if chosen is None:
-        source, data = "<embedded defaults>", {}
+        source, data = EMBEDDED, {}
     else:
         source, data = str(chosen), _read_file(Path(chosen))
 
     core_raw: dict[str, Any] = {}
     tables: dict[str, dict[str, Any]] = {}
     origins: dict[tuple[str, str], str] = {}
+    core_origin: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, dict):
             tables[key] = dict(value)
-        elif key in CORE_KEYS:
+        else:  # an unknown key is reported by the validation below, with the others
             core_raw[key] = value
-        else:
-            raise ConfigError(
-                f"{source}: {key}: unknown key; expected a known key "
-                f"({', '.join(sorted(CORE_KEYS))}) or a plugin's table ([{key}]); "
-                f"found {value!r} ({type(value).__name__})"
-            )
-    core_origin: dict[str, str] = {}
 
     for var, raw in env.items():
         if not var.startswith("SIOMW_"):
@@ -215,29 +322,26 @@ def load_config(
         if "__" in rest:
             table, _, key = rest.partition("__")
             table, key = table.lower(), key.lower()
-            tables.setdefault(table, {})[key] = _env_value(raw)
-            origins[(table, key)] = var
-        elif rest == "PLUGINS":
-            core_raw["plugins"] = _names(raw)
-            core_origin["plugins"] = var
-        elif rest == "DISABLE_PLUGINS":
-            core_raw["disable_plugins"] = _names(raw)
-            core_origin["disable_plugins"] = var
-        elif rest == "TRUSTED_PROXIES":
-            core_raw["trusted_proxies"] = _names(raw)
-            core_origin["trusted_proxies"] = var
-        elif rest.lower() in ("strict", "connect_timeout"):
-            core_raw[rest.lower()] = _env_value(raw)
-            core_origin[rest.lower()] = var
+            tables.setdefault(table, {})[key] = EnvText(raw)
+            origins[(table, key)] = f"environment variable {var}"
+        elif rest in _ENV_LISTS:
+            core_raw[_ENV_LISTS[rest]] = _names(raw)
+            core_origin[_ENV_LISTS[rest]] = f"environment variable {var}"
+        elif rest in _ENV_VALUES:
+            key = _ENV_VALUES[rest]
+            core_raw[key] = _from_env(raw, CoreSettings.model_fields[key])
+            core_origin[key] = f"environment variable {var}"
     core_raw.update(overrides or {})
-    core_origin.update({key: "code (attach / Siomw keyword)" for key in overrides or {}})
-    core_origin = {k: v if v.startswith("code") else f"environment variable {v}"
-                   for k, v in core_origin.items()}
-    core = validate_table(CoreSettings, core_raw, source=source, table=None, origins={
+    core_origin.update(dict.fromkeys(overrides or {}, CODE))
+    core, problems = _validate(CoreSettings, core_raw, source=source, table=None, origins={
         (None, k): v for k, v in core_origin.items()
-    }, origins_are_places=True)
-    return Config(source=source, core=core, tables=tables, origins=origins,
-                  core_origins=core_origin)
+    })
+    config = Config(source=source, core=core if core is not None else CoreSettings(),
+                    tables=tables, origins=origins, core_origins=core_origin,
+                    problems=problems)
+    if check:
+        config.check()
+    return config
 
 
 def validate_table(
@@ -247,44 +351,92 @@ def validate_table(
     source: str,
     table: str | None,
     origins: Mapping[tuple[Any, str], str] | None = None,
-    origins_are_places: bool = False,
 ) -> M:
     """Validate ``raw`` against ``model``; errors name file, table, key, expected and found.
+
+    Args:
+        model: the table's schema (a pydantic model).
+        raw: the table; :class:`EnvText` values are decoded by their field's type first
+            (:func:`env_value`).
+        source: the place of keys without an origin (the file, or the embedded defaults).
+        table: the table's name (None for the top-level keys).
+        origins: ``{(table, key): place}`` for keys set elsewhere than the file.
 
     Raises:
         ConfigError: one line per problem, e.g.
             ``siomw.toml: [jwt] leeway: expected Input should be a valid number, unable to
             parse string as a number; found 'soon' (str)`` (the expectation is pydantic's).
     """
+    result, problems = _validate(model, raw, source=source, table=table, origins=origins)
+    if problems or result is None:
+        raise ConfigError("\n".join(problems))
+    return result
+
+
+def _validate(
+    model: type[M],
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    table: str | None,
+    origins: Mapping[tuple[Any, str], str] | None = None,
+) -> tuple[M | None, list[str]]:
+    """``(model instance, [])``, or ``(instance of the keys that validate or None,
+    [one line per problem])``."""
+    fields = model.model_fields
+    data = {key: _from_env(value, fields.get(key)) if isinstance(value, EnvText) else value
+            for key, value in raw.items()}
     try:
-        return model.model_validate(dict(raw))
+        return model.model_validate(data), []
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            # a key is the user's text: never let it carry control characters into a log
-            key = ".".join(str(p) if str(p).isprintable() else repr(p)
-                           for p in err["loc"]) or "(table)"
-            top = str(err["loc"][0]) if err["loc"] else ""
-            where = (origins or {}).get((table, top))
-            place = (where if origins_are_places else f"environment variable {where}") \
-                if where else source
-            prefix = f"[{table}] " if table else ""
-            found = err.get("input")
-            if err["type"] == "extra_forbidden":
-                known = _known_keys(model, err["loc"][:-1])
-                expected = f"a known key ({', '.join(known)})" if known else "a known key"
-                detail = "unknown key"
-            elif err["type"] == "missing":
-                expected, detail = "a value", "missing"
-            else:
-                expected, detail = err["msg"], None
-            found_text = ("nothing" if detail == "missing"
-                          else f"{_masked(found)!r} ({type(found).__name__})")
-            text = f"{place}: {prefix}{key}: expected {expected}; found {found_text}"
-            if detail == "unknown key":
-                text = f"{place}: {prefix}{key}: unknown key; expected {expected}"
+        lines, bad = _lines(exc, model, source, table, origins or {})
+    # keep what validated (the rest at its default) so later checks can still run
+    try:
+        salvaged = model.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValidationError:
+        salvaged = None
+    return salvaged, lines
+
+
+def _from_env(value: str, info: FieldInfo | None) -> Any:
+    if info is None:
+        return env_value(value, None)
+    return env_value(value, info.annotation, info.metadata)
+
+
+def _lines(
+    exc: ValidationError,
+    model: type[BaseModel],
+    source: str,
+    table: str | None,
+    origins: Mapping[tuple[Any, str], str],
+) -> tuple[list[str], set[str]]:
+    """One line per error of ``exc``, and the top-level keys in error."""
+    lines, bad = [], set()
+    for err in exc.errors():
+        # a key is the user's text: never let it carry control characters into a log
+        key = ".".join(str(p) if str(p).isprintable() else repr(p)
+                       for p in err["loc"]) or "(table)"
+        top = str(err["loc"][0]) if err["loc"] else ""
+        bad.add(top)
+        place = origins.get((table, top)) or source
+        prefix = f"[{table}] " if table else ""
+        found = err.get("input")
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(model, err["loc"][:-1])
+            expected = f"a known key ({', '.join(known)})" if known else "a known key"
+            text = f"{place}: {prefix}{key}: unknown key; expected {expected}"
+            if table is None and place == source:  # a file's top level: maybe a table
+                text += (f" or a plugin's table ([{key}]); "
+                         f"found {_masked(found)!r} ({type(found).__name__})")
             lines.append(text)
-        raise ConfigError("\n".join(lines)) from None
+            continue
+        if err["type"] == "missing":
+            lines.append(f"{place}: {prefix}{key}: expected a value; found nothing")
+            continue
+        lines.append(f"{place}: {prefix}{key}: expected {err['msg']}; "
+                     f"found {_masked(found)!r} ({type(found).__name__})")
+    return lines, bad
 
 
 _USERINFO = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")

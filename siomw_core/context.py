@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .cookies import parse_cookies
 from .proxies import TrustedProxies
 
 __all__ = ["DisconnectCallback", "Handshake", "Request", "Socket", "client_address"]
@@ -57,6 +58,8 @@ class Handshake:
     else. Shapes follow Socket.IO v4's ``Handshake`` interface:
 
     - ``headers``: ``dict[str, str]``, lower-case names (duplicates joined with ``,``);
+    - ``cookies``: ``dict[str, str]`` of the ``Cookie`` header (not in Node's interface;
+      the same parser as :attr:`Request.cookies`);
     - ``query``: ``dict[str, str]``, the last value of a repeated key wins (as in Node),
       ``EIO``, ``transport`` and ``t`` included;
     - ``auth``: ``dict``, the CONNECT packet's payload (``{}`` when none was sent);
@@ -88,6 +91,12 @@ class Handshake:
             elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
                 headers[key.replace("_", "-").lower()] = str(value)
         return headers
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies of the handshake request's ``Cookie`` header(s) as ``{name: value}``,
+        parsed by :func:`siomw_core.cookies.parse_cookies` (as :attr:`Request.cookies`)."""
+        return parse_cookies(self.headers.get("cookie"))
 
     @cached_property
     def query(self) -> dict[str, str]:
@@ -269,15 +278,9 @@ class Request:
 
     @cached_property
     def cookies(self) -> dict[str, str]:
-        """Cookies of the ``Cookie`` header; malformed pairs are skipped."""
-        from http.cookies import CookieError, SimpleCookie
-
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(self.headers.get("cookie", ""))
-        except CookieError:
-            return {}
-        return {name: morsel.value for name, morsel in jar.items()}
+        """Cookies of the ``Cookie`` header(s) as ``{name: value}``, parsed by
+        :func:`siomw_core.cookies.parse_cookies` (a malformed pair never hides the others)."""
+        return parse_cookies(self.headers.get("cookie"))
 
     @cached_property
     def address(self) -> str:

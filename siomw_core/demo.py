@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import socketio
 
-from .config import Config
+from .config import EMBEDDED, Config
 
 if TYPE_CHECKING:  # server.py is a higher floor: imported for the annotation only
     from .server import Siomw
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # server.py is a higher floor: imported for the annotation on
 __all__ = [
     "CLIENT_JS_ENV",
     "DEMO_CONNECT_LIMIT",
+    "DEMO_ORIGIN",
     "DemoPage",
     "client_js_path",
     "create_server",
@@ -59,26 +61,32 @@ def create_server() -> socketio.AsyncServer:
     return sio
 
 
+#: the place errors name for a key the demo added (``siomw serve`` without APP, no file)
+DEMO_ORIGIN = "the demo's defaults (siomw serve without APP)"
+
+
 def demo_config(config: Config) -> Config:
     """The demo's additions to a config that came from the embedded defaults.
 
     When no file was found: ``/admin`` requires the scope ``admin`` (jwt plugin) and the
-    connect limit is :data:`DEMO_CONNECT_LIMIT` (ratelimit plugin). A config from a file is
-    used as it is.
+    connect limit is :data:`DEMO_CONNECT_LIMIT` (ratelimit plugin); a key the environment
+    sets wins. A config from a file is used as it is. Returns a copy (``config`` is left as
+    it is) that keeps every origin and problem of ``config``, so errors still name the
+    environment variable or the keyword a value came from; the demo's own keys are named
+    :data:`DEMO_ORIGIN`.
     """
-    if config.source != "<embedded defaults>":
+    if config.source != EMBEDDED:
         return config
     installed = {ep.name for ep in md.entry_points(group="siomw")}
     tables = dict(config.tables)
-    if "jwt" in installed:
-        jwt = dict(tables.get("jwt", {}))
-        jwt.setdefault("namespaces", {"/admin": {"scopes": ["admin"]}})
-        tables["jwt"] = jwt
-    if "ratelimit" in installed:
-        ratelimit = dict(tables.get("ratelimit", {}))
-        ratelimit.setdefault("connect", DEMO_CONNECT_LIMIT)
-        tables["ratelimit"] = ratelimit
-    return Config(source=config.source, core=config.core, tables=tables, origins=config.origins)
+    origins = dict(config.origins)
+    additions = {"jwt": ("namespaces", {"/admin": {"scopes": ["admin"]}}),
+                 "ratelimit": ("connect", DEMO_CONNECT_LIMIT)}
+    for plugin, (key, value) in additions.items():
+        if plugin in installed and key not in tables.get(plugin, {}):
+            tables[plugin] = {**tables.get(plugin, {}), key: value}
+            origins[(plugin, key)] = DEMO_ORIGIN
+    return replace(config, tables=tables, origins=origins)
 
 
 # --- the browser page (served beside the engine by demo_asgi_app) ---------------------------

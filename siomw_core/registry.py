@@ -21,6 +21,7 @@ from . import hookspecs
 from .config import Config, validate_table
 from .errors import ConfigError, PluginLoadError
 from .middleware import Middleware
+from .secrets import PROCESS, Secrets, building
 
 __all__ = ["PluginRecord", "Registry"]
 
@@ -78,8 +79,11 @@ class Registry:
             of raising (``siomw plugins`` lists them all).
 
     Raises:
-        ConfigError: a plugin's table does not validate, or a table names no installed
-            plugin.
+        ConfigError: the configuration's problems (``config.problems``), a table that
+            names no installed plugin, a plugin's table that does not validate, a plugin
+            that refuses its options while building: every one of them at once, one line
+            each (with ``diagnose``, a plugin's own are recorded on its row instead, unless
+            there are others).
         PluginLoadError: a plugin failed to load or to build its middlewares, and either
             ``strict = true`` or the plugin was asked for by name (in the allow-list, or by a
             config table of its own): a configured plugin never silently drops out. A plugin
@@ -99,21 +103,42 @@ class Registry:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        #: this stack's secret names (see ``siomw_core.secrets``): plugins declare into it
+        #: while they are built
+        self.secrets = Secrets(parent=PROCESS)
         found = list(md.entry_points(group=GROUP)) if entry_points else []
         known = {ep.name for ep in found} | {name for name, _ in local_plugins}
-        self._check_names(known)
+        # every problem of every table is reported at once: the core's, the names', then
+        # each enabled plugin's table
+        problems = [*config.problems, *self._check_names(known)]
         for ep in sorted(found, key=lambda e: e.name):
             self._load_entry_point(ep)
         for name, plugin in local_plugins:
             self._admit(PluginRecord(name=name), lambda p=plugin: p)
+        tables: dict[str, list[str]] = {}
+        for record in self.records.values():
+            if record.enabled:
+                tables[record.name] = self._validate(record)
+        if self.diagnose and not problems:  # siomw plugins: each table's on its row
+            for name, lines in tables.items():
+                if lines:
+                    record = self.records[name]
+                    record.enabled, record.error = False, "\n".join(lines)
+        else:
+            problems += [line for lines in tables.values() for line in lines]
+        if problems:
+            # plugins are not built on a configuration known to be wrong
+            raise ConfigError("\n".join(problems))
         for record in self.records.values():
             if record.enabled:
                 try:
-                    self._configure(record)
+                    self._build(record)
                 except ConfigError as exc:
                     if not self.diagnose:
-                        raise
+                        problems.append(str(exc))
                     record.enabled, record.error = False, str(exc)
+        if problems:
+            raise ConfigError("\n".join(problems))
 
     # discovery -----------------------------------------------------------------------
     def _gate(self, record: PluginRecord) -> bool:
@@ -174,25 +199,26 @@ class Registry:
         return (core.plugins is not None and name in core.plugins) or name in self.config.tables
 
     # configuration -------------------------------------------------------------------
-    def _check_names(self, known: set[str]) -> None:
+    def _check_names(self, known: set[str]) -> list[str]:
         """Every plugin name the configuration uses must be installed: a misspelt name in
-        an allow-list would silently drop a plugin (an authentication plugin, say)."""
+        an allow-list would silently drop a plugin (an authentication plugin, say).
+        Returns one line per problem."""
         config, names = self.config, ", ".join(sorted(known)) or "none"
+        problems = []
         for table in config.tables:
             if table not in known:
-                variables = sorted(v for (t, _), v in config.origins.items() if t == table)
-                where = f"environment variable {variables[0]}" if variables else config.source
-                raise ConfigError(
-                    f"{where}: [{table}]: no installed plugin is named {table!r}; "
-                    f"expected one of: {names}"
+                problems.append(
+                    f"{config.table_place(table)}: [{table}]: no installed plugin is named "
+                    f"{table!r}; expected one of: {names}"
                 )
         for key in ("plugins", "disable_plugins"):
             for name in getattr(config.core, key) or ():
                 if name not in known:
-                    raise ConfigError(
+                    problems.append(
                         f"{config.where(key)}: {key}: no installed plugin is named "
                         f"{name!r}; expected one of: {names}"
                     )
+        return problems
 
     def _impl(self, hook: str, name: str) -> Any:
         plugin = self.pm.get_plugin(name)
@@ -201,33 +227,42 @@ class Registry:
                 return impl.function
         return None
 
-    def _configure(self, record: PluginRecord) -> None:
+    def _validate(self, record: PluginRecord) -> list[str]:
+        """Validate ``record``'s table against its schema into ``record.options``; returns
+        one line per problem (naming each key's own origin)."""
         schema_hook = self._impl("siomw_config_schema", record.name)
         schema = schema_hook() if schema_hook else None
         raw = self.config.table(record.name)
         if schema is None:
+            record.options = None
             if raw:
-                raise ConfigError(
-                    f"{self.config.source}: [{record.name}]: plugin {record.name!r} takes no "
-                    f"options; found keys {sorted(raw)}"
-                )
-            options = None
-        else:
-            options = validate_table(
+                return [f"{self.config.table_place(record.name)}: [{record.name}]: plugin "
+                        f"{record.name!r} takes no options; found keys {sorted(raw)}"]
+            return []
+        try:
+            record.options = validate_table(
                 schema, raw, source=self.config.source, table=record.name,
                 origins=self.config.origins,
             )
-        record.options = options
+        except ConfigError as exc:
+            return str(exc).splitlines()
+        return []
+
+    def _build(self, record: PluginRecord) -> None:
+        """Ask ``record``'s plugin for its middlewares, its declarations going into this
+        stack's :attr:`secrets`."""
         build = self._impl("siomw_middlewares", record.name)
         if build is None:
             return
         try:
-            specs = list(build(config=options, settings=self.config.core))
+            with building(self.secrets):
+                specs = list(build(config=record.options, settings=self.config.core))
             for spec in specs:
                 if not isinstance(spec, Middleware):
                     raise TypeError(f"siomw_middlewares returned {spec!r}, not a Middleware")
         except ConfigError as exc:
-            raise ConfigError(f"{self.config.source}: [{record.name}]: {exc}") from None
+            where = self.config.table_place(record.name)
+            raise ConfigError(f"{where}: [{record.name}]: {exc}") from None
         except Exception as exc:
             self._failed(record, exc, "failed to build its middlewares")
             return

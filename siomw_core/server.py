@@ -67,10 +67,12 @@ class Siomw:
         **core: Any,
     ) -> None:
         self.sio = sio
+        # keyword overrides are validated like any source and never change a Config passed
+        # in; every problem (core keys, keywords, plugin tables) is raised by the registry
         if not isinstance(config, Config):
-            config = load_config(config, overrides=core)
-        elif core:
-            config.core = config.core.model_copy(update=core)
+            config = load_config(config, overrides=core, check=False)
+        else:
+            config = config.with_overrides(core)
         self.config = config
         self.registry = Registry(config, local_plugins=local_plugins, entry_points=entry_points)
         self._own: list[Middleware] = []

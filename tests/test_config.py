@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from siomw_core import ConfigError, CoreSettings, load_config
-from siomw_core.config import validate_table
+from siomw_core.config import EnvText, validate_table
 
 SIOMW_TOML = """\
 strict = true
@@ -147,23 +147,20 @@ def test_strict_from_env() -> None:
     assert load_config(environ={"SIOMW_STRICT": "true", "SIOMW_CONFIG": ""}).core.strict is True
 
 
-def test_plugin_keys_from_env_are_parsed_as_json(tmp_path: Path) -> None:
-    """SIOMW_<PLUGIN>__<KEY> sets a table key; JSON values are parsed, others stay strings."""
+def test_plugin_keys_from_env_are_kept_as_text_with_their_variable(tmp_path: Path) -> None:
+    """SIOMW_<PLUGIN>__<KEY> sets a table key, kept as the variable's text until the
+    plugin's schema says its type; the origin is the variable."""
     path = write(tmp_path, "siomw.toml", SIOMW_TOML)
     config = load_config(path, environ={
         "SIOMW_JWT__LEEWAY": "5",
-        "SIOMW_JWT__ALGORITHMS": '["RS256", "ES256"]',
-        "SIOMW_JWT__VERIFY": "true",
-        "SIOMW_JWT__SECRET": "not json",
         "SIOMW_RATELIMIT__LIMIT": "10/minute",
     })
-    assert config.tables["jwt"] == {
-        "leeway": 5, "algorithms": ["RS256", "ES256"], "verify": True, "secret": "not json",
-    }
+    assert config.tables["jwt"] == {"leeway": "5", "algorithms": ["HS256"]}
+    assert isinstance(config.tables["jwt"]["leeway"], EnvText)
     assert config.tables["ratelimit"] == {"limit": "10/minute"}
     assert config.tables["logging"] == {"format": "json"}
-    assert config.origins[("jwt", "leeway")] == "SIOMW_JWT__LEEWAY"
-    assert config.origins[("ratelimit", "limit")] == "SIOMW_RATELIMIT__LIMIT"
+    assert config.origins[("jwt", "leeway")] == "environment variable SIOMW_JWT__LEEWAY"
+    assert config.origins[("ratelimit", "limit")] == "environment variable SIOMW_RATELIMIT__LIMIT"
     assert ("logging", "format") not in config.origins
 
 
@@ -306,3 +303,156 @@ def test_boolean_timeout_and_env_origin_are_named(
     config = load_config(environ={"SIOMW_PLUGINS": "jtw", "SIOMW_CONFIG": ""})
     assert config.where("plugins") == "environment variable SIOMW_PLUGINS"
     assert load_config(environ={}, overrides={"strict": True}).where("strict").startswith("code")
+
+
+# --- item: environment values take the type of the key they set -------------------------
+
+def _env_table(schema: type[BaseModel], table: str, environ: dict[str, str]) -> BaseModel:
+    config = load_config(environ={"SIOMW_CONFIG": "", **environ})
+    return validate_table(schema, config.table(table), source=config.source, table=table,
+                          origins=config.origins)
+
+
+def test_env_values_of_every_bundled_plugin_take_the_key_type() -> None:
+    """String keys take the text as it is (a numeric issuer stays a string), numbers parse,
+    booleans take true/false/1/0/yes/no/on/off, lists and tables are JSON, for the real
+    schemas of every bundled plugin."""
+    from siomw_headers.options import HeadersOptions
+    from siomw_jwt import JwtOptions
+    from siomw_logging import LoggingOptions
+    from siomw_ratelimit.options import RateLimitOptions
+
+    jwt = _env_table(JwtOptions, "jwt", {
+        "SIOMW_JWT__ISSUER": "2024", "SIOMW_JWT__AUDIENCE": '["a", "b"]',
+        "SIOMW_JWT__LEEWAY": "5", "SIOMW_JWT__MAX_TOKEN_BYTES": "100",
+        "SIOMW_JWT__HANDSHAKE": "yes", "SIOMW_JWT__ALGORITHMS": '["HS384"]',
+        "SIOMW_JWT__SECRET_ENV": "1234", "SIOMW_JWT__QUERY_PARAM": "true",
+        "SIOMW_JWT__NAMESPACES": '{"/admin": {"scopes": ["admin"], "anonymous": false}}',
+    })
+    assert isinstance(jwt, JwtOptions)
+    assert (jwt.issuer, jwt.audience, jwt.leeway, jwt.max_token_bytes) == (
+        "2024", ["a", "b"], 5.0, 100)
+    assert (jwt.handshake, jwt.algorithms, jwt.secret_env, jwt.query_param) == (
+        True, ["HS384"], "1234", "true")
+    assert jwt.namespaces["/admin"].scopes == ["admin"]
+
+    logging_ = _env_table(LoggingOptions, "logging", {
+        "SIOMW_LOGGING__FORMAT": "console", "SIOMW_LOGGING__ACCESS_LOG": "0",
+        "SIOMW_LOGGING__REDACT_PARAMS": '["room"]', "SIOMW_LOGGING__LOGGER_NAME": "007",
+    })
+    assert isinstance(logging_, LoggingOptions)
+    assert (logging_.format, logging_.access_log, logging_.redact_params,
+            logging_.logger_name) == ("console", False, ["room"], "007")
+
+    ratelimit = _env_table(RateLimitOptions, "ratelimit", {
+        "SIOMW_RATELIMIT__CONNECT": "10/minute", "SIOMW_RATELIMIT__PER_NAMESPACE": "On",
+        "SIOMW_RATELIMIT__STORAGE_TIMEOUT": "0.5", "SIOMW_RATELIMIT__KEY_PREFIX": "42",
+        "SIOMW_RATELIMIT__HEADERS": "FALSE",
+    })
+    assert isinstance(ratelimit, RateLimitOptions)
+    assert (ratelimit.connect, ratelimit.per_namespace, ratelimit.storage_timeout,
+            ratelimit.key_prefix, ratelimit.headers) == ("10/minute", True, 0.5, "42", False)
+
+    headers = _env_table(HeadersOptions, "headers", {
+        "SIOMW_HEADERS__X_FRAME_OPTIONS": "false", "SIOMW_HEADERS__X_DNS_PREFETCH_CONTROL": "on",
+        "SIOMW_HEADERS__EXTRA": '{"X-Team": "7"}',
+    })
+    assert isinstance(headers, HeadersOptions)
+    assert (headers.x_frame_options, headers.x_dns_prefetch_control, headers.extra) == (
+        "", "on", {"X-Team": "7"})
+
+
+def test_core_keys_from_env_take_the_key_type() -> None:
+    """SIOMW_CONNECT_TIMEOUT is a number, SIOMW_STRICT a boolean in any usual spelling,
+    SIOMW_ORDER and the lists comma-separated or JSON."""
+    config = load_config(environ={
+        "SIOMW_CONFIG": "", "SIOMW_CONNECT_TIMEOUT": "3", "SIOMW_STRICT": "Yes",
+        "SIOMW_ORDER": "logging, jwt", "SIOMW_PLUGINS": '["jwt", "logging"]',
+    })
+    assert (config.core.connect_timeout, config.core.strict) == (3.0, True)
+    assert config.core.order == ["logging", "jwt"]
+    assert config.core.plugins == ["jwt", "logging"]
+    assert load_config(environ={"SIOMW_CONFIG": "", "SIOMW_STRICT": "0"}).core.strict is False
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SIOMW_STRICT": "maybe"},
+         "environment variable SIOMW_STRICT: strict: expected Input should be a valid "
+         "boolean; found 'maybe' (str)"),
+        ({"SIOMW_CONNECT_TIMEOUT": "-1"},
+         "environment variable SIOMW_CONNECT_TIMEOUT: connect_timeout: expected Input should "
+         "be greater than 0; found -1 (int)"),
+    ],
+)
+def test_bad_core_values_from_env_name_the_variable(environ: dict[str, str],
+                                                    message: str) -> None:
+    """A wrong value from the environment is one line naming the variable, with the text."""
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"SIOMW_CONFIG": "", **environ})
+    assert str(info.value) == message
+
+
+def test_bad_plugin_values_from_env_name_the_variable() -> None:
+    """A wrong value for a typed key names the variable and shows the text as found."""
+    from siomw_jwt import JwtOptions
+
+    with pytest.raises(ConfigError) as info:
+        _env_table(JwtOptions, "jwt", {"SIOMW_JWT__HANDSHAKE": "sometimes",
+                                       "SIOMW_JWT__ALGORITHMS": "HS256"})
+    assert str(info.value).splitlines() == [
+        "environment variable SIOMW_JWT__ALGORITHMS: [jwt] algorithms: expected Input should "
+        "be a valid list; found 'HS256' (str)",
+        "environment variable SIOMW_JWT__HANDSHAKE: [jwt] handshake: expected Input should be "
+        "a valid boolean; found 'sometimes' (str)",
+    ]
+
+
+# --- item: keyword overrides are validated and never change what was passed --------------
+
+def test_keyword_overrides_are_validated_and_never_mutate_the_config() -> None:
+    """Siomw(sio, config=cfg, connect_timeout=-1) is refused naming the keyword; a valid
+    keyword applies to the stack only; cfg is the same before and after."""
+    import socketio
+
+    from siomw_core import Siomw
+
+    cfg = load_config(environ={"SIOMW_CONFIG": ""}, overrides={"plugins": []})
+    before = cfg.core
+    with pytest.raises(ConfigError) as info:
+        Siomw(socketio.AsyncServer(async_mode="asgi"), config=cfg, entry_points=False,
+              connect_timeout=-1)
+    assert str(info.value) == ("code (attach / Siomw keyword): connect_timeout: expected Input "
+                               "should be greater than 0; found -1 (int)")
+    with pytest.raises(ConfigError) as info:
+        Siomw(socketio.AsyncServer(async_mode="asgi"), config=cfg, entry_points=False,
+              conect_timeout=2, strict="yes")
+    assert str(info.value).splitlines() == [
+        "code (attach / Siomw keyword): strict: expected Input should be a valid boolean; "
+        "found 'yes' (str)",
+        "code (attach / Siomw keyword): conect_timeout: unknown key; expected a known key "
+        "(connect_timeout, disable_plugins, order, plugins, strict, trusted_proxies)",
+    ]
+    stack = Siomw(socketio.AsyncServer(async_mode="asgi"), config=cfg, entry_points=False,
+                  connect_timeout=2)
+    assert stack.config.core.connect_timeout == 2
+    assert stack.config.where("connect_timeout") == "code (attach / Siomw keyword)"
+    assert cfg.core is before and cfg.core.connect_timeout == 10
+    assert "connect_timeout" not in cfg.core_origins
+
+
+def test_load_config_reports_every_core_problem_at_once(tmp_path: Path) -> None:
+    """Two misspelt core keys and a wrong value from the environment: three lines."""
+    path = write(tmp_path, "siomw.toml", 'conect_timeout = 5\nstrikt = true\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={"SIOMW_CONNECT_TIMEOUT": "soon"})
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3
+    assert lines[0] == ("environment variable SIOMW_CONNECT_TIMEOUT: connect_timeout: expected "
+                        "Input should be a valid number, unable to parse string as a number; "
+                        "found 'soon' (str)")
+    assert lines[1].startswith(f"{path}: conect_timeout: unknown key; expected a known key (")
+    assert lines[2].startswith(f"{path}: strikt: unknown key; expected a known key (")
+    deferred = load_config(path, environ={}, check=False)
+    assert len(deferred.problems) == 2 and deferred.core == CoreSettings()

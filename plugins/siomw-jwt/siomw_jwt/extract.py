@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from siomw_core import Handshake, Request
+from siomw_core import Handshake, Request, parse_cookies
 
 from .refusals import invalid_request
 
@@ -59,19 +58,11 @@ def bearer_token(header: str | None) -> str | None:
     return match.group(1)
 
 
-def cookie_value(header: str, name: str) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` header (RFC 6265 §5.4), parsed the way
-    :attr:`siomw_core.Request.cookies` parses it (``http.cookies``); None when absent, empty
-    or when the header does not parse."""
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    if morsel is None:
-        return None
-    return morsel.value or None
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header (RFC 6265 §5.4), parsed by the
+    core's :func:`siomw_core.parse_cookies` (as :attr:`siomw_core.Request.cookies`: a
+    malformed pair elsewhere in the header does not hide it); None when absent or empty."""
+    return parse_cookies(header).get(name) or None
 
 
 class TokenSource:
@@ -104,9 +95,7 @@ class TokenSource:
             if token:
                 return token
         if self.cookie is not None:
-            header = headers.get("cookie")
-            if header:
-                return cookie_value(header, self.cookie)
+            return handshake.cookies.get(self.cookie) or None
         return None
 
     def of_request(self, request: Request) -> str | None:

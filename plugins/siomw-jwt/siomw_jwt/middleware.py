@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from siomw_core import CallNext, Middleware, Socket
+from siomw_core import CallNext, Middleware, Socket, declare_secret
 
 from .decoder import Decoder, verifier
 from .extract import TokenSource, auth_token
@@ -39,7 +39,12 @@ USER_KEY = "user"
 
 def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]:
     """The plugin's members for ``options``: the ``jwt`` connect middleware, and with
-    ``handshake = true`` the ``jwt-handshake`` engine member; both verify with ``decoder``."""
+    ``handshake = true`` the ``jwt-handshake`` engine member; both verify with ``decoder``.
+
+    The places a token is read from are declared secret (``siomw_core.declare_secret``:
+    ``Authorization``, ``query_param``, ``cookie``), so that the stack's logging never
+    writes them out."""
+    declare_secret(header="authorization", query=options.query_param, cookie=options.cookie)
     verify = verifier(options, decoder)
     source = TokenSource(options.query_param, options.cookie)
     if not options.handshake:

@@ -3,13 +3,18 @@
 The raw query string is never logged. The ``query`` field holds the parameters the
 application's client added (socket.io-client's ``query`` option, or a query on the connect
 URL), without Engine.IO's own (``EIO``, ``transport``, ``sid``: logged as fields; ``t``: a
-cache-buster), with the value of every token-like parameter replaced by ``"[redacted]"``.
+cache-buster), with the value of every secret parameter replaced by ``"[redacted]"``: which
+ones is the core's one fact (:mod:`siomw_core.secrets`): the built-in token-like names, what
+the stack's plugins declared (the jwt plugin's ``query_param``), the ``redact_params`` option.
 Sizes are bounded so that a hostile client cannot make long lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+
+from siomw_core import Secrets, current_secrets
+from siomw_core.secrets import SECRET_NAMES, SECRET_SUFFIXES, normal
 
 __all__ = [
     "ENGINE_PARAMS",
@@ -21,15 +26,11 @@ __all__ = [
     "QueryView",
 ]
 
-#: the replacement of a token-like value
+#: the replacement of a secret value
 REDACTED = "[redacted]"
-#: parameter names (lower case, ``-`` read as ``_``) whose values are never logged
-SECRET_PARAMS = frozenset({
-    "token", "access_token", "auth", "jwt", "key", "apikey", "api_key", "password",
-    "secret",
-})
-#: ... nor those of names ending so (``refresh_token``, ``client_secret``, ``x_api_key``)
-SECRET_SUFFIXES = ("_token", "_secret", "_password", "_key", "_jwt")
+#: built-in parameter names (lower case, ``-`` read as ``_``) whose values are never logged
+#: (the core's :data:`siomw_core.secrets.SECRET_NAMES`)
+SECRET_PARAMS = SECRET_NAMES
 #: Engine.IO's own parameters (protocol revision, transport, session, cache-buster)
 ENGINE_PARAMS = frozenset({"EIO", "transport", "sid", "t"})
 #: at most this many parameters are shown; ``"..."`` maps to how many were left out
@@ -47,22 +48,27 @@ class QueryView:
 
     Args:
         extra: more secret parameter names (the ``redact_params`` option).
+        secrets: the registry of secret names to follow (default
+            :func:`siomw_core.current_secrets`: built inside the plugin's
+            ``siomw_middlewares``, that is the stack's). It is asked per request, so names
+            declared by plugins built after this one (the jwt plugin's ``query_param``)
+            count.
     """
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_extra", "_secrets")
 
-    def __init__(self, extra: Iterable[str] = ()) -> None:
-        self._secret = SECRET_PARAMS | {self.normal(name) for name in extra}
+    def __init__(self, extra: Iterable[str] = (), secrets: Secrets | None = None) -> None:
+        self._extra = frozenset(self.normal(name) for name in extra)
+        self._secrets = secrets if secrets is not None else current_secrets()
 
     @staticmethod
     def normal(name: str) -> str:
         """The form names are compared in: lower case, ``-`` read as ``_``."""
-        return name.lower().replace("-", "_")
+        return normal(name)
 
     def is_secret(self, name: str) -> bool:
         """Whether ``name``'s value must be replaced by :data:`REDACTED`."""
-        normal = self.normal(name)
-        return normal in self._secret or normal.endswith(SECRET_SUFFIXES)
+        return self._secrets.is_secret_query(name) or self.normal(name) in self._extra
 
     def __call__(self, query: Mapping[str, str]) -> dict[str, str] | None:
         """``{name: value or "[redacted]"}`` of the non-engine parameters; None when none.
