@@ -8,11 +8,18 @@ A chain is a tuple of :class:`~siomw_core.middleware.Middleware`, composed once 
   inside the middleware that made it;
 - a middleware that returns without calling ``call_next`` and without raising refuses, with a
   warning that names it (Node leaves the client hanging);
-- any exception but a :class:`Refusal` becomes the ``internal_error`` refusal at the boundary
+- ``ConnectionRefusedError`` (python-socketio's or the built-in) is read as the refusal it
+  stands for (``errors.as_refusal``), as python-socketio reads it from a connect handler;
+- any other exception becomes the ``internal_error`` refusal at the boundary
   of the member that raised it, logged with that member's name and traceback, so members
   further out (a logger, say) see a Refusal like any other;
 - a chain that passes its deadline is cancelled and refuses with ``middleware_timeout``;
-  the log names the member that was running.
+  the log names the member that was running; a ``call_next`` after the deadline (by a
+  member that swallowed the cancel) refuses the same way and runs nothing further;
+- whatever a member does with ``call_next`` (``asyncio.gather``, ``create_task``), the rest
+  of the chain never outlives it: when a member exits while its ``call_next`` still runs
+  in another task, that task is cancelled and awaited and the member refuses; a
+  ``call_next`` started after its member exited, or after the run ended, runs nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from .errors import Refusal, internal_error, middleware_timeout
+from .errors import Refusal, as_refusal, internal_error, middleware_timeout
 from .middleware import Middleware
 
 __all__ = ["ENDPOINT", "run_chain"]
@@ -32,35 +39,45 @@ log = logging.getLogger("siomw")
 #: the name logs give the application's handler at the end of a chain
 ENDPOINT = "connect handler"
 
+# what a member's call_next has done so far
+_NOT_CALLED, _RUNNING, _DONE = 0, 1, 2
+
 
 class _Run:
-    """Per-run state: what is running, and whether the deadline cancelled it."""
+    """Per-run state: the deadline's flag, and whether the run is over."""
 
-    __slots__ = ("chain", "running", "subject", "timed_out")
+    __slots__ = ("chain", "over", "subject", "task", "timed_out")
 
     def __init__(self, chain: Sequence[Middleware], subject: Any) -> None:
         self.chain = chain
         self.subject = subject
-        self.running: list[str] = []
+        self.task = asyncio.current_task()  # the task the deadline cancels
         self.timed_out = False
+        self.over = False  # decided: nothing may start the endpoint any more
 
 
 def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     """Turn an exception raised by ``name`` into the refusal outer members will see."""
     if isinstance(exc, asyncio.CancelledError):
         task = asyncio.current_task()
-        if not run.timed_out:
+        if run.timed_out and task is run.task:
+            run.timed_out = False  # converted once, at the innermost member of the run's task
             if task is not None and task.cancelling():
-                raise exc  # a real cancellation from outside the chain
-            # raised by the middleware's own code: a failure like any other
-            log.error("siomw: middleware %r raised CancelledError for %r; refusing with "
-                      "internal_error", name, run.subject)
-            return internal_error()
-        run.timed_out = False  # converted once, at the innermost member
-        if task is not None:
-            task.uncancel()
-        log.error("siomw: chain deadline passed while %r was running for %r", name, run.subject)
-        return middleware_timeout()
+                task.uncancel()
+            log.error("siomw: chain deadline passed while %r was running for %r", name,
+                      run.subject)
+            return middleware_timeout()
+        if run.timed_out or (task is not None and task.cancelling()):
+            # a real cancellation from outside; or the deadline reaching a task a member
+            # started, which ends cancelled and is converted in the run's own task
+            raise exc
+        # raised by the middleware's own code: a failure like any other
+        log.error("siomw: middleware %r raised CancelledError for %r; refusing with "
+                  "internal_error", name, run.subject)
+        return internal_error()
+    refusal = as_refusal(exc)
+    if refusal is not None:
+        return refusal
     log.error(
         "siomw: middleware %r raised for %r; refusing with internal_error",
         name,
@@ -70,44 +87,86 @@ def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     return internal_error()
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a settled task's outcome as seen: _fail logged what mattered already."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _settle(inner: asyncio.Task[Any]) -> None:
+    """Cancel work a member left running in another task and wait for it to end."""
+    inner.add_done_callback(_retrieve)
+    inner.cancel()
+    await asyncio.wait({inner})
+
+
 async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -> None:
     chain = run.chain
     if index == len(chain):
-        run.running.append(ENDPOINT)
+        if run.over:  # a call_next left running in some task outlived the run
+            raise _late(run, ENDPOINT)
         try:
             await endpoint()
-        except Refusal:
-            raise
         except BaseException as exc:
             raise _fail(run, ENDPOINT, exc) from None
-        finally:
-            run.running.pop()
         if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
             raise _fail(run, ENDPOINT, asyncio.CancelledError())
         return
 
     member = chain[index]
-    called = False
+    here = asyncio.current_task()
+    state = _NOT_CALLED
+    inner: asyncio.Task[Any] | None = None  # the other task call_next runs in, if any
+    exited = False
 
     async def call_next() -> None:
-        nonlocal called
-        if called:
+        nonlocal state, inner
+        if state != _NOT_CALLED:
             raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
-        called = True
-        await _step(run, index + 1, endpoint)
+        if exited or run.over:
+            raise RuntimeError(f"middleware {member.name!r} called call_next() after it "
+                               "returned; nothing ran")
+        state = _RUNNING
+        task = asyncio.current_task()
+        if task is not here:
+            inner = task
+        try:
+            if run.timed_out:  # the member swallowed the deadline's cancel: decided
+                raise _fail(run, member.name, asyncio.CancelledError())
+            await _step(run, index + 1, endpoint)
+        finally:
+            state = _DONE
 
-    run.running.append(member.name)
+    error: BaseException | None = None
     try:
         await member.func(run.subject, call_next)
-    except Refusal:
-        raise
     except BaseException as exc:
-        raise _fail(run, member.name, exc) from None
-    finally:
-        run.running.pop()
+        error = exc
+    exited = True
+    left_running = state == _RUNNING and inner is not None
+    if left_running:
+        assert inner is not None
+        try:
+            await _settle(inner)
+        except asyncio.CancelledError as exc:  # the deadline, or a cancel from outside
+            error = exc
+    if error is not None:
+        if run.timed_out and not isinstance(error, asyncio.CancelledError):
+            error = asyncio.CancelledError()  # it swallowed the deadline's cancel, then ended
+        if isinstance(error, Refusal):
+            raise error
+        raise _fail(run, member.name, error) from None
     if run.timed_out:  # the member swallowed the deadline's cancel
         raise _fail(run, member.name, asyncio.CancelledError())
-    if not called:
+    if left_running:
+        log.warning(
+            "siomw: middleware %r returned while its call_next() still ran in another "
+            "task (cancelled); refusing %r",
+            member.name,
+            run.subject,
+        )
+        raise internal_error()
+    if state == _NOT_CALLED:
         log.warning(
             "siomw: middleware %r returned without calling call_next() or raising; "
             "refusing %r",
@@ -115,6 +174,12 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
             run.subject,
         )
         raise internal_error()
+
+
+def _late(run: _Run, name: str) -> Refusal:
+    log.warning("siomw: the %s was not run for %r: its chain had already ended", name,
+                run.subject)
+    return internal_error()
 
 
 async def run_chain(
@@ -128,22 +193,27 @@ async def run_chain(
     Args:
         chain: the composed members, outermost first.
         subject: what each member receives as its first argument.
-        endpoint: awaited once every member called ``call_next``: the application.
+        endpoint: awaited at most once, when every member called ``call_next``: the
+            application. It never starts once the run is decided.
         timeout: deadline for the whole run in seconds (``None``: no deadline).
 
     Returns:
         None when every member and the endpoint passed.
 
     Raises:
-        Refusal: a member or the endpoint refused, or failed (``internal_error``), or the
-            deadline passed (``middleware_timeout``).
+        Refusal: a member or the endpoint refused (a ``Refusal`` or a
+            ``ConnectionRefusedError``), or failed (``internal_error``), or the deadline
+            passed (``middleware_timeout``).
         asyncio.CancelledError: the run was cancelled from outside.
     """
     run = _Run(chain, subject)
     if timeout is None:
-        await _step(run, 0, endpoint)
+        try:
+            await _step(run, 0, endpoint)
+        finally:
+            run.over = True
         return
-    task = asyncio.current_task()
+    task = run.task
     assert task is not None
 
     def expire() -> None:
@@ -154,4 +224,5 @@ async def run_chain(
     try:
         await _step(run, 0, endpoint)
     finally:
+        run.over = True
         handle.cancel()

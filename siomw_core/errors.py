@@ -7,6 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedError
+
 log = logging.getLogger("siomw")
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "OrderingError",
     "PluginLoadError",
     "Refusal",
+    "as_refusal",
     "internal_error",
     "middleware_timeout",
 ]
@@ -92,6 +95,44 @@ def internal_error() -> Refusal:
 def middleware_timeout() -> Refusal:
     """The refusal sent when a chain passed its deadline: code ``middleware_timeout``."""
     return Refusal("Middleware timeout", {"code": "middleware_timeout"}, status=503)
+
+
+#: python-socketio's message for a built-in ``ConnectionRefusedError`` raised without one
+#: (``socketio/async_server.py`` ``_handle_connect``)
+BUILTIN_REFUSED = "Connection refused by server"
+
+
+def as_refusal(exc: BaseException) -> Refusal | None:
+    """The refusal ``exc`` stands for, or None when it is a failure (``internal_error``).
+
+    One rule for middlewares and connect handlers alike, the way python-socketio 5.18 reads
+    a connect handler's exceptions (``socketio/exceptions.py``):
+
+    - a :class:`Refusal` is itself;
+    - ``socketio.exceptions.ConnectionRefusedError(*args)``: its ``error_args``, i.e.
+      message ``str(args[0])`` (default ``"Connection rejected by server"``), data
+      ``args[1]``, or ``args[1:]`` as a list when there are more;
+    - the built-in ``ConnectionRefusedError(*args)`` raised by code: the same reading of its
+      ``args`` (default message ``"Connection refused by server"``; python-socketio drops a
+      message given to it, siomw keeps it);
+    - a built-in ``ConnectionRefusedError`` carrying an ``errno`` (``[Errno 111] Connect call
+      failed``: a backend the middleware reached for is down) is a failure: None, so that
+      it is logged with its traceback and its text never reaches the client.
+
+    The HTTP status of such a refusal is Refusal's default, 403.
+    """
+    if isinstance(exc, Refusal):
+        return exc
+    if isinstance(exc, SioConnectionRefusedError):
+        args = exc.error_args
+        return Refusal(args["message"], args.get("data"))
+    if isinstance(exc, ConnectionRefusedError) and not isinstance(exc.errno, int):
+        if not exc.args:
+            return Refusal(BUILTIN_REFUSED)
+        rest = exc.args[1:]
+        return Refusal(str(exc.args[0]), None if not rest else rest[0] if len(rest) == 1
+                       else list(rest))
+    return None
 
 
 class ConfigError(ValueError):

@@ -6,16 +6,21 @@ it has not accepted (``reference/python-socketio-internals.md`` §1-2). This mod
 the server's ``_handle_connect`` (a private method, the same seam as ``sio.instrument()``
 uses for ``_trigger_event``) so that, per CONNECT packet:
 
-1. the namespace is checked; an unknown one is refused with ``{"message": "Invalid
-   namespace"}``, the payload Node sends (python-socketio sends a bare string the JS client
-   cannot read);
-2. the sid is pre-registered, kept out of every broadcast, and the chain runs in its own
-   task, so the engine keeps reading and notices a client that leaves;
+1. the namespace is checked (python-socketio's handlers and ``namespaces``, plus every
+   namespace a middleware guards, as Node's ``io.of`` creates it); an unknown one is
+   refused with ``{"message": "Invalid namespace"}``, the payload Node sends
+   (python-socketio sends a bare string the JS client cannot read);
+2. the sid is pre-registered and the chain runs in its own task, so the engine keeps
+   reading and notices a client that leaves; no packet sent from elsewhere reaches the
+   pending socket, and what its own chain or connect handler emits to it (``to=sid``, a
+   room it joined, a broadcast) is held and sent right after its CONNECT, in order, or
+   dropped when it is refused;
 3. the chain's endpoint is the application's own connect handler (decorator or
    ``AsyncNamespace``), called as python-socketio would, after checking that the client is
    still there and after saving ``socket.data`` as the session;
 4. acceptance sends CONNECT ``{"sid"}``; a refusal sends CONNECT_ERROR ``{"message",
-   "data"}``; a client that left gets nothing and leaves nothing behind.
+   "data"}``; a client that left gets nothing and leaves nothing behind; a connect handler
+   that accepted an attempt refused afterwards is always paired with the disconnect handler.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import socketio
@@ -32,7 +39,7 @@ from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedEr
 
 from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
-from ..errors import Refusal, internal_error, middleware_timeout
+from ..errors import Refusal, as_refusal, internal_error, middleware_timeout
 from ..middleware import Middleware
 from ..proxies import TrustedProxies
 
@@ -52,15 +59,53 @@ class _ClientGone(Refusal):
         super().__init__("Client left before the connection was accepted", {"code": CLIENT_GONE})
 
 
+class _Attempt:
+    """One pending connection: its socket, what its own chain emitted to it, its state."""
+
+    __slots__ = ("accepted", "answered", "handler_accepted", "held", "paired", "socket")
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        # (is a Socket.IO packet, packet): sent after CONNECT, dropped on refusal
+        self.held: deque[tuple[bool, Any]] = deque()
+        self.answered = False  # CONNECT_ERROR sent (or the client left): nothing more
+        self.accepted = False  # the chain accepted: CONNECT is being sent
+        self.handler_accepted = False  # the application's connect handler saw it accepted
+        self.paired = False  # and its disconnect handler was called for it
+
+
+#: the attempt whose connect chain (and the tasks it starts) is running in this context
+_connecting: ContextVar[_Attempt | None] = ContextVar("siomw_connecting", default=None)
+
+
+class _PendingEio(str):
+    """The eio sid ``get_participants`` yields for a pending socket.
+
+    python-socketio's managers hand it to the server's ``_send_eio_packet`` /
+    ``_send_packet``, where siomw holds the packet for the socket's own chain
+    (``attempt``) and drops it otherwise (``attempt`` None).
+    """
+
+    attempt: _Attempt | None
+
+    def __new__(cls, eio_sid: str, attempt: _Attempt | None) -> _PendingEio:
+        self = super().__new__(cls, eio_sid)
+        self.attempt = attempt
+        return self
+
+
 class ConnectLevel:
     """Connect chains installed on one ``socketio.AsyncServer``.
 
     Args:
-        sio: the server; its ``_handle_connect``, ``_trigger_event`` and its manager's
-            ``get_participants`` are wrapped on the instance.
+        sio: the server; its ``_handle_connect``, ``_trigger_event``, ``_send_packet``,
+            ``_send_eio_packet`` and its manager's ``get_participants`` are wrapped on the
+            instance.
         chain_for: returns the composed chain of a namespace (outermost first).
         timeout: the chain deadline in seconds (config ``connect_timeout``).
         proxies: the trusted proxies (config ``trusted_proxies``) for ``handshake.address``.
+        guarded: returns the namespaces some middleware guards; they are accepted even
+            without a handler (Node's ``io.of(ns).use(fn)`` creates ``ns``).
     """
 
     def __init__(
@@ -69,6 +114,7 @@ class ConnectLevel:
         chain_for: Callable[[str], Sequence[Middleware]],
         timeout: float,
         proxies: TrustedProxies | None = None,
+        guarded: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         if not isinstance(sio, socketio.AsyncServer):
             raise TypeError(
@@ -78,11 +124,14 @@ class ConnectLevel:
         self.chain_for = chain_for
         self.timeout = timeout
         self.proxies = proxies
-        self.pending: set[str] = set()
-        self.overdue: set[str] = set()
+        self.guarded = guarded
+        #: sid -> attempt, from pre_connect until it is accepted or refused
+        self.pending: dict[str, _Attempt] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
         self._trigger_event = sio._trigger_event
+        self._send_packet = sio._send_packet
+        self._send_eio_packet = sio._send_eio_packet
 
     def install(self) -> None:
         """Wrap the server instance; idempotent per server."""
@@ -97,6 +146,8 @@ class ConnectLevel:
             )
         sio._handle_connect = self._handle_connect
         sio._trigger_event = self._trigger_with_callbacks
+        sio._send_packet = self._send_packet_held
+        sio._send_eio_packet = self._send_eio_packet_held
         self._wrap_manager(sio.manager)
 
     def _wrap_manager(self, manager: Any) -> None:
@@ -107,13 +158,33 @@ class ConnectLevel:
             if not pending:
                 yield from participants(namespace, room)
                 return
+            own = _connecting.get()
             for sid, eio_sid in participants(namespace, room):
-                if sid not in pending:  # not yet accepted: no broadcast reaches it
+                attempt = pending.get(sid)
+                if attempt is None:
                     yield sid, eio_sid
+                else:  # not yet accepted: held for its own chain, dropped for the rest
+                    yield sid, _PendingEio(eio_sid, attempt if attempt is own else None)
 
         manager.get_participants = get_participants
 
     # python-socketio seams -----------------------------------------------------------
+    async def _send_eio_packet_held(self, eio_sid: str, eio_pkt: Any) -> None:
+        if type(eio_sid) is _PendingEio:
+            attempt = eio_sid.attempt
+            if attempt is not None and not attempt.answered:
+                attempt.held.append((False, eio_pkt))
+            return
+        await self._send_eio_packet(eio_sid, eio_pkt)
+
+    async def _send_packet_held(self, eio_sid: str, pkt: Any) -> None:
+        if type(eio_sid) is _PendingEio:  # an emit with an ack callback
+            attempt = eio_sid.attempt
+            if attempt is not None and not attempt.answered:
+                attempt.held.append((True, pkt))
+            return
+        await self._send_packet(eio_sid, pkt)
+
     async def _trigger_with_callbacks(self, event: str, namespace: str, *args: Any) -> Any:
         if event != "disconnect" or not self._on_disconnect:
             return await self._trigger_event(event, namespace, *args)
@@ -134,6 +205,7 @@ class ConnectLevel:
             or namespace in sio.namespace_handlers
             or sio.namespaces == "*"
             or namespace in sio.namespaces
+            or namespace in self.guarded()
         ):
             sid = await sio.manager.pre_connect(eio_sid, namespace)
         if sid is None:
@@ -151,13 +223,13 @@ class ConnectLevel:
         # python-socketio keeps a namespace's session for the engine session's life: a new
         # CONNECT must not see what an earlier connection on it stored (internals §4)
         engine_socket.session.pop(namespace, None)
-        self.pending.add(sid)
         socket = Socket(sid, namespace, Handshake(environ, data, self.proxies), eio_sid, sio)
-        task = asyncio.create_task(self._connect(socket, data))
+        attempt = self.pending[sid] = _Attempt(socket)
+        task = asyncio.create_task(self._connect(attempt, data))
         self._tasks.add(task)
         # a member that swallows the deadline's cancel must not leave the client waiting
         overdue = asyncio.get_running_loop().call_later(
-            self.timeout + OVERDUE_GRACE, self._overdue, socket
+            self.timeout + OVERDUE_GRACE, self._overdue, attempt
         )
 
         def finished(done: asyncio.Task[None]) -> None:
@@ -166,31 +238,46 @@ class ConnectLevel:
 
         task.add_done_callback(finished)
 
-    def _overdue(self, socket: Socket) -> None:
+    def _overdue(self, attempt: _Attempt) -> None:
+        socket = attempt.socket
         log.error(
             "siomw: the connect chain of %s on %s still runs %.1f s after its deadline (a "
             "middleware ignores cancellation); refusing with middleware_timeout",
             socket.sid, socket.namespace, OVERDUE_GRACE,
         )
-        self.overdue.add(socket.sid)
-        task = asyncio.create_task(self._refuse(socket, middleware_timeout(), False))
+        task = asyncio.create_task(self._refuse(attempt, middleware_timeout()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # one connection attempt ------------------------------------------------------------
-    async def _connect(self, socket: Socket, auth: Any) -> None:
+    async def _connect(self, attempt: _Attempt, auth: Any) -> None:
+        socket = attempt.socket
         sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
-        handler_accepted = False
+        _connecting.set(attempt)  # this task's context: what the chain emits is held
 
         async def endpoint() -> None:
-            nonlocal handler_accepted
             engine_socket = sio.eio.sockets.get(eio_sid)
-            if engine_socket is None or engine_socket.closed or sid in self.overdue:
+            if attempt.answered:  # refused already by _overdue: what the client got
+                raise middleware_timeout()
+            if engine_socket is None or engine_socket.closed:
                 raise _ClientGone()
             # what sio.save_session stores, without its sid -> eio_sid lookups
             engine_socket.session[namespace] = socket.data
-            await self._call_handler(socket, auth)
-            handler_accepted = True  # and it accepted: a later refusal owes it a disconnect
+            try:
+                await self._call_handler(socket, auth)
+            except Refusal:
+                raise
+            except Exception:
+                if self._alive(eio_sid):
+                    raise
+                # a consequence of the client leaving (save_session: KeyError('Session not
+                # found')), not a server failure: a quiet abandoned attempt
+                log.debug("siomw: the connect handler of %s on %s raised after its client "
+                          "left", sid, namespace, exc_info=True)
+                raise _ClientGone() from None
+            attempt.handler_accepted = True  # a later refusal owes it a disconnect
+            if attempt.answered:  # refused while the handler ran (overdue)
+                await self._pair(attempt)
             if not self._alive(eio_sid):  # left while the handler ran: outer members see it
                 raise _ClientGone()
 
@@ -204,27 +291,37 @@ class ConnectLevel:
                     raise internal_error() from None
                 await run_chain(chain, socket, endpoint, self.timeout)
             except Refusal as refusal:
-                await self._refuse(socket, refusal, handler_accepted)
+                await self._refuse(attempt, refusal)
                 return
-            if sid in self.overdue:  # refused already by _overdue
-                self.overdue.discard(sid)
+            if attempt.answered:  # refused already by _overdue; its handler is paired
+                if attempt.handler_accepted:
+                    await self._pair(attempt)
                 return
+            attempt.accepted = True
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
-            self.pending.discard(sid)
+            held = attempt.held
+            while held:  # what its own chain emitted to it, in order, before anything else
+                is_sio, pkt = held.popleft()
+                send = self._send_packet if is_sio else self._send_eio_packet
+                await send(eio_sid, pkt)
+            self.pending.pop(sid, None)
             await sio.manager.connect(sid, namespace)
             if socket._on_disconnect:
                 self._on_disconnect[(namespace, sid)] = socket._on_disconnect
         except asyncio.CancelledError:
-            self.pending.discard(sid)
-            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+            await self._abandon(attempt)
             raise
         except Exception:  # a task's exception would go unretrieved: log and clean up
-            self.pending.discard(sid)
             log.exception("siomw: connect of %s to %s failed", sid, namespace)
-            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+            await self._abandon(attempt)
 
     async def _call_handler(self, socket: Socket, auth: Any) -> None:
-        """Call the application's connect handler the way python-socketio 5.18 does."""
+        """Call the application's connect handler the way python-socketio 5.18 does.
+
+        Raises:
+            Refusal: it returned False, or raised a ``ConnectionRefusedError``
+                (``errors.as_refusal``: python-socketio's or the built-in, message kept).
+        """
         args = (socket.sid, socket.environ)
         trigger = self._trigger_event
         try:
@@ -238,19 +335,21 @@ class ConnectLevel:
                         result = await trigger("connect", socket.namespace, *args)
                     except TypeError:
                         raise exc from None
-        except SioConnectionRefusedError as exc:
-            raise Refusal(exc.error_args["message"], exc.error_args.get("data")) from None
-        except ConnectionRefusedError:
-            raise Refusal("Connection refused by server") from None
+        except (SioConnectionRefusedError, ConnectionRefusedError) as exc:
+            refusal = as_refusal(exc)
+            if refusal is None:  # a backend's refused TCP connection: a failure
+                raise
+            raise refusal from None
         if result is False:
             raise Refusal("Connection rejected by server")
 
-    async def _refuse(self, socket: Socket, refusal: Refusal, handler_accepted: bool) -> None:
+    async def _refuse(self, attempt: _Attempt, refusal: Refusal) -> None:
+        socket = attempt.socket
         sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
-        if sid not in self.pending:  # answered already (overdue), or the chain ended late
-            self.overdue.discard(sid)
-            return
-        self.pending.discard(sid)
+        if attempt.answered or attempt.accepted:  # answered already (overdue, or accepted
+            return  # just as the deadline's grace ran out), or the chain ended late
+        attempt.answered = True
+        attempt.held.clear()  # what its chain emitted to it is dropped with it
         alive = self._alive(eio_sid)
         if alive:
             engine_socket = sio.eio.sockets.get(eio_sid)
@@ -263,12 +362,31 @@ class ConnectLevel:
                               sid, refusal)
                 await self._send(eio_sid, packet.CONNECT_ERROR, internal_error().payload(),
                                  namespace)
-        if handler_accepted:
-            # the application's connect handler saw this sid: pair it with a disconnect
-            reason = sio.reason.SERVER_DISCONNECT if alive else sio.reason.TRANSPORT_CLOSE
-            await self._trigger_event("disconnect", namespace, sid, reason)
+        if attempt.handler_accepted:
+            await self._pair(attempt)
         await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+        self.pending.pop(sid, None)
         log.debug("siomw: refused %s on %s: %r", sid, namespace, refusal)
+
+    async def _abandon(self, attempt: _Attempt) -> None:
+        """Clean up an attempt whose task was cancelled or failed (no answer is sent)."""
+        sid, namespace = attempt.socket.sid, attempt.socket.namespace
+        attempt.answered = True
+        attempt.held.clear()
+        if attempt.handler_accepted:
+            await self._pair(attempt)
+        self.pending.pop(sid, None)
+        await self.sio.manager.disconnect(sid, namespace, ignore_queue=True)
+
+    async def _pair(self, attempt: _Attempt) -> None:
+        """Call the disconnect handler for a refused attempt its connect handler accepted."""
+        if attempt.paired:
+            return
+        attempt.paired = True
+        socket = attempt.socket
+        reason = self.sio.reason
+        why = reason.SERVER_DISCONNECT if self._alive(socket.eio_sid) else reason.TRANSPORT_CLOSE
+        await self._trigger_event("disconnect", socket.namespace, socket.sid, why)
 
     # helpers ---------------------------------------------------------------------------
     def _alive(self, eio_sid: str) -> bool:
@@ -277,7 +395,7 @@ class ConnectLevel:
 
     async def _send(self, eio_sid: str, kind: int, data: Any, namespace: str) -> None:
         sio = self.sio
-        await sio._send_packet(eio_sid, sio.packet_class(kind, data=data, namespace=namespace))
+        await self._send_packet(eio_sid, sio.packet_class(kind, data=data, namespace=namespace))
 
 
 async def _call_all(callbacks: list[DisconnectCallback], reason: str) -> None:

@@ -577,13 +577,18 @@ async def test_class_based_namespace_keeps_working() -> None:
     [
         ("return_false", {"message": "Connection rejected by server"}),
         ("sio_refused", {"message": "msg", "data": {"x": 1}}),
-        ("builtin_refused", {"message": "Connection refused by server"}),
+        ("builtin_refused", {"message": "nope"}),
+        ("builtin_refused_data", {"message": "nope", "data": {"code": "banned"}}),
+        ("builtin_refused_bare", {"message": "Connection refused by server"}),
+        ("builtin_errno", INTERNAL),
         ("raise", INTERNAL),
     ],
 )
 async def test_connect_handler_refusals(behaviour: str, expected: dict[str, Any]) -> None:
-    """A handler returning False or raising ConnectionRefusedError refuses with that payload
-    (an outer middleware sees it as a Refusal); any other exception is internal_error."""
+    """A handler returning False or raising ConnectionRefusedError (python-socketio's or the
+    built-in, message and data kept) refuses with that payload (an outer middleware sees it
+    as a Refusal); any other exception, a backend's refused TCP connection (errno 111)
+    included, is internal_error."""
     sio, mw = make()
     seen: list[Any] = []
     disconnects: list[str] = []
@@ -603,7 +608,13 @@ async def test_connect_handler_refusals(behaviour: str, expected: dict[str, Any]
         if behaviour == "sio_refused":
             raise SioConnectionRefusedError("msg", {"x": 1})
         if behaviour == "builtin_refused":
-            raise ConnectionRefusedError("ignored text")
+            raise ConnectionRefusedError("nope")
+        if behaviour == "builtin_refused_data":
+            raise ConnectionRefusedError("nope", {"code": "banned"})
+        if behaviour == "builtin_refused_bare":
+            raise ConnectionRefusedError()
+        if behaviour == "builtin_errno":
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 6379)")
         raise ValueError("handler bug")
 
     @sio.event
@@ -1388,7 +1399,7 @@ async def test_middleware_ignoring_cancellation_still_times_out() -> None:
     )
     assert elapsed < 2.5
     assert handler_calls == []
-    assert not mw.connect_level.pending and not mw.connect_level.overdue
+    assert not mw.connect_level.pending
 
 
 async def test_middleware_raising_cancelled_error_is_internal_error() -> None:
