@@ -82,7 +82,7 @@ class Siomw:
         self._warned: set[str] = set()
         self.proxies = TrustedProxies(config.core.trusted_proxies)
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout,
-                                          self.proxies)
+                                          self.proxies, guarded=self._named_namespaces)
         self.connect_level.install()
         sio._siomw_stack = self
         self.engine = Engine(self)
@@ -138,7 +138,8 @@ class Siomw:
             priority: higher runs first among unconstrained members (default 0; the bundled
                 plugins use 1000-3000, so application middlewares run inside them).
             before, after: names this middleware runs before / after.
-            namespace: the namespace(s) it guards; ``None`` for all.
+            namespace: the namespace(s) it guards; ``None`` for all. A namespace named
+                here is accepted by the server even without a connect handler.
 
         Returns:
             ``fn`` itself (so it stays callable), or a decorator.
@@ -166,7 +167,12 @@ class Siomw:
         return add
 
     def of(self, namespace: str) -> Namespace:
-        """Node's ``io.of(namespace)``: an object whose ``use`` guards that namespace."""
+        """Node's ``io.of(namespace)``: an object whose ``use`` guards that namespace.
+
+        As with Node's ``io.of(ns).use(fn)``, a namespace that a middleware guards is one the
+        server accepts, with or without a connect handler (without one, the chain decides
+        alone); ``mw.of(ns)`` by itself registers nothing.
+        """
         return Namespace(self, namespace)
 
     def add(self, spec: Middleware) -> None:
@@ -364,7 +370,8 @@ class Namespace:
         before: str | Iterable[str] | None = None,
         after: str | Iterable[str] | None = None,
     ) -> ConnectMiddleware | Decorator:
-        """Node's ``io.of(ns).use(fn)``; same arguments as :meth:`Siomw.use`."""
+        """Node's ``io.of(ns).use(fn)``; same arguments as :meth:`Siomw.use`. From then on
+        the server accepts CONNECTs to this namespace (the chain decides), handler or not."""
         if fn is not None:
             return self.stack.use(fn, name=name, priority=priority, before=before, after=after,
                                   namespace=self.namespace)
