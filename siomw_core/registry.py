@@ -261,7 +261,10 @@ class Registry:
                 if not isinstance(spec, Middleware):
                     raise TypeError(f"siomw_middlewares returned {spec!r}, not a Middleware")
         except ConfigError as exc:
-            where = self.config.table_place(record.name)
+            # "secret_env: ..." is about one key: name where that key was set
+            key = str(exc).partition(":")[0]
+            where = (self.config.origins.get((record.name, key))
+                     or self.config.table_place(record.name))
             raise ConfigError(f"{where}: [{record.name}]: {exc}") from None
         except Exception as exc:
             self._failed(record, exc, "failed to build its middlewares")

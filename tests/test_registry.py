@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.metadata as md
 import inspect
 import logging
+import os
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -445,3 +447,104 @@ def test_hookspecs_documented() -> None:
     doc = doc_path.read_text()
     missing = [spec for spec in specs if spec not in doc]
     assert not missing, f"hookspecs not documented in docs/plugins/writing.md: {missing}"
+
+
+# --- every problem at once, each named by its real origin --------------------------------
+
+SIOMW = str(Path(sys.executable).parent / "siomw")
+INSTALLED = "headers, jwt, logging, ratelimit"
+MANY_PROBLEMS = 'conect_timeout = 5\n[ratelimit]\nconect = "1/second"\n[jwt]\nleeway = "soon"\n'
+RATELIMIT_KEYS = ("connect, headers, http, http_requests, key, key_prefix, on_storage_error, "
+                  "per_namespace, redis_client, storage, storage_timeout, strategy")
+
+
+def many_problems(where: str) -> list[str]:
+    """The lines of MANY_PROBLEMS written at ``where`` plus SIOMW_JTW__LEEWAY=1."""
+    return [
+        f"{where}: conect_timeout: unknown key; expected a known key (connect_timeout, "
+        "disable_plugins, order, plugins, strict, trusted_proxies) or a plugin's table "
+        "([conect_timeout]); found 5 (int)",
+        f"environment variable SIOMW_JTW__LEEWAY: [jtw]: no installed plugin is named 'jtw'; "
+        f"expected one of: {INSTALLED}",
+        f"{where}: [jwt] leeway: expected Input should be a valid number, unable to parse "
+        "string as a number; found 'soon' (str)",
+        f"{where}: [ratelimit] conect: unknown key; expected a known key ({RATELIMIT_KEYS})",
+    ]
+
+
+def siomw(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``siomw`` command as a user does, with ``env`` on a clean SIOMW_ slate."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SIOMW_")}
+    full.update(env)
+    return subprocess.run([SIOMW, *args], cwd=cwd, env=full, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_every_problem_of_every_table_at_once(tmp_path: Path) -> None:
+    """A misspelt core key does not hide a bad [jwt] value, a misspelt [ratelimit] key nor
+    a table (from the environment) naming no plugin: one ConfigError, one line each."""
+    path = tmp_path / "siomw.toml"
+    path.write_text(MANY_PROBLEMS)
+    loaded = load_config(path, environ={"SIOMW_JTW__LEEWAY": "1"}, check=False)
+    with pytest.raises(ConfigError) as info:
+        Registry(loaded)
+    assert str(info.value).splitlines() == many_problems(str(path))
+    with pytest.raises(ConfigError) as info:  # siomw plugins' mode: the same lines
+        Registry(loaded, diagnose=True)
+    assert str(info.value).splitlines() == many_problems(str(path))
+
+
+@pytest.mark.parametrize("args", [("chain",), ("plugins",), ("serve", "--port", "0")])
+def test_cli_reports_every_problem_at_once(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`siomw --config f.toml chain` (and plugins, serve) print every problem, exit 1."""
+    (tmp_path / "f.toml").write_text(MANY_PROBLEMS)
+    result = siomw("--config", "f.toml", *args, cwd=tmp_path, SIOMW_JTW__LEEWAY="1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["Error: " + many_problems("f.toml")[0], *many_problems("f.toml")[1:]]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SIOMW_PLUGINS": "jtw"},
+         "environment variable SIOMW_PLUGINS: plugins: no installed plugin is named 'jtw'; "
+         f"expected one of: {INSTALLED}"),
+        ({"SIOMW_DISABLE_PLUGINS": "logging,ratelimitt"},
+         "environment variable SIOMW_DISABLE_PLUGINS: disable_plugins: no installed plugin is "
+         f"named 'ratelimitt'; expected one of: {INSTALLED}"),
+        ({"SIOMW_JWT__SECRET_ENV": "SIOMW_TEST_NO_SUCH_SECRET"},
+         "environment variable SIOMW_JWT__SECRET_ENV: [jwt]: secret_env: environment variable "
+         "'SIOMW_TEST_NO_SUCH_SECRET' is not set; expected the HMAC secret for HS256"),
+        ({"SIOMW_JWT__LEEWAY": "soon", "SIOMW_JWT_SECRET": "x" * 32},
+         "environment variable SIOMW_JWT__LEEWAY: [jwt] leeway: expected Input should be a "
+         "valid number, unable to parse string as a number; found 'soon' (str)"),
+        ({"SIOMW_STRICT": "maybe", "SIOMW_JWT_SECRET": "x" * 32},
+         "environment variable SIOMW_STRICT: strict: expected Input should be a valid boolean; "
+         "found 'maybe' (str)"),
+    ],
+    ids=["allow-list", "block-list", "plugin-build", "plugin-key", "core-key"],
+)
+def test_demo_errors_name_the_environment_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    """`siomw chain` of the demo (its config rebuilt with the demo's tables) still names the
+    variable a bad value came from, not <embedded defaults>."""
+    result = siomw("chain", cwd=tmp_path, **env)
+    assert (result.returncode, result.stderr.strip()) == (1, f"Error: {message}")
+
+
+def test_demo_keys_are_named_as_the_demo_s(tmp_path: Path) -> None:
+    """The demo's own additions keep every origin of the loaded config and are named as
+    the demo's; the config passed in is not changed."""
+    from siomw_core.demo import DEMO_ORIGIN, demo_config
+
+    loaded = load_config(environ={"SIOMW_PLUGINS": "jwt,ratelimit",
+                                  "SIOMW_RATELIMIT__CONNECT": "5/minute"})
+    demo = demo_config(loaded)
+    assert demo.where("plugins") == "environment variable SIOMW_PLUGINS"
+    assert demo.origins[("jwt", "namespaces")] == DEMO_ORIGIN
+    assert demo.table("ratelimit") == {"connect": "5/minute"}  # the variable wins
+    assert demo.origins[("ratelimit", "connect")] == (
+        "environment variable SIOMW_RATELIMIT__CONNECT")
+    assert "jwt" not in loaded.tables
