@@ -1,4 +1,10 @@
-"""The ``siomw`` command line: ``serve``, ``plugins``, ``chain``, and plugins' commands."""
+"""The ``siomw`` command line: ``serve``, ``plugins``, ``chain``, and plugins' commands.
+
+``--config PATH`` is one click option shared by the group and every command, plugin
+commands included, so it is accepted before and after the command name. Plugin commands
+come from the same :class:`~siomw_core.registry.Registry` that serves (allow/block lists
+of the environment and of that configuration honoured): a blocked plugin has no commands.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,21 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
-from .levels.engine import EngineApp
 from .registry import Registry
+from .uvicorn_serve import build_or_fail, run_serve
 
 __all__ = ["CliState", "main"]
+
+log = logging.getLogger("siomw")
+F = TypeVar("F", bound=Callable[..., Any])
+_STARTUP_ERRORS = (ConfigError, PluginLoadError, OrderingError)
 
 
 class CliState:
@@ -26,10 +37,17 @@ class CliState:
             embedded defaults).
     """
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None = None) -> None:
         self.config_path = config_path
         self._config: Config | None = None
         self._registry: Registry | None = None
+        self._commands: dict[str, click.Command] | None = None
+
+    def set_config_path(self, path: str) -> None:
+        """Use ``path`` (a later ``--config`` wins); what was loaded from another is dropped."""
+        if path != self.config_path:
+            self.config_path = path
+            self._config = self._registry = self._commands = None
 
     def config(self) -> Config:
         """The loaded configuration. Raises click.ClickException on a config error."""
@@ -46,7 +64,7 @@ class CliState:
         if self._registry is None:
             try:
                 self._registry = Registry(self.config())
-            except (ConfigError, PluginLoadError, OrderingError) as exc:
+            except _STARTUP_ERRORS as exc:
                 raise click.ClickException(str(exc)) from None
         return self._registry
 
@@ -62,158 +80,145 @@ class CliState:
             raise click.ClickException(f"plugin {name!r} is not enabled: {why}")
         return record.options
 
+    def plugin_commands(self) -> dict[str, click.Command]:
+        """Commands of the enabled plugins (hook ``siomw_register_commands``), by name,
+        each taking ``--config`` too. Raises click.ClickException when the configuration
+        or a plugin the configuration asks for fails."""
+        if self._commands is None:
+            group = click.Group("siomw")
+            self.registry().pm.hook.siomw_register_commands(cli=group)
+            for command in group.commands.values():
+                _take_config(command)
+            self._commands = dict(group.commands)
+        return self._commands
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="siomw.toml or pyproject.toml to read (default: $SIOMW_CONFIG, ./siomw.toml, "
-    "then embedded defaults).",
-)
+
+def _store_config(ctx: click.Context, _param: Any, value: str | None) -> None:
+    state = ctx.ensure_object(CliState)
+    if value is not None:
+        state.set_config_path(value)
+        # an APP that calls siomw_core.attach(sio) itself, and uvicorn's workers, read it
+        os.environ["SIOMW_CONFIG"] = os.path.abspath(value)
+
+
+def _config_param() -> click.Option:
+    return click.Option(
+        ["--config"], type=click.Path(dir_okay=False), default=None, expose_value=False,
+        is_eager=True, callback=_store_config,
+        help="siomw.toml or pyproject.toml to read (default: $SIOMW_CONFIG, ./siomw.toml, "
+        "then embedded defaults); before or after the command name.",
+    )
+
+
+def config_option(func: F) -> F:
+    """Decorator: the shared ``--config`` option (a command's own, not a group's only)."""
+    params = getattr(func, "__click_params__", None)
+    if params is None:
+        params = func.__click_params__ = []  # type: ignore[attr-defined]
+    params.append(_config_param())
+    return func
+
+
+def _take_config(command: click.Command) -> None:
+    if not any("--config" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(_config_param())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _take_config(sub)
+
+
+def _config_after(args: Sequence[str]) -> str | None:
+    """The last ``--config`` value among a command's arguments (before ``--``)."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith("--config="):
+            found = arg.partition("=")[2]
+    return found
 
 
 class _Group(click.Group):
-    """Adds plugins' commands (hook ``siomw_register_commands``) when the group is built."""
+    """Built-in commands, then the enabled plugins' commands of the configuration in use."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        path = _config_after(args[1:])  # `siomw token --config f.toml`: f.toml's plugins
+        if path is not None:
+            _store_config(ctx, None, path)
+        return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = ctx.ensure_object(CliState).plugin_commands().get(cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        try:
+            names.update(ctx.ensure_object(CliState).plugin_commands())
+        except click.ClickException as exc:
+            click.echo(f"siomw: plugin commands unavailable: {exc.message}", err=True)
+        return sorted(names)
 
 
 @click.group(cls=_Group)
 @config_option
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli() -> None:
     """siomw: Socket.IO middleware chains for python-socketio."""
-    if config_path is not None:
-        # an APP that calls siomw_core.attach(sio) itself reads the same file
-        os.environ["SIOMW_CONFIG"] = os.path.abspath(config_path)
-    ctx.obj = CliState(config_path)
-
-
-def _load_plugin_commands() -> None:
-    """Ask installed plugins for commands; a failing plugin is reported, not fatal."""
-    import importlib.metadata as md
-
-    import pluggy
-
-    from . import hookspecs
-
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    for ep in md.entry_points(group="siomw"):
-        try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # reported by `siomw plugins`; commands must still work
-            logging.getLogger("siomw").debug("plugin %s failed to load: %s", ep.name, exc)
-    pm.hook.siomw_register_commands(cli=cli)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``siomw`` script."""
-    _load_plugin_commands()
     cli.main(args=argv, prog_name="siomw")
-
-
-def _load_target(app: str | None) -> Any:
-    """Import ``module:attribute`` naming a ``socketio.AsyncServer`` or a
-    ``socketio.ASGIApp`` (None: the demo server).
-
-    Raises:
-        click.BadParameter: APP is malformed, cannot be imported or names something else.
-        click.ClickException: importing it raised a siomw configuration error.
-    """
-    import importlib
-
-    import socketio
-
-    if app is None:
-        from . import demo
-
-        return demo.create_server()
-    module_name, sep, attr = app.partition(":")
-    if not sep or not module_name or not attr:
-        raise click.BadParameter(f"expected module:attribute, got {app!r}", param_hint="APP")
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        module = importlib.import_module(module_name)
-    except (ConfigError, PluginLoadError, OrderingError) as exc:  # its attach() failed
-        raise click.ClickException(str(exc)) from None
-    except ImportError as exc:
-        raise click.BadParameter(
-            f"cannot import {module_name!r}: {exc}", param_hint="APP"
-        ) from None
-    target: Any = module
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise click.BadParameter(
-                f"module {module_name!r} has no attribute {attr!r}", param_hint="APP"
-            ) from None
-    if not isinstance(target, socketio.AsyncServer | socketio.ASGIApp | EngineApp):
-        raise click.BadParameter(
-            f"{app} is a {type(target).__name__}, not a socketio.AsyncServer or "
-            f"socketio.ASGIApp", param_hint="APP"
-        )
-    return target
-
-
-def _stack(state: CliState, app: str | None) -> tuple[Any, Any]:
-    """``(stack, asgi_app)`` for APP: siomw attached to its server (reusing an attach()
-    the app did itself) and the ASGI application to serve (its other routes kept)."""
-    import socketio
-
-    from . import demo
-    from .server import Siomw
-
-    target = _load_target(app)
-    if isinstance(target, EngineApp):
-        sio, served = target.sio, target
-    elif isinstance(target, socketio.ASGIApp):
-        sio, served = target.engineio_server, target
-    else:
-        sio, served = target, None
-    stack = getattr(sio, "_siomw_stack", None)
-    try:
-        if stack is None:
-            config = state.config()
-            stack = Siomw(sio, config=demo.demo_config(config) if app is None else config)
-        if served is None:
-            demo_app = getattr(demo, "demo_asgi_app", None)
-            served = demo_app(stack) if app is None and demo_app else stack.asgi_app()
-        elif not isinstance(served, EngineApp):
-            served = stack.wrap(served)
-        stack.check()
-    except (ConfigError, PluginLoadError, OrderingError) as exc:
-        raise click.ClickException(str(exc)) from None
-    return stack, served
 
 
 @cli.command()
 @click.argument("app", required=False)
+@config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port (0: any free port).")
+              help="TCP port (0: any free port; the one taken is printed).")
+@click.option("--uds", type=click.Path(dir_okay=False), default=None,
+              help="Bind to this UNIX domain socket instead of host and port.")
+@click.option("--reload", is_flag=True, help="Restart when files in the working directory "
+              "change (development).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (state is per process: see the warning it prints).")
+@click.option("--log-level", type=click.Choice(
+    ["critical", "error", "warning", "info", "debug", "trace"]), default=None,
+    help="uvicorn's and siomw's log level (default: uvicorn warning, siomw info).")
+@click.option("--root-path", default="", help="The mount prefix behind a proxy that strips "
+              "it (ASGI root_path); the engine path is matched below it.")
+@click.option("--proxy-headers/--no-proxy-headers", default=False, show_default=True,
+              help="Trust X-Forwarded-For / Forwarded from --forwarded-allow-ips: sets "
+              "trusted_proxies (uvicorn itself never rewrites the client address).")
+@click.option("--forwarded-allow-ips", default=None, help="Comma-separated proxy addresses "
+              "and networks, '*' for any (implies --proxy-headers; default with "
+              "--proxy-headers: $FORWARDED_ALLOW_IPS or 127.0.0.1).")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS private key file.")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS certificate file (serves https:// and wss://).")
+@click.option("--ssl-keyfile-password", default=None, help="Password of the key file.")
 @click.pass_obj
-def serve(state: CliState, app: str | None, host: str, port: int) -> None:
-    """Serve APP (module:attribute naming a socketio.AsyncServer or socketio.ASGIApp).
+def serve(state: CliState, /, app: str | None, **options: Any) -> None:
+    """Serve APP under uvicorn with the installed plugins and the configuration.
 
-    Without APP, serves the bundled demo: namespace / echoes an `echo` event through its ack,
-    /admin requires the scope `admin`.
+    APP is module:attribute naming a socketio.AsyncServer, a socketio.ASGIApp, the app
+    mw.asgi_app() returned, or an ASGI application (FastAPI, Starlette) holding one of them
+    (mounted or as other_asgi_app). Without APP, serves the bundled demo: namespace / echoes
+    an `echo` event through its ack, /admin requires the scope `admin`.
     """
-    import uvicorn
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    stack, served = _stack(state, app)
-    connect = [p.middleware.name for p in stack.placed("connect", "/")]
-    engine = [p.middleware.name for p in stack.placed("engine")]
-    click.echo(f"siomw: config {stack.config.source}; engine chain: "
-               f"{' -> '.join(engine) or '(empty)'}; connect chain of '/': "
-               f"{' -> '.join(connect) or '(empty)'}", err=True)
-    # proxy_headers=False: forwarded headers are not trusted unless proxies are configured
-    uvicorn.run(served, host=host, port=port, log_level="warning", proxy_headers=False)
+    run_serve(state, app, **options)
 
 
 @cli.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_obj
 def plugins(state: CliState, as_json: bool) -> None:
@@ -224,7 +229,7 @@ def plugins(state: CliState, as_json: bool) -> None:
     """
     try:  # diagnose: list every failure instead of stopping at the first
         registry = Registry(state.config(), diagnose=True)
-    except (ConfigError, PluginLoadError, OrderingError) as exc:
+    except _STARTUP_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     records = list(registry.plugins())
     failed = [r for r in records if r.error and not r.error.startswith(("not in", "blocked"))]
@@ -234,14 +239,13 @@ def plugins(state: CliState, as_json: bool) -> None:
             sys.exit(1)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"siomw plugins ({state.config().source})")
     for column in ("name", "distribution", "version", "middlewares", "priority", "enabled",
                    "load error"):
         table.add_column(column)
-    from rich.markup import escape
-
     for r in records:
         table.add_row(
             r.name,
@@ -259,12 +263,20 @@ def plugins(state: CliState, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("app", required=False)
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_obj
 def chain(state: CliState, app: str | None, as_json: bool) -> None:
-    """Show every chain of APP (default: the demo app) in order, and why each member is there."""
-    stack, _ = _stack(state, app)
-    described = stack.describe()
+    """Show every chain of APP (default: the demo app) in order, and why each member is there.
+
+    APP is what `siomw serve` takes; when it holds several Socket.IO servers, the chains of
+    the first are shown (the others are named on stderr).
+    """
+    served = build_or_fail(state.config(), app)
+    if len(served.stacks) > 1:
+        click.echo(f"siomw: APP holds {len(served.stacks)} Socket.IO servers "
+                   f"({'; '.join(served.found)}); showing the first", err=True)
+    described = served.stacks[0].describe()
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return
