@@ -97,7 +97,7 @@ async def test_third_party_plugin_example(monkeypatch: pytest.MonkeyPatch) -> No
                     tables={"audit": {"blocked": ["127.0.0.1"]}})
     mw = Siomw(sio, config=config, entry_points=False, local_plugins=[("audit", ex)])
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["audit"]
-    async with serve(socketio.ASGIApp(sio)) as url:
+    async with serve(mw.asgi_app()) as url:
         _, data, _ = await connect_result(url)
     assert data == {"message": "address blocked", "data": {"code": "blocked"}}
     bad = Config(source="siomw.toml", core=CoreSettings(), tables={"audit": {"blockd": []}})
