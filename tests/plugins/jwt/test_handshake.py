@@ -278,7 +278,8 @@ async def test_odd_query_and_cookie_tokens() -> None:
             ((f"{url}&access_token=",), 401, MISSING),
             ((f"{url}&access_token=a.b.c&access_token=",), 401, MISSING),  # last one wins
             ((url, "-H", "Cookie: jwt="), 401, MISSING),
-            ((url, "-H", 'Cookie: jwt="unterminated; other'), 401, MISSING),
+            # each pair is read on its own: the token '"unterminated' is presented, malformed
+            ((url, "-H", 'Cookie: jwt="unterminated; other'), 401, MALFORMED),
             ((url, "-H", "Cookie: jwt=a.b.c; jwt=d.e.f"), 401, MALFORMED),
             ((url, "-H", "Cookie: " + ";" * 500), 401, MISSING),
         ]
@@ -501,3 +502,17 @@ async def test_query_param_and_cookie_at_connect_level_alone() -> None:
         _, data, _ = await connect_result(f"{srv.url}?token={token()}")
         assert data == MISSING
     assert [s["user"]["sub"] for _, s in srv.sessions] == ["q", "c", "auth"]
+
+
+@pytest.mark.parametrize("handshake", [True, False], ids=["engine-level", "connect-level"])
+async def test_cookie_token_beside_a_malformed_cookie(handshake: bool) -> None:
+    """A malformed pair elsewhere in the Cookie header (SimpleCookie gives up on all of it)
+    does not hide the token cookie: the core's parser reads each pair on its own."""
+    table = {**TOKEN_COOKIE_TABLE, "handshake": handshake}
+    async with handshake_server(table) as srv:
+        outcome, _, client = await connect_result(
+            srv.url, headers={"Cookie": f"a=1; b c=2; jwt={token(sub='c')}; lone"},
+            transports=["polling"])
+        assert outcome == "connect"
+        await close_client(client)
+    assert [s["user"]["sub"] for _, s in srv.sessions] == ["c"]
