@@ -52,13 +52,13 @@ async def run_example_js(script: str, timeout: float = 20, **env: str) -> list[s
     return out.decode().splitlines()
 
 
-async def run_siomw(*args: str, timeout: float = 30) -> str:
-    """Run the ``siomw`` command of this environment from the repository, as a reader of the
-    docs types it; return its stdout (stripped). Raises AssertionError with its stderr when it
-    exits non-zero."""
+async def run_siomw(*args: str, timeout: float = 30, cwd: Path = REPO) -> str:
+    """Run the ``siomw`` command of this environment (from the repository by default), as a
+    reader of the docs types it; return its stdout (stripped). Raises AssertionError with its
+    stderr when it exits non-zero."""
     siomw = Path(sys.executable).with_name("siomw")
     proc = await asyncio.create_subprocess_exec(
-        str(siomw), *args, cwd=REPO,
+        str(siomw), *args, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
+import os
+import re
+import socket
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,7 +19,7 @@ import socketio
 from siomw_core import Config, CoreSettings, Siomw, load_config
 from siomw_core.registry import Registry
 from siomw_core.testing import connect_result, serve
-from tests.docs_js import requires_docs_js, run_example_js
+from tests.docs_js import requires_docs_js, run_example_js, run_siomw
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
@@ -21,9 +27,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Import docs/examples/<name>.py afresh, as a user runs it: the bundled plugins are
     installed, and the example itself says which it uses."""
+    return load_path(EXAMPLES / f"{name}.py", monkeypatch)
+
+
+def load_path(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import the file at ``path`` afresh, without SIOMW_PLUGINS or SIOMW_CONFIG set."""
     monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     monkeypatch.delenv("SIOMW_CONFIG", raising=False)
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -117,3 +128,100 @@ def test_configuration_example_validates(monkeypatch: pytest.MonkeyPatch) -> Non
         assert names[plugin].enabled, names[plugin].error
 
 
+
+
+REPO = EXAMPLES.parent.parent
+SECRET = "a-secret-of-at-least-32-bytes-for-hs256!"
+
+
+def code_blocks(page: str, section: str, lang: str) -> list[str]:
+    """The fenced ``lang`` blocks of the ``## section`` of a markdown page, as written."""
+    text = (REPO / page).read_text()
+    start = text.index(f"\n## {section}\n")
+    end = text.find("\n## ", start + 1)
+    body = text[start:end if end != -1 else len(text)]
+    return re.findall(rf"```{lang}\n(.*?)```", body, flags=re.S)
+
+
+async def test_readme_server_snippet_runs_as_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """README "Use it in your server": myapp.py as written, with the bundled plugins installed:
+    jwt refuses a client without a token, the audit middleware refuses the suspended user
+    (it runs inside jwt and reads socket.data["user"]), alice connects."""
+    [snippet] = code_blocks("README.md", "Use it in your server", "python")
+    [shell] = code_blocks("README.md", "Use it in your server", "bash")
+    assert "uvicorn myapp:app" in shell and "siomw token --sub alice" in shell
+    (tmp_path / "myapp.py").write_text(snippet)
+    monkeypatch.setenv("SIOMW_JWT_SECRET", SECRET)
+    myapp = load_path(tmp_path / "myapp.py", monkeypatch)
+    alice = await run_siomw("token", "--sub", "alice", cwd=tmp_path)
+    mallory = await run_siomw("token", "--sub", "mallory", cwd=tmp_path)
+    async with serve(myapp.app) as url:
+        outcome, data, client = await connect_result(url, auth={"token": alice})
+        assert (outcome, data) == ("connect", None)
+        await client.disconnect()
+        _, data, _ = await connect_result(url, auth={"token": mallory})
+        assert data == {"message": "account suspended",
+                        "data": {"code": "suspended", "sub": "mallory"}}
+        _, data, _ = await connect_result(url)
+        assert data == {"message": "Authentication required",
+                        "data": {"code": "invalid_request", "detail": "missing_token"}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_try_the_demo_in_two_shells(tmp_path: Path) -> None:
+    """docs/index.md "Try the demo": the first block (secret made once into a file, siomw serve)
+    and the second, in another shell: its siomw token is accepted by that server, and siomw
+    chain shows the engine chain and the connect chains. Only --port is added to serve."""
+    serve_block, token_block = code_blocks("docs/index.md", "Try the demo", "bash")
+    port = free_port()
+    serve_script = re.sub(r"^siomw serve\b", f"exec siomw serve --port {port}", serve_block,
+                          flags=re.M)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIOMW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    server = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", serve_script, cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(200):  # bounded wait (20 s) for the server to listen
+            assert server.returncode is None, "siomw serve exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        shell = await asyncio.create_subprocess_exec(
+            "bash", "-euo", "pipefail", "-c", token_block, cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(shell.communicate(), 60)
+        assert shell.returncode == 0, err.decode()
+        token, *chain = out.decode().splitlines()
+        assert "engine chain" in "\n".join(chain) and "connect chain of '/'" in "\n".join(chain)
+        outcome, data, client = await connect_result(f"http://127.0.0.1:{port}",
+                                                     auth={"token": token})
+        assert (outcome, data) == ("connect", None)
+        assert (await client.call("whoami", timeout=5))["sub"] == "alice"
+        await client.disconnect()
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await asyncio.wait_for(server.communicate(), 10)
+
+
+async def test_cli_chain_json_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md: `siomw chain --json` has the engine chain and each namespace's connect
+    chain, rows of name, plugin, priority, reason; logging-http and headers on the defaults."""
+    monkeypatch.setenv("SIOMW_JWT_SECRET", SECRET)
+    monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
+    shown = json.loads(await run_siomw("chain", "--json", cwd=Path.cwd()))
+    assert list(shown) == ["engine", "connect"]
+    rows = shown["engine"] + [row for chain in shown["connect"].values() for row in chain]
+    assert all(list(row) == ["name", "plugin", "priority", "reason"] for row in rows)
+    assert [row["name"] for row in shown["engine"]] == ["logging-http", "headers"]
+    assert sorted(shown["connect"]) == ["/", "/admin"]
