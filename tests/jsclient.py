@@ -24,7 +24,10 @@ async def js_client(url: str, **spec: Any) -> list[dict[str, Any]]:
     ``authFunction`` (send ``auth`` through a callback, as ``auth: (cb) => cb(...)``),
     ``transports``, ``extraHeaders``, ``query``, ``emit`` ({event, args}: emitWithAck after
     connect), ``timeoutMs``, ``leaveAfterMs`` (close the connection that long after the engine
-    opened). Observations: ``{"event": "connect", "id", "active"}``,
+    opened), ``listen`` (event names to record; an ack is answered ``"ack:<name>"``),
+    ``lingerMs`` (stay connected that long after ``connect``). Observations:
+    ``{"event": "connect", "id", "active"}``,
+    ``{"event": "on", "name", "args"}`` (a ``listen`` event and its arguments),
     ``{"event": "connect_error", "message", "data", "active"}``, ``{"event": "ack", "args"}``,
     ``{"event": "disconnect", "reason"}``, ``{"event": "timeout"}``, ``{"event": "left"}``.
     """

@@ -1,7 +1,9 @@
 // Drives the reference socket.io-client for siomw's tests.
 // Usage: node connect.mjs '<json spec>'; prints one JSON line per observation and exits.
 // spec: {url, namespace="/", auth, authFunction=false, transports, extraHeaders, query,
-//        attempts=1, emit: {event, args, ack=true}, timeoutMs=5000, leaveAfterMs}
+//        attempts=1, emit: {event, args, ack=true}, timeoutMs=5000, leaveAfterMs,
+//        listen: [event names to record as {event: "on", name, args}; an ack is answered
+//        with "ack:<name>"], lingerMs}
 import { io } from "socket.io-client";
 
 const spec = JSON.parse(process.argv[2]);
@@ -27,8 +29,16 @@ const socket = io(url, opts);
 const done = (code = 0) => { socket.disconnect(); setTimeout(() => process.exit(code), 50); };
 const timer = setTimeout(() => { out({ event: "timeout" }); done(0); }, spec.timeoutMs ?? 5000);
 
+for (const name of spec.listen ?? []) {
+  socket.on(name, (...args) => {
+    const ack = typeof args.at(-1) === "function" ? args.pop() : null;
+    out({ event: "on", name, args });
+    if (ack) ack(`ack:${name}`);
+  });
+}
 socket.on("connect", async () => {
   out({ event: "connect", id: socket.id, active: socket.active });
+  if (spec.lingerMs !== undefined) await new Promise((r) => setTimeout(r, spec.lingerMs));
   if (spec.leaveAfterMs !== undefined) { clearTimeout(timer); done(0); return; }
   if (spec.emit) {
     try {
