@@ -165,3 +165,101 @@ async def test_user_field_shapes(tmp_path: Path, user: Any, logged: Any) -> None
         await client.disconnect()
     [line] = connects(log)
     assert line["user"] == logged
+
+
+# --- secret names are one fact of the stack: the jwt plugin declares, logging respects ----
+
+JWT_SECRET = "logging-secrets-suite-secret-0123456789-0123456789-abcdef"
+
+
+def jwt_stack(log: Path, jwt_table: dict[str, Any] | None) -> Any:
+    """A stack with the logging plugin and (unless ``jwt_table`` is None) the jwt plugin,
+    logging registered first: it must see what jwt declares after it is built."""
+    import siomw_jwt
+    import siomw_logging
+    import socketio
+
+    from siomw_core import Config, CoreSettings, attach
+
+    tables: dict[str, dict[str, Any]] = {"logging": {"file": str(log)}}
+    plugins: list[tuple[str, object]] = [("logging", siomw_logging)]
+    if jwt_table is not None:
+        tables["jwt"] = jwt_table
+        plugins.append(("jwt", siomw_jwt))
+    sio = socketio.AsyncServer(async_mode="asgi")
+    return attach(sio, config=Config(source="test", core=CoreSettings(), tables=tables),
+                  entry_points=False, local_plugins=plugins)
+
+
+def jwt_token(sub: str) -> str:
+    import time
+
+    import jwt as pyjwt
+
+    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, JWT_SECRET, "HS256")
+
+
+@pytest.mark.parametrize("handshake", [True, False], ids=["engine-level", "connect-level"])
+async def test_custom_query_param_token_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handshake: bool
+) -> None:
+    """[jwt] query_param = "access": the http line's query shows "access" redacted, over
+    polling and WebSocket; the token is nowhere in the log. A second server in the same
+    process without jwt shows its own "access" parameter: the declaration is per stack."""
+    from siomw_core.testing import close_client, serve
+
+    from .support import http_lines
+
+    monkeypatch.setenv("SIOMW_JWT_SECRET", JWT_SECRET)
+    log, other_log = tmp_path / "jwt.log", tmp_path / "other.log"
+    mw = jwt_stack(log, {"query_param": "access", "handshake": handshake})
+    other = jwt_stack(other_log, None)
+    tokens = [jwt_token("poll"), jwt_token("ws")]
+    async with serve(mw.asgi_app()) as url, serve(other.asgi_app()) as other_url:
+        for transport, tok in zip(("polling", "websocket"), tokens, strict=True):
+            outcome, _, client = await connect_result(f"{url}/?access={tok}&room=lobby",
+                                                      transports=[transport])
+            assert outcome == "connect"
+            await close_client(client)
+        outcome, _, client = await connect_result(f"{other_url}/?access=shown&room=lobby",
+                                                  transports=["polling"])
+        assert outcome == "connect"
+        await close_client(client)
+    handshakes = [line for line in http_lines(log) if line["handshake"]]
+    assert [line["query"] for line in handshakes] == [
+        {"access": "[redacted]", "room": "lobby"}] * 2
+    assert all(line["query"] == {"access": "[redacted]", "room": "lobby"}
+               for line in http_lines(log) if line["query"] is not None)
+    text = log.read_text()
+    for tok in tokens:
+        assert tok not in text and tok.split(".")[1] not in text
+    other_handshake = next(line for line in http_lines(other_log) if line["handshake"])
+    assert other_handshake["query"] == {"access": "shown", "room": "lobby"}
+    assert mw.registry.secrets.is_secret_query("access")
+    assert not other.registry.secrets.is_secret_query("access")
+
+
+async def test_cookie_token_is_declared_and_never_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[jwt] cookie = "auth_cookie": the stack's registry has it secret (and Authorization),
+    and neither the token nor the cookie's name reaches a line."""
+    from siomw_core.testing import close_client, serve
+
+    monkeypatch.setenv("SIOMW_JWT_SECRET", JWT_SECRET)
+    log = tmp_path / "jwt.log"
+    mw = jwt_stack(log, {"cookie": "auth_cookie", "handshake": True})
+    tok = jwt_token("cookie")
+    async with serve(mw.asgi_app()) as url:
+        outcome, _, client = await connect_result(
+            f"{url}/?room=lobby", headers={"Cookie": f"theme=dark; auth_cookie={tok}"},
+            transports=["polling"])
+        assert outcome == "connect"
+        await close_client(client)
+    secrets = mw.registry.secrets
+    assert secrets.is_secret_cookie("auth_cookie") and secrets.is_secret_header("Authorization")
+    assert secrets.declared() == {"query": [], "header": ["authorization"],
+                                  "cookie": ["auth_cookie"]}
+    text = log.read_text()
+    assert tok not in text and "auth_cookie" not in text and "theme" not in text
+    assert [line["user"] for line in connects(log)] == ["cookie"]

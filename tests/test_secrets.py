@@ -1,0 +1,86 @@
+"""Which names are secret (siomw_core.secrets): built-in names, per-stack declarations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from siomw_core import (
+    Config,
+    CoreSettings,
+    Middleware,
+    Secrets,
+    current_secrets,
+    declare_secret,
+    hookimpl,
+)
+from siomw_core.registry import Registry
+from siomw_core.secrets import PROCESS, building
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "secret"),
+    [
+        ("query", "token", True), ("query", "Access-Token", True), ("query", "id_token", True),
+        ("query", "room", False), ("query", "tokens", False),
+        ("header", "Authorization", True), ("header", "Proxy-Authorization", True),
+        ("header", "Cookie", True), ("header", "X-Api-Key", True), ("header", "Accept", False),
+        ("cookie", "sessionid", True), ("cookie", "connect.sid", True),
+        ("cookie", "refresh_token", True), ("cookie", "theme", False),
+    ],
+)
+def test_builtin_names(kind: str, name: str, secret: bool) -> None:
+    """The fixed defaults live here, compared in lower case with "-" read as "_"."""
+    assert getattr(Secrets(), f"is_secret_{kind}")(name) is secret
+
+
+def test_declarations_during_a_build_stay_in_that_stack() -> None:
+    """declare_secret inside a stack's build goes to that stack; a sibling does not see it."""
+    one, two = Secrets(parent=PROCESS), Secrets(parent=PROCESS)
+    with building(one):
+        assert current_secrets() is one
+        declare_secret(query=["access", None, ""], header="X-Tenant", cookie="prefs")
+    assert current_secrets() is PROCESS
+    assert one.is_secret_query("ACCESS") and one.is_secret_header("x-tenant")
+    assert one.is_secret_cookie("prefs")
+    assert not (two.is_secret_query("access") or two.is_secret_header("x-tenant")
+                or two.is_secret_cookie("prefs"))
+    assert one.declared() == {"query": ["access"], "header": ["x_tenant"], "cookie": ["prefs"]}
+
+
+@pytest.fixture
+def process_wide() -> Iterator[None]:
+    """Remove what the test declares process-wide."""
+    yield
+    PROCESS._query.discard("app_only_param")
+
+
+def test_declarations_outside_a_build_reach_every_stack(process_wide: None) -> None:
+    """An application's declare_secret at import time is process-wide."""
+    declare_secret(query="app-only-param")
+    assert Secrets(parent=PROCESS).is_secret_query("app_only_param")
+
+
+class Declaring:
+    """An in-code plugin reading its secret from the query parameter its table names."""
+
+    @hookimpl
+    def siomw_middlewares(self, config: Any, settings: CoreSettings) -> list[Middleware]:
+        declare_secret(query="ticket")
+
+        async def noop(socket: Any, call_next: Any) -> None:
+            await call_next()
+
+        return [Middleware(name="declaring", func=noop)]
+
+
+def test_registry_builds_each_stack_into_its_own_registry() -> None:
+    """Two registries (two servers in one process): only the one with the plugin has it."""
+    config = Config(source="test", core=CoreSettings())
+    with_plugin = Registry(config, entry_points=False, local_plugins=[("d", Declaring())])
+    without = Registry(config, entry_points=False)
+    assert with_plugin.secrets.is_secret_query("ticket")
+    assert not without.secrets.is_secret_query("ticket")
+    assert not PROCESS.is_secret_query("ticket")
