@@ -6,8 +6,6 @@ stats are read only to refuse (``retry_after``).
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Mapping
 
 from limits import RateLimitItem
@@ -75,8 +73,10 @@ def build_connect(options: RateLimitOptions, guard: GuardedLimiter | None = None
     Refusals (CONNECT_ERROR ``data``):
 
     - ``{"code": "rate_limited", "retry_after": int seconds >= 1, "limit": "3 per 1 minute"}``,
-      ``limit`` being ``str()`` of the ``limits`` item that ran out and ``retry_after`` the
-      time until its window frees a hit (``get_window_stats().reset_time``), rounded up;
+      ``limit`` being ``str()`` of the ``limits`` item that ran out and ``retry_after``
+      the whole seconds after which a retry passes every limit
+      (:meth:`~siomw_ratelimit.storage.GuardedLimiter.retry_after`: never shorter than
+      the real wait, on every storage and strategy);
     - ``{"code": "rate_limit_unavailable"}`` when the storage fails under
       ``on_storage_error = "closed"``.
 
@@ -93,8 +93,7 @@ def build_connect(options: RateLimitOptions, guard: GuardedLimiter | None = None
     hit = guard.hit
 
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
-        reset = await guard.reset_time(item, identifier)
-        retry_after = max(1, math.ceil(reset - time.time()))
+        retry_after = await guard.retry_after(items, item, identifier)
         return Refusal(MESSAGE, {"code": "rate_limited", "retry_after": retry_after,
                                  "limit": str(item)})
 

@@ -11,16 +11,13 @@ with ``Retry-After`` and the ``RateLimit-*`` headers of draft-ietf-httpapi-ratel
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import RateLimitItem
 
 from siomw_core import CallNext, Middleware, Refusal, Request
 
 from .connect import unavailable
 from .options import RateLimitOptions
-from .storage import GuardedLimiter, StorageUnavailable, guarded_limiter
+from .storage import GuardedLimiter, StorageUnavailable, Window, guarded_limiter
 
 __all__ = ["HTTP_NAME", "HTTP_PRIORITY", "build_http"]
 
@@ -30,25 +27,22 @@ HTTP_PRIORITY = 2000
 MESSAGE = "Too many requests"
 
 
-def _seconds_until(epoch: float, now: float) -> int:
-    """Whole seconds from ``now`` until ``epoch``, rounded up, at least 1 (RFC 9110 §10.2.3
-    ``Retry-After`` is delta-seconds; 0 would invite an immediate retry that fails)."""
-    return max(1, math.ceil(epoch - now))
-
-
 def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -> Middleware:
     """The ``ratelimit-http`` engine middleware for ``options.http``, built once.
 
     Each counted request makes one ``hit`` per limit of ``http`` on the counter
     ``"<key_prefix>/http/<strategy>/ip/<address>"`` (always the address: ``key = "user"``
     applies to the connect limit only, since no request is authenticated at this level).
-    With ``headers = true`` it also reads each limit's window stats to answer with them.
+    With ``headers = true`` it also reads each limit's window stats to answer with them:
+    ``RateLimit-Reset`` is the whole seconds until the reported window frees a hit (with
+    ``RateLimit-Remaining: 0``, the wait after which the next request passes).
 
     Refusals (HTTP response, ``application/json`` body ``{"message", "data"}``):
 
     - 429 ``{"code": "rate_limited", "retry_after": int seconds >= 1, "limit": "100 per 1
       minute"}`` with headers ``Retry-After: n``, ``RateLimit-Limit: <amount>``,
-      ``RateLimit-Remaining: 0``, ``RateLimit-Reset: n`` (n = ``retry_after``);
+      ``RateLimit-Remaining: 0``, ``RateLimit-Reset: n`` (n = ``retry_after``, the whole
+      seconds after which a retry passes every limit, never shorter than the real wait);
     - 503 ``{"code": "rate_limit_unavailable"}`` when the storage fails under
       ``on_storage_error = "closed"``.
 
@@ -70,10 +64,9 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
     handshakes_only = options.http_requests == "handshake"
     with_headers = options.headers
     hit = guard.hit
-    stats = guard.window_stats
 
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
-        retry_after = _seconds_until(await guard.reset_time(item, identifier), time.time())
+        retry_after = await guard.retry_after(items, item, identifier)
         seconds = str(retry_after)
         return Refusal(
             MESSAGE, {"code": "rate_limited", "retry_after": retry_after, "limit": str(item)},
@@ -84,18 +77,18 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
 
     async def announce(request: Request, identifier: str) -> None:
         # the draft: with several policies, the one closest to exhaustion is reported
-        best: tuple[RateLimitItem, int, float] | None = None
+        best: tuple[RateLimitItem, Window] | None = None
         for item in items:
-            window = await stats(item, identifier)
-            if window is not None and (best is None or window.remaining < best[1]):
-                best = (item, window.remaining, window.reset_time)
+            window = await guard.window(item, identifier)
+            if window is not None and (best is None or window.remaining < best[1].remaining):
+                best = (item, window)
         if best is None:  # the storage failed to answer: say nothing rather than guess
             return
-        item, remaining, reset_time = best
+        item, window = best
         request.response_headers.extend((
             ("RateLimit-Limit", str(item.amount)),
-            ("RateLimit-Remaining", str(max(0, remaining))),
-            ("RateLimit-Reset", str(_seconds_until(reset_time, time.time()))),
+            ("RateLimit-Remaining", str(window.remaining)),
+            ("RateLimit-Reset", str(window.reset_after)),
         ))
 
     async def ratelimit_http(request: Request, call_next: CallNext) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import limits.aio.storage
 import limits.aio.strategies
@@ -24,7 +27,15 @@ from siomw_core import ConfigError
 
 from .options import RateLimitOptions, async_storage_uri, redacted_uri
 
-__all__ = ["MAX_BACKOFF", "GuardedLimiter", "StorageUnavailable", "guarded_limiter"]
+__all__ = [
+    "MAX_BACKOFF",
+    "WHOLE_SECOND_SLACK",
+    "GuardedLimiter",
+    "StorageUnavailable",
+    "Window",
+    "guarded_limiter",
+    "seconds_until",
+]
 
 log = logging.getLogger("siomw.ratelimit")
 
@@ -32,6 +43,32 @@ log = logging.getLogger("siomw.ratelimit")
 #: (Flask-Limiter's in_memory_fallback backs off 2**n s, n <= 5, the same bound)
 MAX_BACKOFF = 32.0
 MEMORY = "async+memory://"
+#: seconds added to a reset time read from a storage that keeps it in whole seconds: the
+#: fixed window on Redis (and Valkey) is a key whose ``TTL`` the server rounds to the
+#: nearest second (Redis ``expire.c``, ``ttlGenericCommand``), so the real wait may be up
+#: to half a second longer than ``get_window_stats`` says
+WHOLE_SECOND_SLACK = 1.0
+
+
+class Window(NamedTuple):
+    """A limit's window for one identifier, as :meth:`GuardedLimiter.window` reads it."""
+
+    #: hits left in the budget (>= 0)
+    remaining: int
+    #: whole seconds (>= 1) until the window frees a hit; when ``remaining`` is 0, the
+    #: wait after which a hit succeeds
+    reset_after: int
+
+
+def seconds_until(epoch: float, now: float | None = None) -> int:
+    """Whole seconds from ``now`` (default: ``time.time()``) until ``epoch``, rounded up,
+    at least 1: never shorter than the real wait (RFC 9110 §10.2.3 ``Retry-After`` is
+    delta-seconds; 0 would invite an immediate retry that fails). A wait of exactly n
+    seconds gives n: the retry comes later than ``now`` by at least the way to the client
+    and back."""
+    if now is None:
+        now = time.time()
+    return max(1, math.ceil(epoch - now))
 
 
 class StorageUnavailable(Exception):  # a state, as the refusal code says
@@ -124,6 +161,10 @@ class GuardedLimiter:
                 f"found {self.label!r}"
             ) from None
         self.fallback = _limiter(self.strategy, _storage(MEMORY))
+        # the fixed window's reset time is the key's TTL: whole seconds on Redis/Valkey
+        whole_seconds = (self.strategy == "fixed-window"
+                         and isinstance(self.storage, limits.aio.storage.RedisStorage))
+        self.slack = WHOLE_SECOND_SLACK if whole_seconds else 0.0
         self.down = False
         self.failures = 0
         self.probe = None
@@ -152,21 +193,40 @@ class GuardedLimiter:
                 self._trip(exc)
         return await self._degraded(item, identifier)
 
-    async def reset_time(self, item: RateLimitItem, identifier: str) -> float:
-        """When ``item``'s window for ``identifier`` frees a hit: epoch seconds.
-
-        Read from ``get_window_stats``; on a storage failure, now + the item's expiry.
-        """
-        stats = await self.window_stats(item, identifier)
-        if stats is None:  # the refusal is sent anyway, with the worst case
-            return time.time() + item.get_expiry()
-        return stats.reset_time
-
-    async def window_stats(self, item: RateLimitItem, identifier: str) -> WindowStats | None:
-        """``item``'s window for ``identifier``: ``(reset_time epoch seconds, remaining)``,
-        from the limiter that counts now (the fallback while the storage is down); None
-        when the storage fails (a read does not mark it down: the next hit decides)."""
+    async def window(self, item: RateLimitItem, identifier: str) -> Window | None:
+        """``item``'s window for ``identifier`` now: what remains of the budget, and the
+        whole seconds (>= 1) until the window frees a hit (:func:`seconds_until` of the
+        storage's reset time, plus :data:`WHOLE_SECOND_SLACK` where the storage keeps it in
+        whole seconds). Read from the limiter that counts now (the fallback while the
+        storage is down); None when the storage fails to answer (a read does not mark it
+        down: the next hit decides)."""
         limiter = self.fallback if self.down else self.limiter
+        stats = await self._window_stats(limiter, item, identifier)
+        if stats is None:
+            return None
+        slack = self.slack if limiter is self.limiter else 0.0
+        return Window(max(0, stats.remaining), seconds_until(stats.reset_time + slack))
+
+    async def retry_after(
+        self, items: Sequence[RateLimitItem], refused: RateLimitItem, identifier: str
+    ) -> int:
+        """Whole seconds (>= 1) after which a retry passes every limit of ``items``: the
+        longest wait of ``refused`` and of every other item whose budget is spent (a retry
+        spends all of them). A storage that fails to answer counts ``refused``'s whole
+        expiry (the worst case)."""
+        wait = 1
+        for item in items:
+            window = await self.window(item, identifier)
+            if window is None:
+                if item is refused:
+                    wait = max(wait, math.ceil(item.get_expiry()))
+            elif item is refused or window.remaining == 0:
+                wait = max(wait, window.reset_after)
+        return wait
+
+    async def _window_stats(
+        self, limiter: limits.aio.strategies.RateLimiter, item: RateLimitItem, identifier: str
+    ) -> WindowStats | None:
         try:
             if self.timeout is None or limiter is self.fallback:
                 return await limiter.get_window_stats(item, identifier)

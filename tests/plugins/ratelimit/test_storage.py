@@ -57,7 +57,8 @@ async def test_redis_budget_is_shared_by_two_servers(prefix: str, strategy: str)
         assert (await attempt(url_b))[0] == "connect"
         outcome, data = await attempt(url_b)
         assert outcome == "connect_error"
-        assert_rate_limited(data, "3 per 1 minute")
+        # the fixed window on Redis announces a second more: its TTL is whole seconds
+        assert_rate_limited(data, "3 per 1 minute", most=61)
         assert (await attempt(url_a))[0] == "connect_error"
     assert redis_keys(prefix), "the counters live in Redis under the key prefix"
     counter = f"{prefix}/connect/{strategy}/ip/127.0.0.1/3/1/minute"
@@ -219,7 +220,7 @@ async def test_redis_http_budget_is_shared_by_two_servers(prefix: str, strategy:
     async with serve(mw_a.asgi_app()) as url_a, serve(mw_b.asgi_app()) as url_b:
         assert (await curl(url_a + POLLING))[0] == 200
         assert (await curl(url_b + POLLING))[0] == 200
-        assert_http_rate_limited(*await curl(url_a + POLLING), "2 per 1 minute", 2)
+        assert_http_rate_limited(*await curl(url_a + POLLING), "2 per 1 minute", 2, most=61)
         assert (await curl(url_b + POLLING))[0] == 429
     counter = f"{prefix}/http/{strategy}/ip/127.0.0.1/2/1/minute"
     assert redis_keys(prefix) and all(counter in key for key in redis_keys(prefix))
