@@ -12,6 +12,7 @@ from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedEr
 log = logging.getLogger("siomw")
 
 __all__ = [
+    "CLIENT_GONE",
     "ConfigError",
     "OrderingError",
     "PluginLoadError",
@@ -84,6 +85,11 @@ class Refusal(Exception):
         return f"Refusal({self.message!r}, {self.data!r})"
 
 
+#: ``data.code`` of the (unsent) refusal of a connection attempt whose client left before
+#: it was answered; members further out (a logger) see it as a Refusal like any other
+CLIENT_GONE = "client_gone"
+
+
 def internal_error() -> Refusal:
     """The refusal sent when a middleware or handler raised: code ``internal_error``.
 
@@ -111,7 +117,7 @@ def as_refusal(exc: BaseException) -> Refusal | None:
     - a :class:`Refusal` is itself;
     - ``socketio.exceptions.ConnectionRefusedError(*args)``: its ``error_args``, i.e.
       message ``str(args[0])`` (default ``"Connection rejected by server"``), data
-      ``args[1]``, or ``args[1:]`` as a list when there are more;
+      ``args[1]``, or ``args[1:]`` as a list (what the client receives) when there are more;
     - the built-in ``ConnectionRefusedError(*args)`` raised by code: the same reading of its
       ``args`` (default message ``"Connection refused by server"``; python-socketio drops a
       message given to it, siomw keeps it);
@@ -125,7 +131,8 @@ def as_refusal(exc: BaseException) -> Refusal | None:
         return exc
     if isinstance(exc, SioConnectionRefusedError):
         args = exc.error_args
-        return Refusal(args["message"], args.get("data"))
+        data = args.get("data")
+        return Refusal(args["message"], list(data) if isinstance(data, tuple) else data)
     if isinstance(exc, ConnectionRefusedError) and not isinstance(exc.errno, int):
         if not exc.args:
             return Refusal(BUILTIN_REFUSED)

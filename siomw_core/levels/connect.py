@@ -39,7 +39,7 @@ from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedEr
 
 from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
-from ..errors import Refusal, as_refusal, internal_error, middleware_timeout
+from ..errors import CLIENT_GONE, Refusal, as_refusal, internal_error, middleware_timeout
 from ..middleware import Middleware
 from ..proxies import TrustedProxies
 
@@ -47,8 +47,6 @@ __all__ = ["CLIENT_GONE", "ConnectLevel"]
 
 log = logging.getLogger("siomw")
 
-#: ``data.code`` of the (unsent) refusal of a client that left while its chain ran
-CLIENT_GONE = "client_gone"
 #: seconds past ``connect_timeout`` after which a chain that ignored its cancellation is
 #: refused from outside (its late result is then dropped)
 OVERDUE_GRACE = 1.0

@@ -4,7 +4,10 @@ It is the outermost member (priority 3000), so it times the whole rest of the ch
 application's connect handler. The core turns any exception of an inner member into the
 ``internal_error`` refusal and a passed deadline into ``middleware_timeout`` before they
 reach it (``siomw_core.chain``), so catching :class:`Refusal` sees every refusal; a client
-that leaves shows up as the refusal code ``client_gone`` or as ``asyncio.CancelledError``.
+that leaves shows up as the refusal code ``client_gone`` (also when the connect handler
+failed because its client had left, e.g. ``save_session``'s ``KeyError``) or as
+``asyncio.CancelledError``. A chain past its deadline is ``middleware_timeout`` whatever a
+member did with the deadline's cancel (swallowed it, then returned or called ``call_next``).
 
 Lines carry no token, auth payload, header or cookie: only the fields below are put in the
 event dict.
@@ -20,11 +23,9 @@ from typing import Any
 from structlog.typing import FilteringBoundLogger
 
 from siomw_core import CallNext, Refusal, Socket
+from siomw_core.errors import CLIENT_GONE  # the core's code for a client that left
 
 __all__ = ["CLIENT_GONE", "TRANSPORTS", "connect_logger", "user_of"]
-
-#: ``data.code`` of the core's refusal for a client that left while its chain ran
-CLIENT_GONE = "client_gone"
 #: the Engine.IO transports; any other ``transport`` query value is logged as null
 TRANSPORTS = frozenset({"polling", "websocket"})
 
