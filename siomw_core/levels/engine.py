@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, cast
 
 from ..chain import run_chain
 from ..context import Request
@@ -41,9 +41,9 @@ __all__ = ["ENGINE_MARKER", "EngineApp", "asgi_middleware", "route_path", "watch
 
 log = logging.getLogger("siomw")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]  # what servers and Starlette pass (typed as theirs)
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: scope key an :class:`EngineApp` sets on every engine request it passes on
@@ -114,9 +114,10 @@ class EngineApp:
         if not chain:
             await self.app(_unmounted(scope, route), receive, send)
             return
-        request = Request(scope, self.proxies)
+        plain = cast(dict[str, Any], scope)  # servers pass a dict; typed as Starlette types it
+        request = Request(plain, self.proxies)
         scope["siomw.request"] = request
-        request.asgi = (scope, receive, _Sender(request, send))
+        request.asgi = (plain, receive, _Sender(request, send))
 
         async def endpoint() -> None:
             inner_scope, inner_receive, inner_send = request.asgi
@@ -187,7 +188,7 @@ class _Sender:
         self.request = request
         self.send = send
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
         request = self.request
         if kind in ("http.response.start", "websocket.http.response.start", "websocket.accept"):
@@ -232,7 +233,7 @@ class _AsgiMember:
 
     async def _continue(self, scope: Scope, receive: Receive, send: Send) -> None:
         request: Request = scope["siomw.request"]
-        request.asgi = (scope, receive, send)
+        request.asgi = (cast(dict[str, Any], scope), receive, send)
         call_next = request.continuations.pop(self.name)
         await call_next()
 

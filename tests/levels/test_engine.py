@@ -819,3 +819,118 @@ def test_example_proxies_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("SIOMW_TRUSTED_PROXIES", raising=False)
     config = load_config(EXAMPLES / "engine_proxies.toml")
     assert config.core.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
+
+
+# --- served around the chain: the warning (issue 6 item 2) --------------------------------
+UNWRAPPED = "engine requests reach python-engineio without the engine chain"
+
+
+def unwrapped_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "siomw" and r.levelno == logging.WARNING and UNWRAPPED in r.getMessage()]
+
+
+async def connect_twice(url: str) -> None:
+    for transports in (["polling"], ["websocket"]):
+        outcome, data, client = await connect_result(url, transports=transports)
+        assert outcome == "connect", data
+        await close_client(client)
+
+
+async def test_bare_asgi_app_with_engine_members_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """socketio.ASGIApp(sio) served directly with an engine member: one WARNING, at the first
+    engine request, naming the skipped member and what to serve; the member indeed never ran."""
+    caplog.set_level(logging.WARNING, logger="siomw")
+    sio, mw = make()
+    ran: list[str] = []
+
+    @mw.engine.use(name="api-key")
+    async def api_key(request: Request, call_next: CallNext) -> None:
+        ran.append(request.method)
+        await call_next()
+
+    async with serve(socketio.ASGIApp(sio)) as url:
+        assert unwrapped_warnings(caplog) == []  # nothing reached the engine yet
+        await connect_twice(url)
+        await connect_twice(url)
+    assert unwrapped_warnings(caplog) == [
+        "siomw: engine requests reach python-engineio without the engine chain, so its "
+        "members api-key are skipped (socketio.ASGIApp(sio) served directly?); serve "
+        "mw.asgi_app() instead (it takes socketio.ASGIApp's arguments), or mw.wrap(asgi_app)"
+    ]
+    assert ran == []
+
+
+@pytest.mark.parametrize("served", ["asgi_app", "wrap", "no_members"])
+async def test_no_warning_when_the_chain_runs_or_is_empty(
+    caplog: pytest.LogCaptureFixture, served: str
+) -> None:
+    """mw.asgi_app() and mw.wrap(ASGIApp) run the chain: no warning; a bare ASGIApp without
+    engine members skips nothing: no warning either."""
+    caplog.set_level(logging.WARNING, logger="siomw")
+    sio, mw = make()
+    ran: list[str] = []
+    if served != "no_members":
+        @mw.engine.use
+        async def member(request: Request, call_next: CallNext) -> None:
+            ran.append(request.method)
+            await call_next()
+    app: Any = (mw.asgi_app() if served == "asgi_app"
+                else mw.wrap(socketio.ASGIApp(sio)) if served == "wrap"
+                else socketio.ASGIApp(sio))
+    async with serve(app) as url:
+        await connect_twice(url)
+    assert unwrapped_warnings(caplog) == []
+    assert bool(ran) == (served != "no_members")
+
+
+# --- mounted under a prefix (item 13) ------------------------------------------------------
+async def test_example_mounted_python_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """serve_mounted.py: Starlette's Mount("/realtime", mw.asgi_app()) answers
+    /realtime/socket.io/ with the engine chain; python-socketio connects with
+    socketio_path="realtime/socket.io" over both transports; / is Starlette's."""
+    ex = load_example("serve_mounted", monkeypatch, tmp_path)
+    async with serve(ex.api) as url:
+        assert (await curl(url + "/")).body == b"home"
+        handshake = await curl(url + "/realtime" + HANDSHAKE)
+        assert handshake.status == 200
+        assert handshake.header("x-served-by") == "siomw"
+        assert (await curl(url + HANDSHAKE)).status == 404  # only under the prefix
+        for transports in (["polling"], ["websocket"]):
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(url, socketio_path="realtime/socket.io",
+                                 transports=transports, wait_timeout=5)
+            assert await client.call("echo", {"n": 1}, timeout=5) == {"n": 1}
+            await close_client(client)
+
+
+@requires_docs_js
+async def test_example_mounted_js_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """serve_mounted_client.mjs, run as its comment says: path "/realtime/socket.io/"
+    connects over polling and WebSocket and gets its echo back."""
+    ex = load_example("serve_mounted", monkeypatch, tmp_path)
+    async with serve(ex.api) as url:
+        lines = await run_example_js("serve_mounted_client.mjs", URL=url)
+    assert [json.loads(line) for line in lines] == [["polling", "hi"], ["websocket", "hi"]]
+
+
+async def test_root_path_of_the_server() -> None:
+    """uvicorn --root-path /realtime (a proxy strips the prefix): the engine answers, members
+    see the full path."""
+    _sio, mw = make()
+    paths: list[str] = []
+
+    @mw.engine.use
+    async def record(request: Request, call_next: CallNext) -> None:
+        paths.append(request.path)
+        await call_next()
+
+    async with serve(mw.asgi_app(), root_path="/realtime") as url:
+        outcome, data, client = await connect_result(url, transports=["polling"])
+        assert outcome == "connect", data
+        await close_client(client)
+    assert paths[0] == "/realtime/socket.io/"
