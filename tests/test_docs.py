@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -27,14 +29,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Import docs/examples/<name>.py afresh, as a user runs it: the bundled plugins are
     installed, and the example itself says which it uses."""
-    return load_path(EXAMPLES / f"{name}.py", monkeypatch)
-
-
-def load_path(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Import the file at ``path`` afresh, without SIOMW_PLUGINS or SIOMW_CONFIG set."""
     monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     monkeypatch.delenv("SIOMW_CONFIG", raising=False)
-    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -143,21 +140,67 @@ def code_blocks(page: str, section: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", body, flags=re.S)
 
 
-async def test_readme_server_snippet_runs_as_written(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-) -> None:
-    """README "Use it in your server": myapp.py as written, with the bundled plugins installed:
-    jwt refuses a client without a token, the audit middleware refuses the suspended user
-    (it runs inside jwt and reads socket.data["user"]), alice connects."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def shell_env() -> dict[str, str]:
+    """A new shell's environment: this virtualenv first on PATH, no SIOMW_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIOMW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+async def run_shell(script: str, cwd: Path) -> str:
+    """Run ``script`` in a new bash (``-euo pipefail``); return its stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, cwd=cwd, env=shell_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+@contextlib.asynccontextmanager
+async def shell_server(script: str, command: str, cwd: Path) -> AsyncIterator[str]:
+    """Run a documented server block in a new bash, its ``command`` line given ``--port`` (a
+    free one; the only change), until the body is done; yield the server's URL."""
+    port = free_port()
+    pattern = rf"^{re.escape(command)}\b"
+    assert re.search(pattern, script, flags=re.M), script
+    script = re.sub(pattern, f"exec {command} --port {port}", script, flags=re.M)
+    server = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, cwd=cwd, env=shell_env(),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(200):  # bounded wait (20 s) for the server to listen
+            assert server.returncode is None, "the server exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await asyncio.wait_for(server.communicate(), 10)
+
+
+async def test_readme_server_snippet_runs_as_written(tmp_path: Path) -> None:
+    """README "Use it in your server": myapp.py as written, served by its first shell block,
+    tokens from the second (another shell), with the bundled plugins installed: alice connects,
+    the audit middleware refuses mallory (it runs inside jwt and reads socket.data["user"]),
+    jwt refuses a client without a token."""
     [snippet] = code_blocks("README.md", "Use it in your server", "python")
-    [shell] = code_blocks("README.md", "Use it in your server", "bash")
-    assert "uvicorn myapp:app" in shell and "siomw token --sub alice" in shell
+    serve_block, token_block = code_blocks("README.md", "Use it in your server", "bash")
     (tmp_path / "myapp.py").write_text(snippet)
-    monkeypatch.setenv("SIOMW_JWT_SECRET", SECRET)
-    myapp = load_path(tmp_path / "myapp.py", monkeypatch)
-    alice = await run_siomw("token", "--sub", "alice", cwd=tmp_path)
-    mallory = await run_siomw("token", "--sub", "mallory", cwd=tmp_path)
-    async with serve(myapp.app) as url:
+    async with shell_server(serve_block, "uvicorn myapp:app", tmp_path) as url:
+        alice = (await run_shell(token_block, tmp_path)).strip()
+        mallory_block = token_block.replace("--sub alice", "--sub mallory")
+        mallory = (await run_shell(mallory_block, tmp_path)).strip()
         outcome, data, client = await connect_result(url, auth={"token": alice})
         assert (outcome, data) == ("connect", None)
         await client.disconnect()
@@ -169,49 +212,18 @@ async def test_readme_server_snippet_runs_as_written(
                         "data": {"code": "invalid_request", "detail": "missing_token"}}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_try_the_demo_in_two_shells(tmp_path: Path) -> None:
     """docs/index.md "Try the demo": the first block (secret made once into a file, siomw serve)
     and the second, in another shell: its siomw token is accepted by that server, and siomw
-    chain shows the engine chain and the connect chains. Only --port is added to serve."""
+    chain shows the engine chain and the connect chains."""
     serve_block, token_block = code_blocks("docs/index.md", "Try the demo", "bash")
-    port = free_port()
-    serve_script = re.sub(r"^siomw serve\b", f"exec siomw serve --port {port}", serve_block,
-                          flags=re.M)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIOMW_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    server = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", serve_script, cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        for _ in range(200):  # bounded wait (20 s) for the server to listen
-            assert server.returncode is None, "siomw serve exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        shell = await asyncio.create_subprocess_exec(
-            "bash", "-euo", "pipefail", "-c", token_block, cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(shell.communicate(), 60)
-        assert shell.returncode == 0, err.decode()
-        token, *chain = out.decode().splitlines()
+    async with shell_server(serve_block, "siomw serve", tmp_path) as url:
+        token, *chain = (await run_shell(token_block, tmp_path)).splitlines()
         assert "engine chain" in "\n".join(chain) and "connect chain of '/'" in "\n".join(chain)
-        outcome, data, client = await connect_result(f"http://127.0.0.1:{port}",
-                                                     auth={"token": token})
+        outcome, data, client = await connect_result(url, auth={"token": token})
         assert (outcome, data) == ("connect", None)
         assert (await client.call("whoami", timeout=5))["sub"] == "alice"
         await client.disconnect()
-    finally:
-        if server.returncode is None:
-            server.terminate()
-        await asyncio.wait_for(server.communicate(), 10)
 
 
 async def test_cli_chain_json_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
