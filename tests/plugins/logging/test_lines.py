@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+import socketio
 import structlog
 
 from siomw_core import CoreSettings, Refusal, Socket
+from siomw_core.levels.connect import OVERDUE_GRACE
 from siomw_core.testing import connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_client, js_outcome
@@ -317,3 +322,66 @@ async def wait_for_text(path: Path, text: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+async def test_handler_failing_after_the_client_left_is_abandoned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connect handler whose save_session fails because the client left (KeyError
+    'Session not found') is logged as abandoned, client_gone, with no ERROR anywhere."""
+    log = tmp_path / "siomw.log"
+    inside = asyncio.Event()
+    release = asyncio.Event()
+    async with logged_server(log) as (url, mw):
+        sio = mw.sio
+
+        @sio.on("connect", namespace="/app")
+        async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+            inside.set()
+            await release.wait()
+            await sio.save_session(sid, {"user": "alice"}, namespace="/app")
+
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        connecting = asyncio.create_task(client.connect(
+            url, namespaces=["/app"], transports=["websocket"], wait_timeout=5))
+        await asyncio.wait_for(inside.wait(), 5)
+        await client.eio.disconnect(abort=True)
+        for _ in range(250):
+            if not sio.eio.sockets:
+                break
+            await asyncio.sleep(0.02)
+        release.set()
+        [line] = await wait_for(log, lambda line: line["event"] == "connect")
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+    assert (line["outcome"], line["code"], line["level"]) == ("abandoned", "client_gone", "info")
+    assert line["namespace"] == "/app"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("late", [0.1, OVERDUE_GRACE + 0.3])
+async def test_swallowed_deadline_is_logged_as_middleware_timeout(
+    tmp_path: Path, late: float
+) -> None:
+    """A middleware that swallows the deadline's cancel and calls call_next later (within
+    the grace, or after the core refused it from outside) is logged as refused,
+    middleware_timeout: what the client got, not an abandoned client_gone."""
+    log = tmp_path / "siomw.log"
+
+    async def stubborn(socket: Socket, call_next: Any) -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await asyncio.sleep(late)  # ignores the cancel
+        await call_next()
+
+    async with logged_server(log, core=CoreSettings(connect_timeout=0.2)) as (url, mw):
+        mw.use(stubborn, namespace=None)
+        outcome, data, _ = await connect_result(url, transports=["websocket"])
+        assert (outcome, data) == ("connect_error", {
+            "message": "Middleware timeout", "data": {"code": "middleware_timeout"}})
+        [line] = await wait_for(log, lambda line: line["event"] == "connect")
+    assert (line["outcome"], line["code"], line["level"]) == (
+        "refused", "middleware_timeout", "warning")
+    assert line["message"] == "Middleware timeout"
