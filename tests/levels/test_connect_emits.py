@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
 import socketio
 
 from siomw_core import CallNext, Refusal, Socket
+from siomw_core.testing import serve
 from tests.conftest import requires_js
 from tests.jsclient import js_client
 from tests.levels.test_connect import TRANSPORTS, eventually, make, running
@@ -203,3 +206,23 @@ async def test_emits_from_elsewhere_never_reach_a_pending_socket(transport: str)
                     await a
     assert seen(observations) == ["connect", ("hello", ["mine"])]
     assert got_b == ["from B's handler"]
+
+
+async def test_docs_welcome_example_runs_as_written() -> None:
+    """docs/examples/connect_welcome.py: the handler's greetings arrive after connect, in
+    order; "/staff" exists with no handler and refuses with the ConnectionRefusedError's
+    message and data."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "connect_welcome.py"
+    spec = importlib.util.spec_from_file_location("example_connect_welcome", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    async with serve(example.app) as url:
+        greeted = await js_client(url, listen=["hello"], lingerMs=300)
+        refused = await js_client(url, namespace="/staff")
+        staff = await js_client(url, namespace="/staff", auth={"badge": "b-42"})
+    assert seen(greeted) == ["connect", ("hello", [{"motd": "welcome"}]),
+                             ("hello", [{"room": "lobby"}])]
+    assert refused[0] == {"event": "connect_error", "message": "staff only",
+                          "data": {"code": "not_staff"}, "active": False}
+    assert seen(staff) == ["connect"]
