@@ -291,6 +291,17 @@ class Request:
             return self._proxies.client(peer, self.headers)
         return peer
 
+    @cached_property
+    def forwarded_proto(self) -> str:
+        """The scheme a trusted proxy reports for the client (``"https"``, ``"http"``, ...,
+        lower case; ``""`` when the TCP peer is not one of ``trusted_proxies`` or says
+        nothing): ``TrustedProxies.forwarded_proto`` (``Forwarded: proto=``, RFC 7239 §5.4,
+        else ``X-Forwarded-Proto``)."""
+        client = self.scope.get("client")
+        if not self._proxies or not client:
+            return ""
+        return self._proxies.forwarded_proto(str(client[0]), self.headers)
+
     @property
     def sid(self) -> str | None:
         """The engine sid of the request's session; None for a handshake."""

@@ -4,11 +4,14 @@ A forwarded header is only believed when the TCP peer is a configured proxy
 (``trusted_proxies`` in ``siomw.toml``: addresses and CIDRs); anyone else could write it.
 The chain of forwarded addresses is walked from the right, skipping trusted proxies, and the
 first untrusted address is the client (the rule of RFC 7239 §7.4 and of uvicorn's
-``ProxyHeadersMiddleware``).
+``ProxyHeadersMiddleware``). The scheme a trusted proxy reports (``Forwarded: proto=``,
+``X-Forwarded-Proto``) is read here too (:meth:`TrustedProxies.forwarded_proto`): every
+plugin that needs proxy trust uses this one implementation.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
@@ -43,12 +46,20 @@ class TrustedProxies:
                         "own client address (X-Forwarded-For)", [str(n) for n in networks
                                                                  if n.prefixlen == 0])
 
+        # memoised: behind proxies the peers are the few proxy addresses, and parsing an
+        # address costs microseconds per request
+        self._trusts = functools.lru_cache(maxsize=1024)(self._check)
+
     def __bool__(self) -> bool:
         return bool(self.networks)
 
     def trusts(self, address: str) -> bool:
         """Whether ``address`` is a configured proxy (False for anything unparsable); an
-        IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) counts as its IPv4 address."""
+        IPv4-mapped IPv6 address (``::ffff:127.0.0.1``, what a dual-stack socket reports
+        for an IPv4 peer) counts as its IPv4 address."""
+        return self._trusts(address)
+
+    def _check(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -56,6 +67,27 @@ class TrustedProxies:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.networks)
+
+    def forwarded_proto(self, peer: str, headers: Mapping[str, str]) -> str:
+        """The scheme a trusted proxy says the client used: ``"https"``, ``"http"``, ...
+        (lower case), or ``""`` when ``peer`` is not trusted or says nothing.
+
+        The ``proto`` of the **last** element of ``Forwarded`` (RFC 7239 §5.4), else the
+        last entry of ``X-Forwarded-Proto``: what the trusted peer itself wrote (earlier
+        ones came from further away, possibly from the client). ``Forwarded`` wins, as in
+        :meth:`client`. ``headers`` has lower-case names.
+        """
+        if not self.networks or not self.trusts(peer):
+            return ""
+        forwarded = headers.get("forwarded")
+        if forwarded:
+            proto = ""
+            for pair in forwarded.rpartition(",")[2].split(";"):
+                name, _, value = pair.partition("=")
+                if name.strip().lower() == "proto":
+                    proto = _unquote(value)
+            return proto.lower()
+        return headers.get("x-forwarded-proto", "").rpartition(",")[2].strip().lower()
 
     def client(self, peer: str, headers: Mapping[str, str]) -> str:
         """The client's address for a request from ``peer`` with (lower-case) ``headers``.
@@ -85,8 +117,10 @@ def _forwarded_for(value: str) -> list[str]:
     """The ``for=`` nodes of a ``Forwarded`` header (RFC 7239 §4), in order.
 
     Split, not a regular expression: linear in the header's length whatever it holds.
-    A node may be quoted, an IPv6 address in brackets, and carry a port; other
-    parameters (``by``, ``proto``, ``host``, extensions such as ``xfor``) are skipped.
+    A node may be a quoted-string, an IPv6 address in brackets, and carry a port; other
+    parameters (``by``, ``proto``, ``host``, extensions such as ``xfor``) are skipped. A
+    malformed node (an unterminated quote, an unclosed bracket) is kept as it is, which
+    no address parser accepts: :meth:`TrustedProxies.client` stops believing there.
     """
     nodes: list[str] = []
     for element in value.split(","):
@@ -94,18 +128,28 @@ def _forwarded_for(value: str) -> list[str]:
             key, sep, node = pair.partition("=")
             if not sep or key.strip().lower() != "for":
                 continue
-            node = node.strip()
-            if node.startswith('"') != node.endswith('"') or node == '"':
-                nodes.append("")  # an unterminated quoted-string: not believed
-                continue
-            nodes.append(_strip_port(node.strip('"')))
+            nodes.append(_strip_port(_unquote(node)))
     return nodes
 
 
+def _unquote(value: str) -> str:
+    """A parameter value without its spaces and the quotes of a quoted-string (RFC 7239
+    §4); an unterminated quote stays, so that the value is no address."""
+    value = value.strip()
+    if value.startswith('"') and value.endswith('"'):
+        return value[1:-1]  # '"' alone gives ""
+    return value
+
+
 def _strip_port(node: str) -> str:
-    """``1.2.3.4:80`` -> ``1.2.3.4``, ``[2001:db8::1]:443`` -> ``2001:db8::1``."""
+    """``1.2.3.4:80`` -> ``1.2.3.4``, ``[2001:db8::1]:443`` -> ``2001:db8::1``.
+
+    A bracket left open (``[2001:db8::1``) or followed by anything but a port
+    (``[2001:db8::1]x``) leaves ``node`` as it is: not an address.
+    """
     if node.startswith("["):
-        return node[1:].partition("]")[0]
+        host, closed, rest = node[1:].rpartition("]")
+        return host if closed and (not rest or rest.startswith(":")) else node
     if node.count(":") == 1:  # IPv4 with a port
         return node.partition(":")[0]
     return node

@@ -60,6 +60,11 @@ def resolve(entries: list[str], headers: dict[str, str], peer: str = PEER) -> st
         ("[2001:db8::1]", "2001:db8::1"),
         ("1.2.3.256", PEER),
         ("01.2.3.4", PEER),  # leading zeros are ambiguous (octal): rejected
+        ("[2001:db8::1", PEER),  # an unclosed bracket: garbage, not 2001:db8::1
+        (f"{CLIENT}, [2001:db8::1", PEER),
+        ("[2001:db8::1]x", PEER),  # after the bracket only a port may follow
+        ("[2001:db8::1]:", "2001:db8::1"),
+        ("[2001:db8::1]:443]", PEER),  # a second bracket: garbage
     ],
 )
 def test_x_forwarded_for_chain(xff: str, expected: str) -> None:
@@ -90,6 +95,14 @@ def test_x_forwarded_for_chain(xff: str, expected: str) -> None:
         ("proto=https", PEER),
         ("", PEER),
         ('by="for=198.51.100.1"', PEER),  # "for=" inside another parameter's value
+        ('for="203.0.113.77', PEER),  # an unterminated quoted-string: not believed
+        (f'for={CLIENT}, for="203.0.113.7', PEER),  # ... and nothing left of it either
+        ('for=203.0.113.7"', PEER),  # a closing quote without an opening one
+        ('for=""203.0.113.7""', PEER),  # quotes inside the quoted-string
+        ('for="', PEER),
+        (f'for="{CLIENT}", for="a=b"', PEER),  # "=" inside the node: the node is garbage
+        (f'for="[2001:db8:cafe::17", for={CLIENT}', CLIENT),
+        ('for="[2001:db8:cafe::17"', PEER),  # unclosed bracket
     ],
 )
 def test_forwarded_header(forwarded: str, expected: str) -> None:
@@ -140,11 +153,86 @@ def test_untrusted_peer_headers_ignored() -> None:
         ([" 127.0.0.1 "], "127.0.0.1", True),  # surrounding spaces (from env lists)
         (["127.0.0.1"], "not-an-ip", False),
         (["127.0.0.1"], "", False),
+        # an IPv4-mapped IPv6 peer (a dual-stack socket's view of an IPv4 one) is the IPv4
+        (["127.0.0.1"], "::ffff:127.0.0.1", True),
+        (["10.0.0.0/8"], "::ffff:10.1.2.3", True),
+        (["10.0.0.0/8"], "::ffff:11.0.0.1", False),
+        (["::1"], "::ffff:127.0.0.1", False),
+        (["0.0.0.0/0"], "198.51.100.1", True),  # /0: everyone (and a warning, below)
+        (["0.0.0.0/0"], "::ffff:198.51.100.1", True),
+        (["0.0.0.0/0"], "2001:db8::1", False),
+        (["::/0"], "2001:db8::1", True),
     ],
 )
 def test_trusts_addresses_and_cidrs(entries: list[str], peer: str, trusted: bool) -> None:
     """Entries are addresses or CIDR networks, IPv4 and IPv6; unparsable peers are untrusted."""
     assert TrustedProxies(entries).trusts(peer) is trusted
+
+
+def test_ipv4_mapped_peer_resolves_like_its_ipv4() -> None:
+    """Behind a dual-stack listener the proxy 127.0.0.1 is the peer ``::ffff:127.0.0.1``:
+    its forwarded headers count, and a mapped hop is skipped like the IPv4 it is."""
+    proxies = TrustedProxies(["127.0.0.1", "10.0.0.0/8"])
+    mapped = "::ffff:127.0.0.1"
+    assert proxies.client(mapped, {"x-forwarded-for": CLIENT}) == CLIENT
+    assert proxies.client(mapped, {"x-forwarded-for": f"{CLIENT}, ::ffff:10.0.0.7"}) == CLIENT
+    assert proxies.client(mapped, {"forwarded": f'for="{CLIENT}"'}) == CLIENT
+    assert proxies.forwarded_proto(mapped, {"x-forwarded-proto": "https"}) == "https"
+    assert TrustedProxies(["10.0.0.0/8"]).client(mapped, {"x-forwarded-for": CLIENT}) == mapped
+
+
+def test_catch_all_network_warns_once_naming_it(caplog: pytest.LogCaptureFixture) -> None:
+    """A /0 entry trusts every peer: one warning names the /0 entries (and no other)."""
+    with caplog.at_level("WARNING", logger="siomw"):
+        proxies = TrustedProxies(["10.0.0.0/8", "0.0.0.0/0", "::/0"])
+    assert [r.getMessage() for r in caplog.records] == [
+        "siomw: trusted_proxies contains ['0.0.0.0/0', '::/0']: every peer may then choose "
+        "its own client address (X-Forwarded-For)"
+    ]
+    assert proxies.client("192.0.2.1", {"x-forwarded-for": CLIENT}) == CLIENT
+
+
+def test_narrow_networks_do_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    """/1 and /8 are wide but not everyone: no warning."""
+    with caplog.at_level("WARNING", logger="siomw"):
+        TrustedProxies(["128.0.0.0/1", "10.0.0.0/8", "::1"])
+    assert caplog.records == []
+
+
+# forwarded proto ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-forwarded-proto": "https"}, "https"),
+        ({"x-forwarded-proto": " HTTPS "}, "https"),
+        ({"x-forwarded-proto": "http, https"}, "https"),  # the last: what the proxy wrote
+        ({"x-forwarded-proto": "https, http"}, "http"),
+        ({"x-forwarded-proto": "wss"}, "wss"),
+        ({"forwarded": 'for=1.2.3.4;proto="HTTPS"'}, "https"),
+        ({"forwarded": "proto=http, for=1.2.3.4;Proto=https;by=10.0.0.1"}, "https"),
+        ({"forwarded": "proto=https, for=1.2.3.4"}, ""),  # the last element has none
+        ({"forwarded": "proto=https;proto=http"}, "http"),  # a repeated parameter: the last
+        ({"forwarded": "for=1.2.3.4", "x-forwarded-proto": "https"}, ""),  # Forwarded wins
+        ({"forwarded": "", "x-forwarded-proto": "https"}, "https"),  # an empty one does not
+        ({"forwarded": "xproto=https"}, ""),
+        ({"forwarded": 'proto="https=1"'}, "https=1"),  # garbage is not https
+        ({"forwarded": "proto=HTTPSX"}, "httpsx"),
+        ({"forwarded": 'proto=""https""'}, '"https"'),
+        ({}, ""),
+    ],
+)
+def test_forwarded_proto_from_trusted_peer(headers: dict[str, str], expected: str) -> None:
+    """The scheme of the last Forwarded element, else the last X-Forwarded-Proto entry,
+    lower case."""
+    assert TrustedProxies([PEER]).forwarded_proto(PEER, headers) == expected
+
+
+def test_forwarded_proto_ignored_from_untrusted_peer() -> None:
+    """From anyone but a trusted proxy (or with none configured) it is ""."""
+    headers = {"x-forwarded-proto": "https", "forwarded": "proto=https"}
+    assert TrustedProxies(["10.0.0.0/8"]).forwarded_proto(PEER, headers) == ""
+    assert TrustedProxies([]).forwarded_proto(PEER, headers) == ""
+    assert TrustedProxies([PEER]).forwarded_proto("garbage", headers) == ""
 
 
 @pytest.mark.parametrize("entry", ["nope", "10.0.0.0/33", "1.2.3", "", "::g"])

@@ -8,19 +8,16 @@ member carries the headers too (the core adds ``response_headers`` to refusals).
 
 from __future__ import annotations
 
-import functools
-import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from siomw_core import CallNext, Request
 
 from .options import HEADER_OF, HeadersOptions
 
-__all__ = ["HeaderList", "build_headers", "forwarded_https", "headers_member", "trust_check"]
+__all__ = ["HeaderList", "build_headers", "forwarded_https", "headers_member"]
 
 HeaderList = tuple[tuple[str, str], ...]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HSTS = "strict_transport_security"
 
@@ -51,52 +48,16 @@ def build_headers(options: HeadersOptions) -> tuple[HeaderList, HeaderList]:
     return tuple(plain), tuple(secure)
 
 
-def _networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    # the core validated trusted_proxies already; strict=False as the core reads them
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+def forwarded_https(request: Request) -> bool:
+    """Whether a trusted proxy says the client reached it over TLS:
+    ``request.forwarded_proto`` is ``https`` (or ``wss``).
 
-
-def trust_check(proxies: tuple[Network, ...]) -> Callable[[str], bool]:
-    """``trusted(peer) -> bool``: whether the address ``peer`` is one of ``proxies``.
-
-    Memoised (1024 peers): parsing an address costs microseconds, and behind proxies the
-    peers are the few proxy addresses. Unparsable addresses are not trusted.
+    The core decides trust (``trusted_proxies``, the same rule as ``request.address``: an
+    IPv4-mapped peer ``::ffff:10.0.0.1`` counts as ``10.0.0.1``) and reads the ``proto`` of
+    the last element of ``Forwarded`` (RFC 7239 §5.4), else the last entry of
+    ``X-Forwarded-Proto``. From any other peer these headers are ignored.
     """
-
-    @functools.lru_cache(maxsize=1024)
-    def trusted(peer: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(ip in net for net in proxies)
-
-    return trusted
-
-
-def forwarded_https(request: Request, trusted: Callable[[str], bool]) -> bool:
-    """Whether a trusted proxy says the client reached it over TLS.
-
-    Only when the TCP peer is trusted (``trusted(peer)``, from the core's
-    ``trusted_proxies``): the ``proto`` of the last element of ``Forwarded`` (RFC 7239
-    §5.4), else the last entry of ``X-Forwarded-Proto``, i.e. what the trusted peer itself
-    wrote, is ``https`` (or ``wss``). Anyone else could write these headers.
-    """
-    client = request.scope.get("client")
-    if not client or not trusted(str(client[0])):
-        return False
-    headers = request.headers
-    proto = ""
-    forwarded = headers.get("forwarded")
-    if forwarded:
-        last = forwarded.rsplit(",", 1)[-1]
-        for pair in last.split(";"):
-            name, _, value = pair.partition("=")
-            if name.strip().lower() == "proto":
-                proto = value.strip().strip('"')
-    elif "x-forwarded-proto" in headers:
-        proto = headers["x-forwarded-proto"].rsplit(",", 1)[-1]
-    return proto.strip().lower() in ("https", "wss")
+    return request.forwarded_proto in ("https", "wss")
 
 
 def headers_member(
@@ -108,10 +69,11 @@ def headers_member(
         plain: headers for requests over plain HTTP.
         secure: headers for requests over TLS (``request.secure``), or that a trusted
             proxy reports as HTTPS (:func:`forwarded_https`).
-        trusted_proxies: the core's ``trusted_proxies`` (addresses and CIDRs).
+        trusted_proxies: the core's ``trusted_proxies`` (addresses and CIDRs); when
+            empty no forwarded header is consulted. Trust itself is the core's decision
+            (``request.forwarded_proto``).
     """
-    proxies = _networks(trusted_proxies)
-    trusted = trust_check(proxies)
+    proxies = tuple(trusted_proxies)
 
     if plain is secure:  # no HSTS: nothing depends on the request
 
@@ -128,7 +90,7 @@ def headers_member(
     else:
 
         async def headers(request: Request, call_next: CallNext) -> None:
-            tls = request.secure or forwarded_https(request, trusted)
+            tls = request.secure or forwarded_https(request)
             request.response_headers.extend(secure if tls else plain)
             await call_next()
 

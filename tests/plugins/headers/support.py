@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import ipaddress
 import os
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import siomw_headers
 import socketio
+import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -158,3 +160,32 @@ async def serve_tls(app: Any, certfile: Path, keyfile: Path) -> AsyncIterator[st
     """``siomw_core.testing.serve`` over TLS; yields ``https://127.0.0.1:<port>``."""
     async with serve(app, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as url:
         yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_ipv4_mapped(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on an IPv6 socket bound to ``::ffff:127.0.0.1`` with
+    ``IPV6_V6ONLY`` off (a dual-stack socket, as ``--host ::`` gives on Linux): a client
+    of ``http://127.0.0.1:<port>`` (the yielded URL) is then seen as the peer
+    ``::ffff:127.0.0.1``. Loopback only."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("::ffff:127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", proxy_headers=False,
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)
+        sock.close()

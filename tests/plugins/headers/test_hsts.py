@@ -9,6 +9,7 @@ from ssl import SSLContext
 import aiohttp
 import pytest
 
+from siomw_core import CallNext, Request
 from siomw_core.testing import serve
 
 from .support import (
@@ -20,6 +21,7 @@ from .support import (
     make_server,
     raw_request,
     self_signed,
+    serve_ipv4_mapped,
     serve_tls,
     upgrade_head,
 )
@@ -123,3 +125,32 @@ async def test_websocket_upgrade_from_trusted_proxy_has_hsts() -> None:
     assert status == 101
     assert_defaults(got, hsts=True)
     assert HSTS in [(n.lower(), v) for n, v in got]
+
+
+@pytest.mark.parametrize("trusted", [["127.0.0.1"], ["127.0.0.0/8"]])
+async def test_hsts_from_trusted_proxy_seen_as_ipv4_mapped_peer(trusted: list[str]) -> None:
+    """On a dual-stack socket the IPv4 proxy 127.0.0.1 is the peer ``::ffff:127.0.0.1``: it
+    is the trusted proxy all the same (the core's rule, as for ``request.address``), so
+    its ``X-Forwarded-Proto: https`` gives HSTS, and the forwarded client is its address."""
+    _, mw = make_server(trusted_proxies=trusted)
+    seen: list[tuple[str, str, str]] = []
+
+    async def record(request: Request, call_next: CallNext) -> None:
+        seen.append((request.scope["client"][0], request.address, request.forwarded_proto))
+        await call_next()
+
+    mw.engine.use(record, priority=5)
+    async with serve_ipv4_mapped(mw.asgi_app()) as url:
+        got = await get(url, {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"})
+        plain = await get(url, {"X-Forwarded-Proto": "http"})
+    assert seen == [("::ffff:127.0.0.1", "203.0.113.7", "https"),
+                    ("::ffff:127.0.0.1", "::ffff:127.0.0.1", "http")]
+    assert_defaults(got, hsts=True)
+    assert_defaults(plain, hsts=False)
+
+
+async def test_ipv4_mapped_peer_outside_trusted_proxies_is_ignored() -> None:
+    """``::ffff:127.0.0.1`` is 127.0.0.1, which 10.0.0.0/8 does not hold: no HSTS."""
+    _, mw = make_server(trusted_proxies=["10.0.0.0/8"])
+    async with serve_ipv4_mapped(mw.asgi_app()) as url:
+        assert_defaults(await get(url, {"X-Forwarded-Proto": "https"}), hsts=False)
