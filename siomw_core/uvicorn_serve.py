@@ -72,6 +72,13 @@ class _Server(uvicorn.Server):
                 click.echo(f"siomw: listening on {_listening(sock, self.config.is_ssl)}",
                            err=True)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        # here, not after run(): uvicorn re-raises SIGTERM once served, ending the process
+        uds = self.config.uds
+        if self.announce and uds and os.path.exists(uds):
+            os.remove(uds)
+
 
 def _trusted(proxy_headers: bool, forwarded_allow_ips: str | None) -> list[str] | None:
     """The ``trusted_proxies`` the forwarded-header options ask for (None: leave it)."""
