@@ -209,9 +209,33 @@ def test_reasons_say_why_each_member_stands_where_it_does() -> None:
     placed = order_chain(members)
     assert [p.middleware.name for p in placed] == ["limit", "auth", "audit"]
     reasons = {p.middleware.name: p.reason for p in placed}
-    assert reasons["limit"] == "priority 0"
-    assert "'limit'" in reasons["auth"] and "declared before 'auth'" in reasons["auth"]
-    assert "'auth'" in reasons["audit"] and "declared after 'auth'" in reasons["audit"]
+    assert reasons == {
+        "limit": "priority 0",
+        "auth": "after 'limit' ('limit' declared before 'auth'); priority 10",
+        "audit": "after 'auth' (declared after 'auth'); priority 0",
+    }
+
+
+def test_reason_of_a_member_with_two_constraints_names_the_last_placed() -> None:
+    """A member with several constraints shows the one placed last (the one that held it
+    back), whatever the names' alphabetical order; a pin shows as such."""
+    members = [
+        Middleware(name="zeta", func=_noop, priority=10),
+        Middleware(name="alpha", func=_noop, priority=5),
+        Middleware(name="m", func=_noop, after=("zeta", "alpha")),
+        Middleware(name="b", func=_noop, priority=1, before=("n",)),
+        Middleware(name="n", func=_noop, after=("zeta",)),
+        Middleware(name="p", func=_noop, priority=-1),
+    ]
+    placed = order_chain(members, pinned=["n", "p"])
+    assert [(pl.middleware.name, pl.reason) for pl in placed] == [
+        ("zeta", "priority 10"),
+        ("alpha", "priority 5"),
+        ("b", "priority 1"),
+        ("m", "after 'alpha' (declared after 'alpha'); priority 0"),
+        ("n", "after 'b' ('b' declared before 'n'); priority 0"),
+        ("p", "after 'n' (pinned after 'n' by order); priority -1"),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["before", "after"])
@@ -229,9 +253,8 @@ def test_absent_reference_warns_once(kind: str, caplog: pytest.LogCaptureFixture
         assert names_of(members, chain_name=chain_name, warned=warned) == ["b", "a"]
     warnings = [r.getMessage() for r in caplog.records
                 if r.name == "siomw" and r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert "'a'" in warnings[0] and "'ghost'" in warnings[0] and kind in warnings[0]
-    assert chain_name in warnings[0]
+    assert warnings == [f"siomw: connect chain of '/': 'a' declares {kind} 'ghost', which is "
+                        "not in the chain; the constraint is ignored"]
 
 
 @pytest.mark.parametrize("strict", [False, True])
@@ -254,12 +277,14 @@ def test_if_present_references_may_be_absent(
 def test_absent_reference_is_an_error_when_strict(kind: str) -> None:
     """In strict mode a before/after naming an absent member raises OrderingError."""
     members = [Middleware(name="a", func=_noop, **{kind: ("ghost",)})]  # type: ignore[arg-type]
-    with pytest.raises(OrderingError, match=r"'a'.*ghost"):
+    with pytest.raises(OrderingError) as info:
         order_chain(members, strict=True)
+    assert str(info.value) == f"chain: 'a' declares {kind} 'ghost', which is not in the chain"
 
 
 def test_duplicate_names_are_an_error() -> None:
     """Two members with one name cannot be ordered."""
     members = [Middleware(name="a", func=_noop), Middleware(name="a", func=_noop)]
-    with pytest.raises(OrderingError, match="'a'"):
+    with pytest.raises(OrderingError) as info:
         order_chain(members)
+    assert str(info.value) == "chain: two middlewares are named 'a'"
