@@ -137,3 +137,114 @@ async def test_serve_demo_end_to_end(tmp_path: Path) -> None:
     log = stderr.decode()
     assert '"outcome": "accepted"' in log or '"outcome":"accepted"' in log
     assert token.stdout.strip() not in log
+
+
+# --- --config before or after the command name (issue 6 item 10) -------------------------
+USER_KEYED = '[ratelimit]\nkey = "user"\n'
+
+
+@pytest.mark.parametrize("place", ["before", "after"])
+def test_config_before_or_after_every_command(tmp_path: Path, place: str) -> None:
+    """chain, plugins and the jwt plugin's token take --config in both places, with the same
+    effect: the file's ordering, its allow-list, its [jwt] issuer."""
+    (tmp_path / "f.toml").write_text(USER_KEYED)
+    (tmp_path / "only.toml").write_text('plugins = ["jwt"]\n')
+    (tmp_path / "iss.toml").write_text('[jwt]\nissuer = "https://issuer.example"\n')
+
+    def siomw(command: list[str], path: str) -> subprocess.CompletedProcess[str]:
+        args = (["--config", path, *command] if place == "before"
+                else [*command, "--config", path])
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    chains = json.loads(siomw(["chain", "--json"], "f.toml").stdout)
+    assert [m["name"] for m in chains["connect"]["/"]] == ["logging", "jwt", "ratelimit"]
+    records = {r["name"]: r for r in json.loads(siomw(["plugins", "--json"], "only.toml").stdout)}
+    assert [n for n, r in records.items() if r["enabled"]] == ["jwt"]
+    assert records["ratelimit"]["error"] == "not in the allow-list (SIOMW_PLUGINS / plugins)"
+    token = siomw(["token", "--sub", "a"], "iss.toml").stdout.strip()
+    import jwt
+
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="https://issuer.example")
+    assert claims["sub"] == "a"
+
+
+def test_config_after_wins_and_bad_file_is_named(tmp_path: Path) -> None:
+    """Given twice, the one after the command name wins; a missing file is named wherever
+    --config stands."""
+    (tmp_path / "f.toml").write_text(USER_KEYED)
+    result = run("--config", "missing.toml", "chain", "--json", "--config", "f.toml",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = [m["name"] for m in json.loads(result.stdout)["connect"]["/"]]
+    assert names == ["logging", "jwt", "ratelimit"]
+    for args in (["plugins", "--config", "missing.toml"], ["token", "--sub", "a", "--config",
+                                                           "missing.toml"]):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr == "Error: missing.toml: config file not found\n"
+
+
+# --- plugin commands from the registry that serves (item 4) ----------------------------
+@pytest.mark.parametrize(
+    ("env", "config"),
+    [({"SIOMW_DISABLE_PLUGINS": "jwt"}, None), ({"SIOMW_PLUGINS": "logging"}, None),
+     ({}, 'disable_plugins = ["jwt"]\n'), ({}, 'plugins = ["ratelimit"]\n')],
+)
+def test_blocked_plugin_has_no_commands(
+    tmp_path: Path, env: dict[str, str], config: str | None
+) -> None:
+    """A plugin the block-list or the allow-list leaves out (environment or file) adds no
+    command: `siomw token` does not exist and --help does not list it, as it does not serve."""
+    args: list[str] = []
+    if config is not None:
+        (tmp_path / "c.toml").write_text(config)
+        args = ["--config", "c.toml"]
+    result = run(*args, "token", "--sub", "a", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "Error: No such command 'token'."
+    shown = run(*args, "--help", cwd=tmp_path, env=env)
+    assert shown.returncode == 0
+    assert "  token " not in shown.stdout and "  chain " in shown.stdout
+    listed = {r["name"]: r for r in json.loads(run(*args, "plugins", "--json", cwd=tmp_path,
+                                                   env=env).stdout)}
+    assert not listed["jwt"]["enabled"]
+
+
+def test_enabled_plugin_commands_listed(tmp_path: Path) -> None:
+    """With jwt enabled, --help lists token beside the built-in commands."""
+    shown = run("--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    commands = [line.split()[0] for line in shown.stdout.split("Commands:")[1].splitlines()
+                if line.strip()]
+    assert commands == ["chain", "plugins", "serve", "token"]
+
+
+def test_plugin_command_with_broken_config_names_the_problem(tmp_path: Path) -> None:
+    """A plugin command cannot be found without its configuration: the config error is the
+    answer (not `No such command`), and --help still lists the built-in commands."""
+    (tmp_path / "siomw.toml").write_text('[jwt]\nleway = 5\n')
+    result = run("token", "--sub", "a", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: siomw.toml: [jwt] leway: unknown key")
+    shown = run("--help", cwd=tmp_path)
+    assert shown.returncode == 0 and "  serve " in shown.stdout
+    assert shown.stderr.startswith("siomw: plugin commands unavailable: siomw.toml: [jwt] leway")
+
+
+# --- chain of any ASGI app (item 12) ------------------------------------------------------
+def test_chain_of_a_starlette_app(tmp_path: Path) -> None:
+    """`siomw chain mod:api` finds the siomw app mounted in a Starlette app and shows its
+    chains, its own engine member included."""
+    (tmp_path / "web.py").write_text(
+        "import socketio\nfrom starlette.applications import Starlette\nimport siomw_core\n"
+        "sio = socketio.AsyncServer(async_mode='asgi')\n"
+        "mw = siomw_core.attach(sio, plugins=['logging'])\n"
+        "@mw.engine.use\nasync def mine(request, call_next):\n    await call_next()\n"
+        "api = Starlette()\napi.mount('/realtime', mw.asgi_app())\n")
+    result = run("chain", "--json", "web:api", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    described = json.loads(result.stdout)
+    assert [m["name"] for m in described["engine"]] == ["logging-http", "mine"]
+    assert [m["name"] for m in described["connect"]["/"]] == ["logging"]
