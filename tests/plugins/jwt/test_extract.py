@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from siomw_jwt.extract import TokenSource, auth_token, bearer_token, cookie_value
 
 from siomw_core import Handshake, Refusal, Request
-from siomw_jwt.extract import TokenSource, auth_token, bearer_token, cookie_value
 
 BAD_HEADER = "Authorization header is not a valid Bearer credential"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from siomw_jwt.options import JwtOptions
 from siomw_jwt.scopes import Rule, compile_rules, granted_scopes, required
 
