@@ -261,7 +261,8 @@ def create_app() -> Any:
     """
     setup_logging(os.environ.get("SIOMW_LOG_LEVEL") or None)
     try:
-        return build(os.environ.get(APP_ENV) or None, load_config(None)).app
+        # check=False: the registry reports every problem, as the command line does
+        return build(os.environ.get(APP_ENV) or None, load_config(None, check=False)).app
     except (ServeError, *_STARTUP_ERRORS) as exc:
         print(f"siomw: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
