@@ -18,6 +18,7 @@ __all__ = [
     "PluginLoadError",
     "Refusal",
     "as_refusal",
+    "exiting",
     "internal_error",
     "middleware_timeout",
 ]
@@ -153,3 +154,24 @@ class OrderingError(ValueError):
 
 class PluginLoadError(RuntimeError):
     """A plugin failed to import or to build its middlewares while ``strict = true``."""
+
+
+_EXITING: dict[type[BaseException], type[BaseException]] = {}
+
+
+def exiting(exc: Exception) -> BaseException:
+    """``exc`` as an instance of a subclass of both its class and ``SystemExit``.
+
+    Python ends an uncaught ``SystemExit`` by printing its ``code`` (not a traceback), in
+    the main process and in multiprocessing children (uvicorn's ``--reload`` and
+    ``--workers``) alike: the one way to a one-line startup error under a server siomw does
+    not control.
+    """
+    kind = type(exc)
+    exiting = _EXITING.get(kind)
+    if exiting is None:
+        exiting = type(kind.__name__, (kind, SystemExit), {"__module__": kind.__module__})
+        _EXITING[kind] = exiting
+    out = exiting(*exc.args)
+    out.code = f"siomw: {exc}"  # type: ignore[attr-defined]
+    return out

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from .context import Request, Socket
@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 __all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "Level", "Middleware", "as_names"]
 
 Level: TypeAlias = Literal["engine", "connect", "event"]
-CallNext: TypeAlias = Callable[[], Awaitable[None]]
+#: a coroutine function, so that ``asyncio.create_task(call_next())`` type-checks too
+CallNext: TypeAlias = Callable[[], Coroutine[Any, Any, None]]
 ConnectMiddleware: TypeAlias = Callable[["Socket", CallNext], Awaitable[None]]
 EngineMiddleware: TypeAlias = Callable[["Request", CallNext], Awaitable[None]]
 
