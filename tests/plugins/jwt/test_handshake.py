@@ -468,8 +468,13 @@ async def test_without_engine_chain_connect_level_verifies(
         _, data, _ = await connect_result(srv.url)
         assert data == MISSING
     assert plugin.calls == 2
-    warnings = [r for r in caplog.records if "serve mw.asgi_app()" in r.getMessage()]
+    warnings = [r for r in caplog.records if r.name == "siomw.jwt"
+                and "serve mw.asgi_app()" in r.getMessage()]
     assert len(warnings) == 1
+    # and the core's own warning that the engine chain is skipped, once too
+    core = [r for r in caplog.records if r.name == "siomw"
+            and "without the engine chain" in r.getMessage()]
+    assert len(core) == 1
 
 
 async def test_refused_client_closes_cleanly() -> None:
