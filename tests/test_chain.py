@@ -546,13 +546,15 @@ async def test_call_next_left_running_in_a_task_is_cancelled_and_refuses(
     internal_error and a warning naming it; nothing is left for the event loop to report."""
     trace: list[str] = []
     tasks: list[asyncio.Task[None]] = []
+    running = asyncio.Event()
 
     async def spawner(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
         tasks.append(asyncio.create_task(call_next()))  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)  # the endpoint is running now
+        await running.wait()  # the endpoint is running now
 
     async def endpoint() -> None:
         trace.append("endpoint started")
+        running.set()
         await asyncio.sleep(5)
         trace.append("endpoint finished")
 
@@ -648,6 +650,7 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
     never runs."""
     trace: list[str] = []
     holding = asyncio.Event()
+    settling = asyncio.Event()
     done = asyncio.Event()
     errors: list[str] = []
 
@@ -659,7 +662,8 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
         try:
             holding.set()
             await asyncio.sleep(5)  # cancelled by the runner when spawner returns
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # spawner returned: the runner cancels this task
+            settling.set()
             await asyncio.sleep(0.2)  # holds out while the run is cancelled from outside
         try:
             await call_next()
@@ -671,8 +675,8 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
     run = asyncio.create_task(run_chain(
         [mw("spawner", spawner), mw("stubborn", stubborn)], SUBJECT, endpoint_into(trace),
         timeout=timeout))
-    await holding.wait()
-    await asyncio.sleep(0.05)  # spawner returned: the runner waits for the stubborn task
+    async with asyncio.timeout(5):
+        await settling.wait()  # the runner waits for the stubborn task now
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
