@@ -2,6 +2,10 @@
 
 The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`Refusal`,
 :class:`Socket`, :class:`Handshake`, :class:`Request`, :func:`asgi_middleware`,
+:class:`Event` (an incoming event, at the event level) and :func:`send_refusal`,
+:class:`Identity` / :func:`set_identity` / :func:`get_identity` (who authenticated a
+connection), :class:`Requirement` / :func:`require` / :func:`requirements_of` (what a
+handler's decorators ask of plugins),
 :data:`hookimpl`, :class:`ConfigError`,
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
@@ -16,9 +20,12 @@ from .config import Config, CoreSettings, load_config
 from .context import Handshake, Request, Socket, client_address
 from .cookies import parse_cookies
 from .errors import ConfigError, OrderingError, PluginLoadError, Refusal
+from .event import Event, send_refusal
 from .hookspecs import hookimpl
+from .identity import Identity, get_identity, set_identity
 from .levels.engine import asgi_middleware
-from .middleware import CallNext, Middleware
+from .middleware import CallNext, EventMiddleware, Middleware
+from .requirements import Requirement, require, requirements_of
 from .secrets import Secrets, current_secrets, declare_secret
 from .server import Siomw, attach
 
@@ -27,12 +34,16 @@ __all__ = [
     "Config",
     "ConfigError",
     "CoreSettings",
+    "Event",
+    "EventMiddleware",
     "Handshake",
+    "Identity",
     "Middleware",
     "OrderingError",
     "PluginLoadError",
     "Refusal",
     "Request",
+    "Requirement",
     "Secrets",
     "Siomw",
     "Socket",
@@ -42,9 +53,14 @@ __all__ = [
     "client_address",
     "current_secrets",
     "declare_secret",
+    "get_identity",
     "hookimpl",
     "load_config",
     "parse_cookies",
+    "require",
+    "requirements_of",
+    "send_refusal",
+    "set_identity",
 ]
 
 try:

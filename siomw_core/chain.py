@@ -36,7 +36,8 @@ __all__ = ["ENDPOINT", "run_chain"]
 
 log = logging.getLogger("siomw")
 
-#: the name logs give the application's handler at the end of a chain
+#: the name logs give the application's handler at the end of a chain (``run_chain``'s
+#: ``endpoint_name``: ``"event handler"`` at the event level)
 ENDPOINT = "connect handler"
 
 # what a member's call_next has done so far
@@ -46,11 +47,12 @@ _NOT_CALLED, _RUNNING, _DONE = 0, 1, 2
 class _Run:
     """Per-run state: the deadline's flag, and whether the run is over."""
 
-    __slots__ = ("chain", "over", "subject", "task", "timed_out")
+    __slots__ = ("chain", "endpoint_name", "over", "subject", "task", "timed_out")
 
-    def __init__(self, chain: Sequence[Middleware], subject: Any) -> None:
+    def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
         self.chain = chain
         self.subject = subject
+        self.endpoint_name = endpoint_name
         self.task = asyncio.current_task()  # the task the deadline cancels
         self.timed_out = False
         self.over = False  # decided: nothing may start the endpoint any more
@@ -107,9 +109,9 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         try:
             await endpoint()
         except BaseException as exc:
-            raise _fail(run, ENDPOINT, exc) from None
+            raise _fail(run, run.endpoint_name, exc) from None
         if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
-            raise _fail(run, ENDPOINT, asyncio.CancelledError())
+            raise _fail(run, run.endpoint_name, asyncio.CancelledError())
         return
 
     member = chain[index]
@@ -180,6 +182,9 @@ async def run_chain(
     subject: Any,
     endpoint: Callable[[], Awaitable[Any]],
     timeout: float | None = None,
+    *,
+    endpoint_name: str = ENDPOINT,
+    endpoint_timed: bool = True,
 ) -> None:
     """Run ``chain`` around ``endpoint`` for ``subject`` (a socket, an event, a request).
 
@@ -189,6 +194,11 @@ async def run_chain(
         endpoint: awaited at most once, when every member called ``call_next``: the
             application. It never starts once the run is decided.
         timeout: deadline for the whole run in seconds (``None``: no deadline).
+        endpoint_name: what logs call the endpoint (``"connect handler"``,
+            ``"event handler"``).
+        endpoint_timed: False stops the deadline's clock while the endpoint runs (an event
+            handler may take as long as it needs; the middlewares' own time is bounded),
+            and restarts it with what was left when the endpoint returns.
 
     Returns:
         None when every member and the endpoint passed.
@@ -199,7 +209,7 @@ async def run_chain(
             passed (``middleware_timeout``).
         asyncio.CancelledError: the run was cancelled from outside.
     """
-    run = _Run(chain, subject)
+    run = _Run(chain, subject, endpoint_name)
     if timeout is None:
         try:
             await _step(run, 0, endpoint)
@@ -213,9 +223,23 @@ async def run_chain(
         run.timed_out = True
         task.cancel()
 
-    handle = asyncio.get_running_loop().call_later(timeout, expire)
+    loop = asyncio.get_running_loop()
+    handle = loop.call_later(timeout, expire)
+    inner = endpoint
+    if not endpoint_timed:
+        async def untimed() -> None:
+            nonlocal handle
+            left = handle.when() - loop.time()
+            handle.cancel()
+            try:
+                await endpoint()
+            finally:
+                if not run.over:
+                    handle = loop.call_later(max(left, 0.0), expire)
+
+        inner = untimed
     try:
-        await _step(run, 0, endpoint)
+        await _step(run, 0, inner)
     finally:
         run.over = True
         handle.cancel()

@@ -284,6 +284,7 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     console = Console(width=160)
+    handlers = described.pop("handlers", {})
     for level, chains in described.items():
         by_title = (
             {f"{level} chain": chains} if isinstance(chains, list)
@@ -297,6 +298,19 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
                 table.add_row(str(i), m["name"], m["plugin"] or "(app)", str(m["priority"]),
                               m["reason"])
             console.print(table)
+    for ns, events in handlers.items():
+        table = Table(title=f"event handlers of {ns!r}")
+        for column in ("event", "plugin", "requires"):
+            table.add_column(column)
+        for event, requirements in events.items():
+            if not requirements:
+                table.add_row(event, "", "(nothing)")
+            for r in requirements:
+                options = ", ".join(f"{k}={v!r}" for k, v in r.items()
+                                    if k not in ("plugin", "kind"))
+                table.add_row(event, r["plugin"], f"{r['kind']}: {options}" if options
+                              else r["kind"])
+        console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

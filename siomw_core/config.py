@@ -6,7 +6,8 @@ variables, then code (keyword arguments and decorators). Environment variables:
 - ``SIOMW_CONFIG``: the config file's path;
 - ``SIOMW_PLUGINS``: allow-list of plugin names, comma-separated (empty: no plugin);
 - ``SIOMW_DISABLE_PLUGINS``: block-list, comma-separated;
-- ``SIOMW_STRICT``, ``SIOMW_CONNECT_TIMEOUT``: core keys;
+- ``SIOMW_STRICT``, ``SIOMW_CONNECT_TIMEOUT``, ``SIOMW_EVENT_TIMEOUT``,
+  ``SIOMW_EVENT_ERROR_EVENT`` (``false``: none): core keys;
 - ``SIOMW_TRUSTED_PROXIES``, ``SIOMW_ORDER``: comma-separated (or a JSON list);
 - ``SIOMW_<PLUGIN>__<KEY>``: a key of a plugin's table, e.g. ``SIOMW_JWT__LEEWAY=5``; the
   value is read by the type of the key (:func:`env_value`): text for a string key
@@ -22,7 +23,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -45,8 +46,12 @@ __all__ = ["CODE", "EMBEDDED", "Config", "CoreSettings", "EnvText", "env_value",
 M = TypeVar("M", bound=BaseModel)
 
 CORE_KEYS = frozenset(
-    {"plugins", "disable_plugins", "strict", "connect_timeout", "order", "trusted_proxies"}
+    {"plugins", "disable_plugins", "strict", "connect_timeout", "order", "trusted_proxies",
+     "event_timeout", "event_error_event"}
 )
+#: event names the Socket.IO client keeps for itself (socket.io-client ``RESERVED_EVENTS``)
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting",
+                             "newListener", "removeListener"})
 DEFAULT_FILE = "siomw.toml"
 
 
@@ -64,6 +69,11 @@ class CoreSettings(BaseModel):
         trusted_proxies: addresses and CIDR networks of reverse proxies whose
             ``X-Forwarded-For`` / ``Forwarded`` (RFC 7239) headers are believed for the client
             address, at every level and in every plugin; empty: the TCP peer is the client.
+        event_timeout: deadline of an event chain's members in seconds (default 10, at most
+            3600; the handler's own time is not counted); past it the event is refused
+            with ``data.code = "middleware_timeout"`` and the socket stays connected.
+        event_error_event: the event a refused event without an ack is answered with,
+            ``{"event", "message", "data"}`` (default ``"siomw:error"``); ``false``: none.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,8 +84,22 @@ class CoreSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     order: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
+    event_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+    event_error_event: str | Literal[False] = "siomw:error"
 
-    @field_validator("connect_timeout", mode="before")
+    @field_validator("event_error_event", mode="before")
+    @classmethod
+    def _error_event_name(cls, value: Any) -> Any:
+        if value is True:
+            raise ValueError("an event name, or false for none")
+        if isinstance(value, str):
+            if not value:
+                raise ValueError("an event name (not empty), or false for none")
+            if value in RESERVED_EVENTS:
+                raise ValueError(f"{value!r} is reserved by the Socket.IO client")
+        return value
+
+    @field_validator("connect_timeout", "event_timeout", mode="before")
     @classmethod
     def _timeout_not_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):  # TOML true is not a number of seconds
@@ -264,7 +288,8 @@ def _read_file(path: Path) -> dict[str, Any]:
 #: core keys read from the environment: a list of names, or a value of the key's type
 _ENV_LISTS = {"PLUGINS": "plugins", "DISABLE_PLUGINS": "disable_plugins",
               "TRUSTED_PROXIES": "trusted_proxies", "ORDER": "order"}
-_ENV_VALUES = {"STRICT": "strict", "CONNECT_TIMEOUT": "connect_timeout"}
+_ENV_VALUES = {"STRICT": "strict", "CONNECT_TIMEOUT": "connect_timeout",
+               "EVENT_TIMEOUT": "event_timeout", "EVENT_ERROR_EVENT": "event_error_event"}
 
 
 def load_config(

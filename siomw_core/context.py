@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .cookies import parse_cookies
 from .proxies import TrustedProxies
+
+if TYPE_CHECKING:
+    from .identity import Identity
+    from .middleware import EventMiddleware, Middleware
 
 __all__ = ["DisconnectCallback", "Handshake", "Request", "Socket", "client_address"]
 
@@ -189,9 +193,15 @@ class Socket:
             ``await sio.get_session(sid, namespace=...)``.
         eio_sid: the Engine.IO session id behind this socket.
         server: the python-socketio server.
+        identity: who authenticated it (:class:`~siomw_core.Identity`), or None; written
+            by :func:`siomw_core.set_identity` only, read by :func:`siomw_core.get_identity`.
+
+    The same object lives for the whole connection: the connect chain sees it, then every
+    event of that sid (``event.socket``), until it disconnects.
     """
 
-    __slots__ = ("_on_disconnect", "data", "eio_sid", "handshake", "namespace", "server", "sid")
+    __slots__ = ("_event_chain", "_members", "_on_disconnect", "data", "eio_sid", "handshake",
+                 "identity", "namespace", "server", "sid")
 
     def __init__(
         self,
@@ -207,7 +217,12 @@ class Socket:
         self.eio_sid = eio_sid
         self.server = server
         self.data: dict[str, Any] = {}
+        self.identity: Identity | None = None
         self._on_disconnect: list[DisconnectCallback] | None = None
+        #: this socket's own event-level members (``use``), in the order added
+        self._members: list[Middleware] | None = None
+        #: (namespace chain, namespace chain + own members): the event level's cache
+        self._event_chain: tuple[tuple[Middleware, ...], tuple[Middleware, ...]] | None = None
 
     @property
     def environ(self) -> Mapping[str, Any]:
@@ -225,6 +240,26 @@ class Socket:
         if self._on_disconnect is None:
             self._on_disconnect = []
         self._on_disconnect.append(callback)
+
+    def use(self, fn: EventMiddleware, *, name: str | None = None) -> EventMiddleware:
+        """Node's ``socket.use(fn)``: an event middleware for this one socket.
+
+        ``async def fn(event, call_next)`` runs for every event this socket sends, inside
+        the namespace's event chain (after its members, before the handler), in the order
+        added. Call it from a connect middleware or the connect handler. Returns ``fn``.
+
+        Raises:
+            TypeError: ``fn`` is not a coroutine function.
+        """
+        from .middleware import Middleware
+
+        member = Middleware(name=name or str(getattr(fn, "__name__", type(fn).__name__)),
+                            func=fn, level="event")
+        if self._members is None:
+            self._members = []
+        self._members.append(member)
+        self._event_chain = None
+        return fn
 
     def __repr__(self) -> str:
         return f"<Socket sid={self.sid!r} namespace={self.namespace!r}>"

@@ -20,6 +20,7 @@ __all__ = [
     "as_refusal",
     "exiting",
     "internal_error",
+    "invalid_event",
     "middleware_timeout",
 ]
 
@@ -97,6 +98,14 @@ def internal_error() -> Refusal:
     The exception itself is logged on the server and never reaches the client.
     """
     return Refusal("Internal server error", {"code": "internal_error"}, status=500)
+
+
+def invalid_event() -> Refusal:
+    """The refusal of an incoming event whose name is not a string or is reserved
+    (``connect``, ``disconnect``: Socket.IO's parser rejects them, socket.io-parser
+    ``isPayloadValid``; python-socketio would call the connect handler): code
+    ``invalid_event``."""
+    return Refusal("Invalid event name", {"code": "invalid_event"}, status=400)
 
 
 def middleware_timeout() -> Refusal:

@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from .context import Request, Socket
+    from .event import Event
 
-__all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "Level", "Middleware", "as_names"]
+__all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "EventMiddleware", "Level",
+           "Middleware", "as_names"]
 
 Level: TypeAlias = Literal["engine", "connect", "event"]
 #: a coroutine function, so that ``asyncio.create_task(call_next())`` type-checks too
 CallNext: TypeAlias = Callable[[], Coroutine[Any, Any, None]]
 ConnectMiddleware: TypeAlias = Callable[["Socket", CallNext], Awaitable[None]]
 EngineMiddleware: TypeAlias = Callable[["Request", CallNext], Awaitable[None]]
+EventMiddleware: TypeAlias = Callable[["Event", CallNext], Awaitable[None]]
 
 LEVELS: tuple[Level, ...] = ("engine", "connect", "event")
 
@@ -58,7 +61,7 @@ class Middleware:
     """
 
     name: str
-    func: ConnectMiddleware | EngineMiddleware
+    func: ConnectMiddleware | EngineMiddleware | EventMiddleware
     level: Level = "connect"
     priority: int = 0
     before: tuple[str, ...] = ()

@@ -1,6 +1,7 @@
-"""The registrars of a stack: ``mw.of(namespace)`` (Node's ``io.of(ns).use``) and
-``mw.engine`` (Node's ``io.engine.use``). They only build :class:`Middleware` specs and hand
-them to the stack (``server.py``), which orders and installs them."""
+"""The registrars of a stack: ``mw.of(namespace)`` (Node's ``io.of(ns).use``),
+``mw.engine`` (Node's ``io.engine.use``) and ``mw.event`` / ``mw.of(ns).event`` (Node's
+``socket.use``, for every socket of a namespace). They only build :class:`Middleware` specs
+and hand them to the stack (``server.py``), which orders and installs them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, overload
 
 from .levels.engine import asgi_middleware
-from .middleware import ConnectMiddleware, EngineMiddleware, Middleware, as_names
+from .middleware import (
+    ConnectMiddleware,
+    EngineMiddleware,
+    EventMiddleware,
+    Middleware,
+    as_names,
+)
 
 if TYPE_CHECKING:
     from .server import Siomw
 
-__all__ = ["Decorator", "Engine", "EngineDecorator", "Namespace"]
+__all__ = ["Decorator", "Engine", "EngineDecorator", "Event", "EventDecorator", "Namespace"]
 
 Decorator = Callable[[ConnectMiddleware], ConnectMiddleware]
 
@@ -26,6 +33,11 @@ class Namespace:
             raise ValueError(f"namespace {namespace!r} must be a string starting with '/'")
         self.stack = stack
         self.namespace = namespace
+
+    @property
+    def event(self) -> Event:
+        """``mw.of(ns).event``: event middlewares for every socket of this namespace."""
+        return Event(self.stack, self.namespace)
 
     @overload
     def use(
@@ -164,3 +176,88 @@ class Engine:
             factory, name=name, priority=priority, before=list(as_names(before)),
             after=list(as_names(after)), preflight=preflight, **options,
         ))
+
+
+EventDecorator = Callable[[EventMiddleware], EventMiddleware]
+
+_ANY: Any = object()  # "the registrar's own namespace"
+
+
+class Event:
+    """``mw.event`` (the main namespace) and ``mw.of(ns).event``: event-level members.
+
+    Node's ``socket.use(fn)``, registered once for every socket of a namespace:
+    ``async def fn(event, call_next)`` runs for every incoming event (never for connect
+    or disconnect), before the handler.
+    """
+
+    def __init__(self, stack: Siomw, namespace: str | None) -> None:
+        self.stack = stack
+        self.namespace = namespace
+
+    @overload
+    def use(
+        self,
+        fn: EventMiddleware,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = _ANY,
+    ) -> EventMiddleware: ...
+    @overload
+    def use(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = _ANY,
+    ) -> EventDecorator: ...
+
+    def use(
+        self,
+        fn: EventMiddleware | None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        namespace: str | Iterable[str] | None = _ANY,
+    ) -> EventMiddleware | EventDecorator:
+        """Add an event-level middleware: ``async def fn(event, call_next) -> None``.
+
+        Usable as ``mw.event.use(fn)``, ``@mw.event.use`` or ``@mw.event.use(priority=...)``;
+        the ordering arguments are :meth:`Siomw.use`'s. ``namespace`` defaults to the
+        registrar's (``"/"`` for ``mw.event``, ``ns`` for ``mw.of(ns).event``); ``None``:
+        every namespace. Refuse an event by raising :class:`~siomw_core.Refusal`.
+
+        Returns:
+            ``fn`` itself, or a decorator.
+
+        Raises:
+            OrderingError: the new member makes an event chain unorderable.
+        """
+        where = self.namespace if namespace is _ANY else namespace
+
+        def add(func: EventMiddleware) -> EventMiddleware:
+            self.stack.add(Middleware(
+                name=name or str(getattr(func, "__name__", type(func).__name__)),
+                func=func,
+                level="event",
+                priority=priority,
+                before=as_names(before),
+                after=as_names(after),
+                namespaces=None if where is None else as_names(where),
+            ))
+            return func
+
+        if fn is not None:
+            return add(fn)
+        return add

@@ -10,6 +10,9 @@ Node's API, in Python terms::
     @mw.of("/admin").use(priority=50, after=["jwt"])   # io.of("/admin").use(fn)
     async def admins_only(socket, call_next): ...
 
+    @mw.event.use                           # socket.use(fn), for every socket of "/"
+    async def audit_events(event, call_next): ...
+
 Chains are composed once per namespace and recomposed only when a middleware is added.
 """
 
@@ -22,15 +25,19 @@ from typing import Any, overload
 
 import socketio
 
+from .adapters.async_server import AsyncServerAdapter
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
 from .levels.engine import EngineApp, watch_unwrapped
+from .levels.event import EventLevel
 from .middleware import ConnectMiddleware, Level, Middleware, as_names
 from .ordering import Placed, order_chain
 from .proxies import TrustedProxies
 from .registrars import Decorator, Engine, Namespace
+from .registrars import Event as EventRegistrar
 from .registry import Registry
+from .requirements import requirements_of
 
 __all__ = ["Siomw", "attach"]
 
@@ -78,13 +85,22 @@ class Siomw:
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
         self._engine_chains: dict[bool, tuple[Middleware, ...]] = {}
         self._named: frozenset[str] | None = None
+        self._event_chains: dict[str | None, tuple[Middleware, ...]] = {}
+        self._event_named: frozenset[str] | None = None
         self._warned: set[str] = set()
         self.proxies = TrustedProxies(config.core.trusted_proxies)
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout,
                                           self.proxies, guarded=self._named_namespaces)
         self.connect_level.install()
+        settings = config.core
+        self.event_level = EventLevel(AsyncServerAdapter(sio), self.event_chain,
+                                      self.connect_level.sockets, settings.event_timeout,
+                                      settings.event_error_event, settings.strict)
+        self.event_level.install(sio)
         sio._siomw_stack = self
         self.engine = Engine(self)
+        #: Node's ``socket.use`` for every socket of the main namespace: ``mw.event.use(fn)``
+        self.event = EventRegistrar(self, "/")
         watch_unwrapped(sio, self.engine_chain)  # socketio.ASGIApp(sio) served: say so
         self.check()  # a cycle is a startup error, not a connect error
 
@@ -183,7 +199,7 @@ class Siomw:
         self._own.append(spec)
         self._forget()
         try:  # cycles now; absent references when the chains are checked or first composed
-            if spec.level == "connect":
+            if spec.level in ("connect", "event"):
                 for namespace in self.namespaces():
                     self.placed(spec.level, namespace, quiet=True)
             else:
@@ -198,6 +214,8 @@ class Siomw:
         self._chains.clear()
         self._engine_chains.clear()
         self._named = None
+        self._event_chains.clear()
+        self._event_named = None
 
     # composing -------------------------------------------------------------------------
     def members(self, level: Level) -> list[Middleware]:
@@ -210,8 +228,10 @@ class Siomw:
         and ``siomw serve`` call it; chains are otherwise composed on first use."""
         for namespace in self.namespaces():
             self.placed("connect", namespace)
+            self.placed("event", namespace)
         self.placed("engine")
-        names = {m.name for level in ("engine", "connect") for m in self.members(level)}
+        self.event_level.check_handlers()
+        names = {m.name for level in ("engine", "connect", "event") for m in self.members(level)}
         for name in self.config.core.order:
             if name not in names:  # a misspelt pin would silently pin nothing
                 message = (f"{self.config.where('order')}: order: no middleware is named "
@@ -287,6 +307,23 @@ class Siomw:
             self._chains[key] = chain
         return chain
 
+    def event_chain(self, namespace: str) -> tuple[Middleware, ...]:
+        """The composed event chain of ``namespace`` (cached; outermost first)."""
+        named = self._event_named
+        if named is None:
+            named = self._event_named = frozenset(
+                ns for m in self.members("event") for ns in m.namespaces or ())
+        key = namespace if namespace in named else None
+        chain = self._event_chains.get(key)
+        if chain is None:
+            try:
+                chain = tuple(p.middleware for p in self.placed("event", namespace))
+            except OrderingError:
+                log.exception("siomw: the event chain of %r cannot be composed", namespace)
+                raise
+            self._event_chains[key] = chain
+        return chain
+
     def _named_namespaces(self) -> frozenset[str]:
         """Namespaces some member names explicitly; others share the all-namespaces chain,
         so that clients cannot grow the chain cache with made-up namespaces."""
@@ -301,6 +338,7 @@ class Siomw:
     def namespaces(self) -> list[str]:
         """Namespaces known to the server or named by a middleware, ``"/"`` first."""
         known = {"/", *self._named_namespaces()}
+        known.update(ns for m in self.members("event") for ns in m.namespaces or ())
         known.update(ns for ns in self.sio.handlers if ns != "*")
         known.update(ns for ns in self.sio.namespace_handlers if ns != "*")
         if isinstance(self.sio.namespaces, list | tuple | set):
@@ -309,7 +347,10 @@ class Siomw:
 
     def describe(self) -> dict[str, Any]:
         """``siomw chain --json``: ``{"engine": [member, ...], "connect": {namespace:
-        [member, ...]}}``, each member ``{"name", "plugin", "priority", "reason"}``."""
+        [member, ...]}, "event": {namespace: [member, ...]}, "handlers": {namespace:
+        {event: [requirement, ...]}}}``, each member ``{"name", "plugin", "priority",
+        "reason"}``, each requirement ``Requirement.describe()`` (``{"plugin", "kind",
+        **options}``); every registered event handler is listed, ``[]`` without any."""
         def rows(placed: list[Placed]) -> list[dict[str, Any]]:
             return [
                 {
@@ -324,7 +365,18 @@ class Siomw:
         return {
             "engine": rows(self.placed("engine")),
             "connect": {ns: rows(self.placed("connect", ns)) for ns in self.namespaces()},
+            "event": {ns: rows(self.placed("event", ns)) for ns in self.namespaces()},
+            "handlers": self.handlers(),
         }
+
+    def handlers(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """Every registered event handler's requirements: ``{namespace: {event:
+        [Requirement.describe(), ...]}}`` (``connect``/``disconnect`` left out)."""
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for namespace, event, handler in self.event_level.adapter.handlers_of():
+            out.setdefault(namespace, {})[event] = [
+                r.describe() for r in requirements_of(handler)]
+        return out
 
 
 def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:

@@ -127,6 +127,9 @@ class ConnectLevel:
         self.pending: dict[str, _Attempt] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
+        #: sid -> the Socket of every accepted connection, until its disconnect: the event
+        #: level hands the same object to every event of that sid
+        self.sockets: dict[str, Socket] = {}
         self._trigger_event = sio._trigger_event
         self._send_packet = sio._send_packet
         self._send_eio_packet = sio._send_eio_packet
@@ -184,7 +187,12 @@ class ConnectLevel:
         await self._send_packet(eio_sid, pkt)
 
     async def _trigger_with_callbacks(self, event: str, namespace: str, *args: Any) -> Any:
-        if event != "disconnect" or not self._on_disconnect:
+        if event != "disconnect":
+            return await self._trigger_event(event, namespace, *args)
+        # every disconnect of an accepted socket passes here (client, transport, server):
+        # its Socket is dropped before the handler runs, so a late event finds nothing
+        self.sockets.pop(args[0], None)
+        if not self._on_disconnect:
             return await self._trigger_event(event, namespace, *args)
         callbacks = self._on_disconnect.pop((namespace, args[0]), None)
         try:
@@ -296,6 +304,8 @@ class ConnectLevel:
                     await self._pair(attempt)
                 return
             attempt.accepted = True
+            # before CONNECT is sent: the client may emit its first event as soon as it reads it
+            self.sockets[sid] = socket
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
             held = attempt.held
             while held:  # what its own chain emitted to it, in order, before anything else
@@ -371,6 +381,8 @@ class ConnectLevel:
         sid, namespace = attempt.socket.sid, attempt.socket.namespace
         attempt.answered = True
         attempt.held.clear()
+        if self.sockets.get(sid) is attempt.socket:  # cancelled while CONNECT was being sent
+            del self.sockets[sid]
         if attempt.handler_accepted:
             await self._pair(attempt)
         self.pending.pop(sid, None)

@@ -1,0 +1,122 @@
+"""The event-dispatch seam of ``socketio.AsyncServer`` (python-socketio 5.18).
+
+Every private attribute of the async server that the event level touches is here, so that
+another server kind (the sync ``socketio.Server``, ``aiohttp``) adds an adapter, not a
+second event level (``reference/python-socketio-internals.md`` §1.3, §3.2):
+
+- ``_handle_event_internal(server, sid, eio_sid, data, namespace, id)``: called by
+  ``_handle_event`` once the sid is known to be connected, inside the background task
+  python-socketio starts per event when ``async_handlers`` (the default); it calls
+  ``_trigger_event`` and sends the ACK from the return value. siomw replaces it on the
+  instance, and sends the ACK the same way (``None`` -> ``[]``, a tuple -> its items,
+  else ``[value]``; ``not_handled`` -> no ACK).
+- ``_trigger_event(event, namespace, sid, *args)``: calls the handler. It is called
+  through the instance attribute, so the connect level's wrapper (disconnect callbacks)
+  and ``sio.instrument()`` stay in the path.
+- ``handlers`` / ``namespace_handlers`` / ``reserved_events`` / ``not_handled``: resolved
+  in ``_get_event_handler``'s and ``_get_namespace_handler``'s order to tell the chain
+  which handler will run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import socketio
+from socketio import packet
+
+__all__ = ["AsyncServerAdapter", "Dispatch"]
+
+#: ``dispatch(sid, eio_sid, data, namespace, ack_id)``: ``data`` is ``[event, *args]``,
+#: ``ack_id`` None when the client asked for no acknowledgement
+Dispatch = Callable[[str, str, list[Any], str, "int | None"], Awaitable[None]]
+
+
+class AsyncServerAdapter:
+    """The event level's view of one ``socketio.AsyncServer``."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        if not isinstance(sio, socketio.AsyncServer):
+            raise TypeError(
+                f"siomw's event level needs a socketio.AsyncServer, got {type(sio).__name__}"
+            )
+        self.sio = sio
+        self.not_handled: object = sio.not_handled
+        self.reserved: frozenset[str] = frozenset(sio.reserved_events)
+
+    def install(self, dispatch: Dispatch) -> None:
+        """Route every incoming event of a connected sid to ``dispatch``."""
+        def handle_event_internal(server: Any, sid: str, eio_sid: str, data: list[Any],
+                                  namespace: str, id: int | None) -> Awaitable[None]:
+            return dispatch(sid, eio_sid, data, namespace, id)
+
+        self.sio._handle_event_internal = handle_event_internal
+
+    def handler(self, event: str, namespace: str) -> Callable[..., Any] | None:
+        """The handler ``_trigger_event`` will call for ``event`` on ``namespace``.
+
+        python-socketio's order: ``handlers[ns][event]`` -> ``handlers[ns]["*"]`` ->
+        ``handlers["*"][event]`` -> ``handlers["*"]["*"]`` (the catch-alls not for reserved
+        events) -> ``namespace_handlers[ns]`` / ``["*"]`` (its bound ``on_<event>``, None
+        when the class has none). None: nothing handles it.
+        """
+        handlers = self.sio.handlers
+        here = handlers.get(namespace)
+        if here is not None:
+            found = here.get(event)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+            if "*" in here and event not in self.reserved:
+                return here["*"]  # type: ignore[no-any-return]
+        anywhere = handlers.get("*")
+        if anywhere is not None:
+            found = anywhere.get(event)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+            if "*" in anywhere and event not in self.reserved:
+                return anywhere["*"]  # type: ignore[no-any-return]
+        classes = self.sio.namespace_handlers
+        instance = classes.get(namespace) or classes.get("*")
+        if instance is None:
+            return None
+        return getattr(instance, "on_" + event, None)
+
+    async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any:
+        """Call the handler as python-socketio does; returns its value or ``not_handled``."""
+        return await self.sio._trigger_event(event, namespace, sid, *args)
+
+    async def send_ack(self, eio_sid: str, namespace: str, ack_id: int, result: Any) -> None:
+        """Answer the client's acknowledgement ``ack_id`` with a handler's ``result``."""
+        if result is None:
+            data: list[Any] = []
+        elif isinstance(result, tuple):
+            data = list(result)
+        else:
+            data = [result]
+        sio = self.sio
+        await sio._send_packet(eio_sid, sio.packet_class(packet.ACK, namespace=namespace,
+                                                         id=ack_id, data=data))
+
+    async def emit(self, sid: str, namespace: str, event: str, data: Any) -> None:
+        """Emit ``event`` to ``sid`` only, on this server (not through a message queue)."""
+        await self.sio.emit(event, data, to=sid, namespace=namespace, ignore_queue=True)
+
+    def connected(self, sid: str, namespace: str) -> bool:
+        """Whether ``sid`` is still connected to ``namespace``."""
+        return bool(self.sio.manager.is_connected(sid, namespace))
+
+    def handlers_of(self) -> Iterator[tuple[str, str, Callable[..., Any]]]:
+        """Every registered event handler as ``(namespace, event, handler)``: decorated
+        functions, then class-based namespaces' ``on_<event>`` methods (bound);
+        ``connect`` and ``disconnect`` left out."""
+        for namespace, events in self.sio.handlers.items():
+            for event, handler in events.items():
+                if event not in self.reserved:
+                    yield namespace, event, handler
+        for namespace, instance in self.sio.namespace_handlers.items():
+            for attr in sorted(dir(type(instance))):
+                if attr.startswith("on_") and attr[3:] not in self.reserved:
+                    method = getattr(instance, attr)
+                    if callable(method):
+                        yield namespace, attr[3:], method

@@ -1,0 +1,83 @@
+"""What an event-level middleware sees: one incoming event of a connected socket.
+
+Node's ``socket.use(([event, ...args], next) => ...)`` gives the packet as an array; siomw
+gives an :class:`Event` with the same parts and the handler that will run, so that plugins
+can enforce what the handler's decorators require (``requirements.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import Refusal
+from .requirements import Requirement, requirements_of
+
+if TYPE_CHECKING:
+    from .context import Socket
+
+__all__ = ["Event", "send_refusal"]
+
+
+class Event:
+    """One incoming event, as the event chain sees it.
+
+    Attributes:
+        name: the event name, e.g. ``"chat message"``.
+        args: the arguments (a list; binary arguments are ``bytes``). A middleware may
+            change it in place or assign a new list: the handler gets what is here once
+            the chain passed.
+        ack: the client asked for an acknowledgement (the handler's return value answers
+            it; a refusal answers ``{"error": {"message", "data"}}``).
+        socket: the same :class:`~siomw_core.Socket` the connect chain saw (``sid``,
+            ``namespace``, ``handshake``, ``data``, ``identity``).
+        handler: the application's handler python-socketio will call (a decorated
+            function, the catch-all ``"*"`` handler, an ``AsyncNamespace``'s bound
+            ``on_<event>`` method); None when nothing handles the event.
+    """
+
+    __slots__ = ("ack", "args", "handler", "name", "socket")
+
+    def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
+                 handler: Callable[..., Any] | None) -> None:
+        self.name = name
+        self.args = args
+        self.ack = ack
+        self.socket = socket
+        self.handler = handler
+
+    @property
+    def sid(self) -> str:
+        """The socket's sid."""
+        return self.socket.sid
+
+    @property
+    def namespace(self) -> str:
+        """The socket's namespace, e.g. ``"/"``."""
+        return self.socket.namespace
+
+    @property
+    def requirements(self) -> tuple[Requirement, ...]:
+        """What the handler's decorators declared (``siomw_core.require``); ``()``."""
+        return requirements_of(self.handler)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name!r} sid={self.socket.sid!r} namespace={self.socket.namespace!r}>"
+
+
+async def send_refusal(socket: Socket, refusal: Refusal, event: str | None = None) -> None:
+    """Tell the client of ``socket`` about ``refusal`` outside an acknowledged event.
+
+    Emits the event named by the core key ``event_error_event`` (default
+    ``"siomw:error"``; nothing when it is ``false``) to that socket only, with
+    ``{"event": event, "message": refusal.message, "data": refusal.data}`` (``data`` left
+    out when None). For code paths that are not an event's own (jwt's
+    ``disconnect_on_expiry``: ``event=None``).
+
+    Raises:
+        RuntimeError: siomw is not attached to the socket's server.
+    """
+    level = getattr(socket.server, "_siomw_event", None)
+    if level is None:
+        raise RuntimeError("siomw is not attached to this socket's server")
+    await level.send_error_event(socket, refusal, event)

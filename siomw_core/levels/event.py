@@ -1,0 +1,231 @@
+"""The event level: Node's ``socket.use`` for every incoming event, on any server kind.
+
+Written once against :class:`EventAdapter` (``adapters/``: every private attribute of a
+python-socketio server kind lives there). Per incoming event of an accepted socket:
+
+1. the Socket the connect chain saw is looked up by sid (the connect level keeps it until
+   disconnect); an event of a sid it does not know (left, or never accepted) is dropped;
+2. the handler python-socketio will call is resolved (``Event.handler``), so members read
+   what its decorators require (``Event.requirements``); a requirement whose plugin has no
+   member in the namespace's event chain is warned about once (refused in strict mode);
+3. the chain runs (``chain.run_chain``: the namespace's members, then the socket's own
+   ``socket.use`` members) around the handler; the deadline (``event_timeout``) counts the
+   members' time, not the handler's; with no member and no requirement nothing of this runs;
+4. the handler's return value answers the ack as python-socketio would; a refusal answers
+   it with ``{"error": {"message", "data"}}``, or, without an ack, emits the
+   ``event_error_event`` to that socket with ``{"event", "message", "data"}``; an event
+   whose socket left meanwhile is dropped without calling the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal, Protocol
+
+from ..chain import run_chain
+from ..context import Socket
+from ..errors import Refusal, internal_error, invalid_event
+from ..event import Event
+from ..middleware import Middleware
+from ..requirements import Requirement, requirements_of
+
+__all__ = ["ENDPOINT", "EventAdapter", "EventLevel"]
+
+log = logging.getLogger("siomw")
+
+#: what logs call the application's handler at the end of an event chain
+ENDPOINT = "event handler"
+
+
+class EventAdapter(Protocol):
+    """What the event level needs of a server kind (see ``adapters/async_server.py``)."""
+
+    not_handled: object
+    reserved: frozenset[str]
+
+    def install(self, dispatch: Any) -> None: ...
+    def handler(self, event: str, namespace: str) -> Callable[..., Any] | None: ...
+    async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any: ...
+    async def send_ack(self, eio_sid: str, namespace: str, ack_id: int, result: Any) -> None: ...
+    async def emit(self, sid: str, namespace: str, event: str, data: Any) -> None: ...
+    def connected(self, sid: str, namespace: str) -> bool: ...
+    def handlers_of(self) -> Iterator[tuple[str, str, Callable[..., Any]]]: ...
+
+
+class _Gone(Refusal):
+    """The socket left before its handler ran: the event is dropped, nothing answered."""
+
+    def __init__(self) -> None:
+        super().__init__("Socket left before the event was handled", {"code": "client_gone"})
+
+
+def handler_name(handler: Callable[..., Any]) -> str:
+    """``module.qualname`` of a handler function or bound method, for logs."""
+    func = getattr(handler, "__func__", handler)
+    module = getattr(func, "__module__", None) or "?"
+    return f"{module}.{getattr(func, '__qualname__', repr(func))}"
+
+
+class EventLevel:
+    """Event chains installed on one server.
+
+    Args:
+        adapter: the server kind's seam (:class:`EventAdapter`).
+        chain_for: the composed event chain of a namespace (outermost first; cached by
+            the stack).
+        sockets: sid -> the accepted connection's Socket (the connect level's).
+        timeout: the members' deadline per event in seconds (config ``event_timeout``).
+        error_event: the event a refusal without an ack is emitted as
+            (``event_error_event``), or False.
+        strict: refuse (``internal_error``) an event whose handler requires a plugin
+            that is not in its chain, instead of only warning.
+    """
+
+    def __init__(
+        self,
+        adapter: EventAdapter,
+        chain_for: Callable[[str], tuple[Middleware, ...]],
+        sockets: Mapping[str, Socket],
+        timeout: float,
+        error_event: str | Literal[False],
+        strict: bool = False,
+    ) -> None:
+        self.adapter = adapter
+        self.chain_for = chain_for
+        self.sockets = sockets
+        self.timeout = timeout
+        self.error_event = error_event
+        self.strict = strict
+        self._plugins: dict[str, tuple[tuple[Middleware, ...], frozenset[str]]] = {}
+        self._warned: set[tuple[str, str, str, str]] = set()
+
+    def install(self, server: Any) -> None:
+        """Route the server's events through the chains; ``send_refusal`` finds it."""
+        server._siomw_event = self
+        self.adapter.install(self.dispatch)
+
+    # per event ---------------------------------------------------------------------------
+    async def dispatch(self, sid: str, eio_sid: str, data: list[Any], namespace: str,
+                       ack_id: int | None) -> None:
+        """Run one incoming event ``data = [name, *args]`` of ``sid`` on ``namespace``."""
+        socket = self.sockets.get(sid)
+        if socket is None:  # left (or never accepted) before its event was dispatched
+            log.debug("siomw: event of %s on %s dropped: the socket is gone", sid, namespace)
+            return
+        name = data[0]
+        adapter = self.adapter
+        if type(name) is not str or name in adapter.reserved:
+            log.warning("siomw: event %r from %s on %s refused: not a valid event name",
+                        name, sid, namespace)
+            await self._answer(socket, eio_sid, str(name), ack_id, invalid_event())
+            return
+        handler = adapter.handler(name, namespace)
+        base = self.chain_for(namespace)
+        members = socket._members
+        if members is None:
+            chain = base
+        else:
+            cached = socket._event_chain
+            if cached is None or cached[0] is not base:
+                cached = socket._event_chain = (base, base + tuple(members))
+            chain = cached[1]
+        requirements = requirements_of(handler) if handler is not None else ()
+        if requirements and not self._enforced(namespace, name, handler, requirements, base):
+            await self._answer(socket, eio_sid, name, ack_id, internal_error())
+            return
+        if not chain:  # nothing to run around the handler: python-socketio's own path
+            try:
+                result = await adapter.call(name, namespace, sid, list(data[1:]))
+            except Exception:
+                log.exception("siomw: the event handler of %r raised for %r; refusing with "
+                              "internal_error", name, socket)
+                await self._answer(socket, eio_sid, name, ack_id, internal_error())
+                return
+            if ack_id is not None and result is not adapter.not_handled:
+                await adapter.send_ack(eio_sid, namespace, ack_id, result)
+            return
+        event = Event(name, list(data[1:]), ack_id is not None, socket, handler)
+        outcome: list[Any] = []
+
+        async def endpoint() -> None:
+            if self.sockets.get(sid) is not socket or not adapter.connected(sid, namespace):
+                raise _Gone()
+            outcome.append(await adapter.call(name, namespace, sid, list(event.args)))
+
+        try:
+            await run_chain(chain, event, endpoint, self.timeout, endpoint_name=ENDPOINT,
+                            endpoint_timed=False)
+        except _Gone:
+            log.debug("siomw: event %r of %s dropped: the socket left", name, sid)
+            return
+        except Refusal as refusal:
+            await self._answer(socket, eio_sid, name, ack_id, refusal)
+            return
+        if ack_id is not None and outcome and outcome[0] is not adapter.not_handled:
+            await adapter.send_ack(eio_sid, namespace, ack_id, outcome[0])
+
+    def _enforced(self, namespace: str, name: str, handler: Callable[..., Any] | None,
+                  requirements: tuple[Requirement, ...], chain: tuple[Middleware, ...]
+                  ) -> bool:
+        """Whether every requirement's plugin has a member in ``chain``; warns (once per
+        handler, event and plugin) about each that has none. False: strict, refuse."""
+        cached = self._plugins.get(namespace)
+        if cached is None or cached[0] is not chain:
+            cached = self._plugins[namespace] = (
+                chain, frozenset(m.plugin for m in chain if m.plugin))
+        plugins = cached[1]
+        ok = True
+        for requirement in requirements:
+            if requirement.plugin not in plugins:
+                ok = False
+                self.warn_unenforced(namespace, name, handler, requirement)
+        return ok or not self.strict
+
+    def warn_unenforced(self, namespace: str, name: str, handler: Any,
+                        requirement: Requirement) -> None:
+        """WARNING (once) that ``requirement`` of ``handler`` has no plugin to enforce it."""
+        what = handler_name(handler) if handler is not None else "?"
+        key = (namespace, name, what, requirement.plugin)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        action = "its events are refused (strict)" if self.strict else "it is NOT enforced"
+        log.warning(
+            "siomw: handler %s of event %r on %s requires plugin %r (%s %s), which is not "
+            "enabled or has no event middleware on %s; %s",
+            what, name, namespace, requirement.plugin, requirement.kind,
+            dict(requirement.options), namespace, action,
+        )
+
+    def check_handlers(self) -> None:
+        """Warn now about every registered handler's unenforced requirements (startup)."""
+        for namespace, name, handler in self.adapter.handlers_of():
+            chain = self.chain_for(namespace)
+            plugins = {m.plugin for m in chain if m.plugin}
+            for requirement in requirements_of(handler):
+                if requirement.plugin not in plugins:
+                    self.warn_unenforced(namespace, name, handler, requirement)
+
+    # answers -----------------------------------------------------------------------------
+    async def _answer(self, socket: Socket, eio_sid: str, name: str, ack_id: int | None,
+                      refusal: Refusal) -> None:
+        """What the client of a refused event sees: its ack answered with the error, or
+        the error event."""
+        log.debug("siomw: event %r of %s on %s refused: %r", name, socket.sid,
+                  socket.namespace, refusal)
+        if not self.adapter.connected(socket.sid, socket.namespace):
+            return
+        if ack_id is not None:
+            await self.adapter.send_ack(eio_sid, socket.namespace, ack_id,
+                                        {"error": refusal.payload()})
+        else:
+            await self.send_error_event(socket, refusal, name)
+
+    async def send_error_event(self, socket: Socket, refusal: Refusal,
+                               event: str | None) -> None:
+        """Emit ``event_error_event`` to ``socket``: ``{"event", "message", "data"}``."""
+        if self.error_event is False:
+            return
+        payload: dict[str, Any] = {"event": event, **refusal.payload()}
+        await self.adapter.emit(socket.sid, socket.namespace, self.error_event, payload)
