@@ -124,3 +124,21 @@ async def test_http_retry_after_and_ratelimit_reset_are_honest(
     (sio_a, mw_a), (sio_b, mw_b) = servers
     async with serving(sio_a, mw_a) as url_a, serving(sio_b, mw_b) as url_b:
         await asyncio.gather(_retry_after_429(url_a), _wait_ratelimit_reset(url_b))
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+async def test_retry_after_covers_every_spent_limit(strategy: str) -> None:
+    """With "1 per 2 seconds;2 per 6 seconds", the third connect (2.1 s in) is refused by
+    the first limit, whose own wait is 2 s; but the second limit is spent too until 6 s
+    in, so retry_after is the longer wait and the retry after it passes."""
+    sio, mw = make_server({"connect": "1 per 2 seconds;2 per 6 seconds", "strategy": strategy})
+    async with serving(sio, mw) as url:
+        assert await attempt(url) == ("connect", None)
+        await asyncio.sleep(2.1)
+        assert await attempt(url) == ("connect", None)
+        outcome, data = await attempt(url)
+        assert outcome == "connect_error"
+        assert_rate_limited(data, "1 per 2 second", most=6)
+        assert data["data"]["retry_after"] >= 4  # not the first limit's 2 s
+        await asyncio.sleep(data["data"]["retry_after"])
+        assert await attempt(url) == ("connect", None)
