@@ -19,7 +19,10 @@ A chain is a tuple of :class:`~siomw_core.middleware.Middleware`, composed once 
 - whatever a member does with ``call_next`` (``asyncio.gather``, ``create_task``), the rest
   of the chain never outlives it: when a member exits while its ``call_next`` still runs
   in another task, that task is cancelled and awaited and the member refuses; a
-  ``call_next`` started after its member exited, or after the run ended, runs nothing.
+  ``call_next`` started after its member exited, or after the run ended, runs nothing;
+- a refusal is never undone: a member that catches the refusal its ``call_next`` raised
+  (to log it, say) and returns normally refuses with that same refusal, with a warning that
+  names it (the rest of the chain, the application included, did not pass).
 """
 
 from __future__ import annotations
@@ -119,9 +122,10 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
     state = _NOT_CALLED
     inner: asyncio.Task[Any] | None = None  # the other task call_next runs in, if any
     exited = False
+    seen: Refusal | None = None  # what call_next raised into the member
 
     async def call_next() -> None:
-        nonlocal state, inner
+        nonlocal state, inner, seen
         if state != _NOT_CALLED:
             raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
         if exited or run.over:
@@ -135,6 +139,9 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
             if run.timed_out:  # the member swallowed the deadline's cancel: decided
                 raise _fail(run, member.name, asyncio.CancelledError())
             await _step(run, index + 1, endpoint)
+        except Refusal as refusal:
+            seen = refusal
+            raise
         finally:
             state = _DONE
 
@@ -159,6 +166,15 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         raise _fail(run, member.name, error) from None
     if run.timed_out:  # the member swallowed the deadline's cancel
         raise _fail(run, member.name, asyncio.CancelledError())
+    if seen is not None:  # it caught the refusal and returned: a refusal is never undone
+        log.warning(
+            "siomw: middleware %r caught the refusal of its call_next() (%s) and returned; "
+            "the refusal stands for %r",
+            member.name,
+            seen.code or seen.message,
+            run.subject,
+        )
+        raise seen
     if left_running:
         log.warning(
             "siomw: middleware %r returned while its call_next() still ran in another "

@@ -506,12 +506,9 @@ async def test_deadline_converted_once_for_nested_swallowers(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chain.py bug (reported): an outer member that catches the inner refusal and returns "
-    "makes run_chain return as if accepted, although the endpoint never ran"))
 @pytest.mark.parametrize("inner_kind", ["timeout", "refusal"])
 async def test_outer_member_that_catches_a_refusal_and_returns_still_refuses(
-    inner_kind: str,
+    inner_kind: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An outer member that catches the timeout refusal (or any refusal) of its
     call_next and carries on cannot turn the attempt into an accepted one: the endpoint
@@ -535,6 +532,9 @@ async def test_outer_member_that_catches_a_refusal_and_returns_still_refuses(
     expected = "middleware_timeout" if inner_kind == "timeout" else "nope"
     assert info.value.code == expected
     assert trace == [f"outer caught {expected}"]
+    warned = [r.getMessage() for r in caplog.records if "caught the refusal" in r.getMessage()]
+    assert warned == [f"siomw: middleware 'outer' caught the refusal of its call_next() "
+                      f"({expected}) and returned; the refusal stands for {SUBJECT!r}"]
 
 
 # call_next in other tasks ----------------------------------------------------------------
