@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.jsclient import js_available
@@ -17,3 +19,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if os.environ.get("CI") and not js_available():
         raise pytest.UsageError("CI needs the JS client: run npm ci --prefix tests/js first")
+
+
+@pytest.fixture(autouse=True)
+def _process_secrets() -> Iterator[None]:
+    """Keep each test's process-wide secret declarations to itself: a test that builds a
+    plugin outside a stack (calling its hook directly) declares process-wide, as an
+    application would at import time, and later tests must not see it."""
+    from siomw_core.secrets import PROCESS
+
+    saved = PROCESS.declared()
+    yield
+    PROCESS._query, PROCESS._header, PROCESS._cookie = (
+        set(saved["query"]), set(saved["header"]), set(saved["cookie"]))
