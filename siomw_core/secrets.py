@@ -31,6 +31,7 @@ Names are compared in lower case with ``-`` read as ``_`` (``X-Api-Key`` is ``x_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,7 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_NAMES",
     "SECRET_SUFFIXES",
+    "SECRET_WORDS",
     "Secrets",
     "current_secrets",
     "declare_secret",
@@ -64,7 +66,17 @@ SECRET_COOKIES = frozenset({
     "_csrf", "xsrf_token", "_session_id",
 })
 
+#: words that make a key of structured data (an event argument's object) secret wherever
+#: they stand in it: ``password_confirm``, ``sessionCookie``, ``token_type`` (a name in
+#: doubt is redacted)
+SECRET_WORDS = frozenset({
+    "password", "passwd", "passphrase", "token", "secret", "authorization", "cookie", "jwt",
+    "apikey", "credential", "credentials",
+})
+
 Names = str | Iterable[str | None] | None
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD_SEPARATORS = re.compile(r"[_.\s]+")
 
 
 def normal(name: str) -> str:
@@ -128,6 +140,20 @@ class Secrets:
         key = normal(name)
         return (key in SECRET_NAMES or key in SECRET_COOKIES or key.endswith(SECRET_SUFFIXES)
                 or self._has("_cookie", key))
+
+    def is_secret_name(self, name: str) -> bool:
+        """Whether a key of structured data (an object in an event's arguments) names a
+        secret: camelCase read as snake_case (``accessToken`` is ``access_token``), then a
+        secret query parameter, header or cookie name of this registry (built-in or
+        declared; not the session cookie names such as ``sid``), or a name with one of
+        :data:`SECRET_WORDS` among its ``_``/``.``-separated words."""
+        key = normal(_CAMEL.sub("_", name))
+        for form in {key, normal(name)}:  # a declared "accessToken" is kept as "accesstoken"
+            if (form in SECRET_NAMES or form in SECRET_HEADERS
+                    or form.endswith(SECRET_SUFFIXES) or self._has("_query", form)
+                    or self._has("_header", form) or self._has("_cookie", form)):
+                return True
+        return not SECRET_WORDS.isdisjoint(_WORD_SEPARATORS.split(key))
 
     def declared(self) -> dict[str, list[str]]:
         """The names declared into this registry and its parents (not the built-in ones),

@@ -8,7 +8,7 @@ from typing import Any
 
 import socketio
 
-from siomw_core import Refusal, Socket, attach
+from siomw_core import Identity, Refusal, Socket, attach, set_identity
 
 sio = socketio.AsyncServer(async_mode="asgi")
 mw = attach(sio, config=Path(__file__).with_name("logging_siomw.toml"))
@@ -20,7 +20,8 @@ async def members_only(socket: Socket, call_next: Any) -> None:
     name = socket.handshake.auth.get("name")
     if not isinstance(name, str) or not name:
         raise Refusal("who are you?", {"code": "invalid_request"})
-    socket.data["user"] = {"sub": name}  # "user" is logged: the sub, never the rest
+    # the identity's sub is the "user" of every line (the claims are never logged)
+    set_identity(socket, Identity(sub=name, claims={"sub": name}, source="logging_app"))
     await call_next()
 
 

@@ -1,5 +1,5 @@
-"""siomw plugin ``logging``: structlog lines for Socket.IO connection attempts, disconnects
-and the engine's HTTP requests.
+"""siomw plugin ``logging``: structlog lines for Socket.IO connection attempts, disconnects,
+the engine's HTTP requests and, when enabled, every incoming event.
 
 Registered under the entry-point group ``siomw`` as ``logging``; its options are the
 ``[logging]`` table (:class:`LoggingOptions`). It contributes, with priority 3000 (the
@@ -8,7 +8,10 @@ outermost of the bundled plugins):
 - the connect-level middleware ``logging``, in every namespace (``connect`` and
   ``disconnect`` lines, ``connect.py``);
 - unless ``access_log = false``, the engine-level member ``logging-http``, also run for CORS
-  preflights (one ``http`` line per HTTP request, ``access.py``).
+  preflights (one ``http`` line per HTTP request, ``access.py``);
+- with ``events = true``, the event-level member ``logging-events``, in every namespace
+  (one ``event`` line per incoming event, ``events.py``; arguments by ``args.py``).
+  Without it the event chains get nothing from this plugin.
 
 It never calls ``structlog.configure()``: its logger is private (see ``output.py``).
 """
@@ -23,19 +26,24 @@ from pydantic import BaseModel
 from siomw_core import CoreSettings, Middleware, hookimpl
 
 from .access import access_logger
+from .args import ArgsView
 from .connect import connect_logger, user_of
+from .events import event_logger
 from .options import LoggingOptions
 from .output import build_output
 from .redact import QueryView
 
 __all__ = [
+    "EVENTS_NAME",
     "HTTP_NAME",
     "NAME",
     "PRIORITY",
+    "ArgsView",
     "LoggingOptions",
     "QueryView",
     "access_logger",
     "connect_logger",
+    "event_logger",
     "siomw_config_schema",
     "siomw_middlewares",
     "user_of",
@@ -45,6 +53,8 @@ __all__ = [
 NAME = "logging"
 #: the engine-level member's name
 HTTP_NAME = "logging-http"
+#: the event-level member's name (``events = true``)
+EVENTS_NAME = "logging-events"
 #: higher runs first: outside jwt and ratelimit, so it times and sees all of them
 PRIORITY = 3000
 
@@ -57,8 +67,9 @@ def siomw_config_schema() -> type[BaseModel]:
 
 @hookimpl
 def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middleware]:
-    """The ``logging`` connect middleware and the ``logging-http`` engine member (unless
-    ``access_log = false``), built once from ``config``; both write through one logger.
+    """The ``logging`` connect middleware, the ``logging-http`` engine member (unless
+    ``access_log = false``) and the ``logging-events`` event member (only with
+    ``events = true``), built once from ``config``; all write through one logger.
 
     Args:
         config: the validated :class:`LoggingOptions` (None: the defaults).
@@ -72,11 +83,20 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
     every = options.level == "info"
     connect = connect_logger(output.logger, accepted=every)
     members = [Middleware(name=NAME, func=connect, level="connect", priority=PRIORITY)]
+    owners: list[object] = [connect]
     if options.access_log:
         http = access_logger(output.logger, QueryView(options.redact_params), every=every)
         members.append(Middleware(name=HTTP_NAME, func=http, level="engine", priority=PRIORITY,
                                   preflight=True))
-        output.close_with(connect, http)
-    else:
-        output.close_with(connect)
+        owners.append(http)
+    if options.events:
+        args = (ArgsView(max_length=options.event_arg_max, extra=options.event_redact)
+                if options.event_args else None)
+        events = event_logger(output, sample=options.event_sample,
+                              include=options.event_include, exclude=options.event_exclude,
+                              args=args)
+        members.append(Middleware(name=EVENTS_NAME, func=events, level="event",
+                                  priority=PRIORITY))
+        owners.append(events)
+    output.close_with(*owners)
     return members

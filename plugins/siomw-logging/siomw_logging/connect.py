@@ -16,13 +16,13 @@ event dict.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from time import monotonic, perf_counter
 from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from siomw_core import CallNext, Refusal, Socket
+from siomw_core import CallNext, Refusal, Socket, get_identity
 from siomw_core.errors import CLIENT_GONE  # the core's code for a client that left
 
 __all__ = ["CLIENT_GONE", "TRANSPORTS", "connect_logger", "user_of"]
@@ -35,18 +35,12 @@ _log = logging.getLogger("siomw")
 ConnectMiddleware = Callable[[Socket, CallNext], Awaitable[None]]
 
 
-def user_of(data: Mapping[str, Any]) -> str | int | None:
-    """``data["user"]["sub"]`` when it is a string or an integer, else None.
-
-    ``data`` is ``socket.data``; the jwt plugin stores the verified claims under ``"user"``
-    (RFC 7519 §4.1.2: ``sub`` is a StringOrURI; integers are tolerated).
-    """
-    user = data.get("user")
-    if isinstance(user, Mapping):
-        sub = user.get("sub")
-        if isinstance(sub, str | int) and not isinstance(sub, bool):
-            return sub
-    return None
+def user_of(socket: Socket) -> str | None:
+    """The user a line shows: the subject of the socket's identity
+    (:func:`siomw_core.get_identity`, stored by the jwt plugin or any other authenticating
+    plugin with ``set_identity``), or None when it has none."""
+    identity = get_identity(socket)
+    return None if identity is None else identity.sub
 
 
 def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> ConnectMiddleware:
@@ -65,8 +59,8 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
 
         connect: outcome ("accepted" | "refused" | "abandoned"), code (refusal data.code
             or null), message (refusal message or null), sid, namespace, address,
-            transport, user, duration_ms (milliseconds, 3 decimals); level "info", or
-            "warning" when refused
+            transport, user (:func:`user_of`), duration_ms (milliseconds, 3 decimals);
+            level "info", or "warning" when refused
         disconnect: sid, namespace, address, user, reason (python-socketio's),
             connected_s (seconds since acceptance, 3 decimals); level "info"
     """
@@ -79,7 +73,7 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
         outcome: str,
         refusal: Refusal | None,
         started: float,
-        user: str | int | None,
+        user: str | None,
     ) -> None:
         duration_ms = round((perf_counter() - started) * 1000.0, 3)
         handshake = socket.handshake
@@ -106,7 +100,7 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
             await call_next()
         except Refusal as refusal:
             if refusal.code != CLIENT_GONE:
-                line(warning, socket, "refused", refusal, started, user_of(socket.data))
+                line(warning, socket, "refused", refusal, started, user_of(socket))
             raise
 
     if not accepted:
@@ -118,14 +112,14 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
             await call_next()
         except Refusal as refusal:
             if refusal.code == CLIENT_GONE:
-                line(info, socket, "abandoned", refusal, started, user_of(socket.data))
+                line(info, socket, "abandoned", refusal, started, user_of(socket))
             else:
-                line(warning, socket, "refused", refusal, started, user_of(socket.data))
+                line(warning, socket, "refused", refusal, started, user_of(socket))
             raise
         except BaseException:  # CancelledError: the attempt was cancelled from outside
-            line(info, socket, "abandoned", None, started, user_of(socket.data))
+            line(info, socket, "abandoned", None, started, user_of(socket))
             raise
-        user = user_of(socket.data)
+        user = user_of(socket)
         line(info, socket, "accepted", None, started, user)
         accepted_at = monotonic()
         sid, namespace, address = socket.sid, socket.namespace, socket.handshake.address

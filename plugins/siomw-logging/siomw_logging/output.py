@@ -42,13 +42,26 @@ class Output:
     Attributes:
         logger: structlog's filtering bound logger; ``info``/``warning`` render one line.
         file: the file opened for ``file = <path>``, else None.
+        stdlib: the stdlib logger lines are handed to (``file = "logging"``), else None.
     """
 
-    __slots__ = ("__weakref__", "file", "logger")
+    __slots__ = ("__weakref__", "file", "logger", "stdlib")
 
-    def __init__(self, logger: FilteringBoundLogger, file: TextIO | None) -> None:
+    def __init__(self, logger: FilteringBoundLogger, file: TextIO | None,
+                 stdlib: logging.Logger | None = None) -> None:
         self.logger = logger
         self.file = file
+        self.stdlib = stdlib
+
+    def enabled(self, level: int) -> bool:
+        """Whether a line at ``level`` (``logging.INFO``, ...) would be written: the
+        plugin's ``level`` allows it and, for ``file = "logging"``, so does the stdlib
+        logger's effective level (asked each time: the application may change it).
+        Callers check it before building a line, so that a filtered-out line costs no
+        processor and no field."""
+        if not self.logger.is_enabled_for(level):
+            return False
+        return self.stdlib is None or self.stdlib.isEnabledFor(level)
 
     def close_with(self, *owners: object) -> None:
         """Close the owned file once every one of ``owners`` (the middlewares writing to
@@ -121,9 +134,10 @@ def build_output(options: LoggingOptions) -> Output:
         ConfigError: ``file`` names a path that cannot be opened for appending.
     """
     file: TextIO | None = None
+    stdlib: logging.Logger | None = None
     target: Any
     if options.file == STDLIB:
-        target = logging.getLogger(options.logger_name)
+        target = stdlib = logging.getLogger(options.logger_name)
     elif options.file == "stderr":
         target = structlog.WriteLogger(sys.stderr)
     elif options.file == "stdout":
@@ -142,4 +156,4 @@ def build_output(options: LoggingOptions) -> Output:
     )
     # bind() once: the lazy proxy would assemble a new bound logger on every call
     logger: FilteringBoundLogger = proxy.bind()
-    return Output(logger, file)
+    return Output(logger, file, stdlib)

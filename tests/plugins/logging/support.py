@@ -12,7 +12,7 @@ from typing import Any
 import siomw_logging
 import socketio
 
-from siomw_core import Config, CoreSettings, Siomw, attach
+from siomw_core import CallNext, Config, CoreSettings, Identity, Siomw, Socket, attach, set_identity
 from siomw_core.testing import serve
 
 Line = dict[str, Any]
@@ -81,4 +81,62 @@ async def engine_server(
     (and the ``http`` lines) run; ``server``: ``socketio.AsyncServer`` arguments."""
     _, mw = make_server({"file": str(log_file), **table}, **(server or {}))
     async with serve(mw.asgi_app()) as url:
+        yield url, mw
+
+
+def event_lines(path: Path) -> list[Line]:
+    """The ``event`` lines (event level) written so far."""
+    return [line for line in read_lines(path) if line["event"] == "event"]
+
+
+#: the keys of an ``event`` line, in order (``args`` only with ``event_args = true``)
+EVENT_KEYS = ["event", "name", "outcome", "code", "message", "ack", "sid", "namespace", "user",
+              "duration_ms", "sample", "level", "timestamp"]
+EVENT_KEYS_WITH_ARGS = [*EVENT_KEYS[:11], "args", *EVENT_KEYS[11:]]
+
+
+def event_app(
+    table: dict[str, Any], *, received: list[tuple[str, list[Any]]] | None = None,
+    **server: Any,
+) -> tuple[socketio.AsyncServer, Siomw]:
+    """A server with the logging plugin configured by ``table`` and these handlers on "/":
+    ``echo`` (answers its arguments) and ``quiet`` (answers nothing); each records
+    ``(name, args)`` in ``received``. A connect middleware sets the identity whose ``sub``
+    is ``auth["name"]`` (none without it)."""
+    sio = socketio.AsyncServer(async_mode="asgi", **server)
+    seen = received if received is not None else []
+
+    @sio.event
+    async def echo(sid: str, *args: Any) -> Any:
+        seen.append(("echo", list(args)))
+        return list(args)
+
+    @sio.event
+    async def quiet(sid: str, *args: Any) -> None:
+        seen.append(("quiet", list(args)))
+
+    config = Config(source="test", core=CoreSettings(), tables={"logging": table})
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("logging", siomw_logging)])
+
+    @mw.use
+    async def sign_in(socket: Socket, call_next: CallNext) -> None:
+        name = socket.handshake.auth.get("name") if isinstance(socket.handshake.auth,
+                                                               dict) else None
+        if isinstance(name, str):
+            set_identity(socket, Identity(sub=name, source="test"))
+        await call_next()
+
+    return sio, mw
+
+
+@contextlib.asynccontextmanager
+async def event_server(
+    log_file: Path, *, received: list[tuple[str, list[Any]]] | None = None,
+    server: dict[str, Any] | None = None, **table: Any,
+) -> AsyncIterator[tuple[str, Siomw]]:
+    """Serve an :func:`event_app` writing to ``log_file`` (``events = true`` unless
+    ``table`` says otherwise, no access log); yield ``(url, mw)``."""
+    settings = {"file": str(log_file), "events": True, "access_log": False, **table}
+    sio, mw = event_app(settings, received=received, **(server or {}))
+    async with serve(socketio.ASGIApp(sio)) as url:
         yield url, mw

@@ -13,7 +13,7 @@ import pytest
 import socketio
 import structlog
 
-from siomw_core import CoreSettings, Refusal, Socket
+from siomw_core import CoreSettings, Identity, Refusal, Socket, set_identity
 from siomw_core.levels.connect import OVERDUE_GRACE
 from siomw_core.testing import connect_result
 from tests.conftest import requires_js
@@ -162,7 +162,8 @@ async def test_disconnect_line(tmp_path: Path) -> None:
     log = tmp_path / "siomw.log"
 
     async def sign_in(socket: Socket, call_next: Any) -> None:
-        socket.data["user"] = {"sub": "alice", "scope": "chat"}
+        set_identity(socket, Identity(sub="alice", scopes=frozenset({"chat"}),
+                                      claims={"sub": "alice", "scope": "chat"}))
         await call_next()
 
     async with logged_server(log) as (url, mw):

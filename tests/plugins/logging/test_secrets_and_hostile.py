@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from siomw_core import Refusal, Socket
+from siomw_core import Identity, Refusal, Socket, set_identity
 from siomw_core.testing import connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
@@ -28,7 +28,7 @@ async def check_token(socket: Socket, call_next: Any) -> None:
     assert "cookie" in socket.handshake.headers
     if auth.get("token") != TOKEN or header != f"Bearer {HEADER_TOKEN}":
         raise Refusal("bad token", {"code": "invalid_token"})
-    socket.data["user"] = {"sub": "alice", "token": TOKEN}
+    set_identity(socket, Identity(sub="alice", claims={"sub": "alice", "token": TOKEN}))
     await call_next()
 
 
@@ -125,7 +125,7 @@ async def test_forged_user_stays_on_one_line(tmp_path: Path, fmt: str) -> None:
     forged = 'mallory\x1b[2K\x1b[1A\r\n{"event": "connect", "outcome": "accepted"}\n'
 
     async def sign_in(socket: Socket, call_next: Any) -> None:
-        socket.data["user"] = {"sub": forged}
+        set_identity(socket, Identity(sub=forged))
         await call_next()
 
     async with logged_server(log, format=fmt) as (url, mw):
@@ -145,17 +145,25 @@ async def test_forged_user_stays_on_one_line(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("user", "logged"),
-    [("alice", None), ({"sub": 7}, 7), ({"sub": True}, None), ({"sub": ["a"]}, None),
-     ({"name": "no sub"}, None), (None, None)],
-    ids=["not-a-mapping", "int-sub", "bool-sub", "list-sub", "no-sub", "none"],
+    ("identity", "by_hand", "logged"),
+    [(Identity(sub="alice"), None, "alice"), (Identity(sub=7), None, "7"),  # type: ignore[arg-type]
+     (Identity(sub=None, claims={"name": "no sub"}), None, None), (None, None, None),
+     (None, {"sub": "forged-by-hand"}, None),
+     (Identity(sub="alice"), {"sub": "changed-by-hand"}, "alice")],
+    ids=["str-sub", "int-sub-as-text", "no-sub", "anonymous", "data-user-by-hand-only",
+         "data-user-changed-after"],
 )
-async def test_user_field_shapes(tmp_path: Path, user: Any, logged: Any) -> None:
-    """user is data["user"]["sub"] when it is a string or integer, else null."""
+async def test_user_field_is_the_identity_sub(
+    tmp_path: Path, identity: Identity | None, by_hand: Any, logged: Any
+) -> None:
+    """user is ``siomw_core.get_identity(socket).sub`` (the core's identity contract), not
+    whatever ``socket.data["user"]`` holds: writing it by hand sets no user."""
     log = tmp_path / "siomw.log"
 
     async def sign_in(socket: Socket, call_next: Any) -> None:
-        socket.data["user"] = user
+        set_identity(socket, identity)
+        if by_hand is not None:
+            socket.data["user"] = by_hand
         await call_next()
 
     async with logged_server(log) as (url, mw):
