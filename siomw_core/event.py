@@ -16,7 +16,10 @@ from .requirements import Requirement, requirements_of
 if TYPE_CHECKING:
     from .context import Socket
 
-__all__ = ["Event", "send_refusal"]
+__all__ = ["NO_REPLY", "Event", "send_refusal"]
+
+#: ``Event.reply_value`` when no member answered the event itself
+NO_REPLY: Any = object()
 
 
 class Event:
@@ -36,7 +39,7 @@ class Event:
             ``on_<event>`` method); None when nothing handles the event.
     """
 
-    __slots__ = ("ack", "args", "handler", "name", "socket")
+    __slots__ = ("ack", "args", "handler", "name", "reply_value", "socket")
 
     def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
                  handler: Callable[..., Any] | None) -> None:
@@ -45,6 +48,15 @@ class Event:
         self.ack = ack
         self.socket = socket
         self.handler = handler
+        self.reply_value: Any = NO_REPLY
+
+    def reply(self, value: Any = None) -> None:
+        """Answer the event from a member, without the handler: when the member returns
+        without calling ``call_next``, the client's ack gets ``value`` as a handler's
+        return value would (None: no argument, a tuple: its items); nothing is sent when
+        the client asked for no ack. If the handler runs after all, its value answers.
+        (The jwt plugin answers its re-authentication event this way.)"""
+        self.reply_value = value
 
     @property
     def sid(self) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from ..chain import run_chain
 from ..context import Socket
 from ..errors import Refusal, internal_error, invalid_event
-from ..event import Event
+from ..event import NO_REPLY, Event
 from ..middleware import Middleware
 from ..requirements import Requirement, requirements_of
 
@@ -162,8 +162,13 @@ class EventLevel:
         except Refusal as refusal:
             await self._answer(socket, eio_sid, name, ack_id, refusal)
             return
-        if ack_id is not None and outcome and outcome[0] is not adapter.not_handled:
-            await adapter.send_ack(eio_sid, namespace, ack_id, outcome[0])
+        if ack_id is None:
+            return
+        if outcome:
+            if outcome[0] is not adapter.not_handled:
+                await adapter.send_ack(eio_sid, namespace, ack_id, outcome[0])
+        elif event.reply_value is not NO_REPLY:  # a member answered it (Event.reply)
+            await adapter.send_ack(eio_sid, namespace, ack_id, event.reply_value)
 
     def _enforced(self, namespace: str, name: str, handler: Callable[..., Any] | None,
                   requirements: tuple[Requirement, ...], chain: tuple[Middleware, ...]
