@@ -2,11 +2,14 @@
 
 The ``jwt`` connect middleware (priority 1000, every namespace) reads the token from
 ``handshake.auth["token"]``, ``Authorization: Bearer`` or the configured query parameter or
-cookie, verifies it against the ``[jwt]`` configuration, stores the claims in
-``socket.data["user"]`` and enforces per-namespace scopes. With ``handshake = true`` the
-``jwt-handshake`` engine member verifies the Engine.IO handshake request first (HTTP 401/403,
-passport-jwt style) and the connect level reuses its claims. ``siomw token`` issues tokens
-signed with the configured HMAC secret.
+cookie, verifies it against the ``[jwt]`` configuration, stores the identity with
+``siomw_core.set_identity`` (handlers read the claims as ``socket.data["user"]``) and
+enforces per-namespace scopes. The ``jwt`` event member refuses the events of a socket whose
+token expired, enforces :func:`requires` and ``[jwt.events]``, and answers re-authentication
+(``siomw:reauth``). With ``handshake = true`` the ``jwt-handshake`` engine member verifies
+the Engine.IO handshake request first (HTTP 401/403, passport-jwt style) and the connect
+level reuses its claims. ``siomw token`` issues tokens signed with the configured HMAC
+secret.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from .handshake import CLAIMS_KEY
 from .issue import issue_token
 from .keys import load_keys
 from .middleware import build_middlewares
-from .options import JwtOptions, NamespaceRule
+from .options import EventRule, JwtOptions, NamespaceRule
+from .requirements import requires
 from .scopes import granted_scopes
 
 __all__ = [
     "CLAIMS_KEY",
     "Decoder",
+    "EventRule",
     "JwtOptions",
     "NamespaceRule",
     "TokenDecoder",
     "build_middlewares",
     "granted_scopes",
     "issue_token",
+    "requires",
     "siomw_config_schema",
     "siomw_middlewares",
     "siomw_register_commands",
@@ -46,8 +52,9 @@ def siomw_config_schema() -> type[JwtOptions]:
 
 @hookimpl
 def siomw_middlewares(config: JwtOptions, settings: CoreSettings) -> list[Middleware]:
-    """The ``jwt`` connect middleware, and with ``handshake = true`` the ``jwt-handshake``
-    engine member before it; the key is read and prepared now.
+    """The ``jwt`` connect middleware and the ``jwt`` event member, and with
+    ``handshake = true`` the ``jwt-handshake`` engine member before them; the key is read
+    and prepared now.
 
     Raises:
         ConfigError: the secret variable is unset, the key file is unreadable or unfit

@@ -1,5 +1,6 @@
 """The ``jwt`` connect middleware: verify the token (or reuse the handshake's), store the
-claims, check scopes; and :func:`build_middlewares`, which makes both of the plugin's members."""
+identity, check scopes; and :func:`build_middlewares`, which makes all of the plugin's
+members."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from siomw_core import CallNext, Middleware, Socket, declare_secret
+from siomw_core import CallNext, Identity, Middleware, Socket, declare_secret, set_identity
 
 from .decoder import Decoder, verifier
+from .events import build_event_middleware
 from .extract import TokenSource, auth_token
 from .handshake import VERIFIED_KEY, Verified, build_handshake
 from .options import JwtOptions
+from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
 from .scopes import Rule, compile_rules, granted_scopes, required
+from .session import ExpiryTimers, make_identity
 
 __all__ = [
     "NAME",
@@ -34,12 +38,15 @@ NAME = "jwt"
 #: 3000 (logging), 2000 (ratelimit), 1000 (jwt)
 PRIORITY = 1000
 #: where handlers find the claims: ``socket.data["user"]``, the python-socketio session
+#: (written by ``siomw_core.set_identity``)
 USER_KEY = "user"
 
 
 def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]:
-    """The plugin's members for ``options``: the ``jwt`` connect middleware, and with
-    ``handshake = true`` the ``jwt-handshake`` engine member; both verify with ``decoder``.
+    """The plugin's members for ``options``, all verifying with ``decoder``: the ``jwt``
+    connect middleware, the ``jwt`` event member (expiry, ``requires``, ``[jwt.events]``,
+    re-authentication: :mod:`siomw_jwt.events`), and with ``handshake = true`` the
+    ``jwt-handshake`` engine member.
 
     The places a token is read from are declared secret (``siomw_core.declare_secret``:
     ``Authorization``, ``query_param``, ``cookie``), so that the stack's logging never
@@ -47,14 +54,21 @@ def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]
     declare_secret(header="authorization", query=options.query_param, cookie=options.cookie)
     verify = verifier(options, decoder)
     source = TokenSource(options.query_param, options.cookie)
-    if not options.handshake:
-        return [build_middleware(options, verify, source)]
-    mark = object()  # this build's: Verified records of another origin are not trusted
-    return [
-        build_handshake(verify, source, required(options.handshake_scopes), options.leeway,
-                        mark),
-        build_middleware(options, verify, source, mark),
+    rules = compile_rules(options)
+    # one timer per socket, and only when disconnect_on_expiry asks for it
+    timers = ExpiryTimers(options.leeway) if options.disconnect_on_expiry else None
+    reauth = (None if options.reauth_event is False
+              else Reauth(options.reauth_event, verify, rules, timers))
+    members = [
+        build_middleware(options, verify, source, timers=timers),
+        build_event_middleware(options, reauth),
     ]
+    if not options.handshake:
+        return members
+    mark = object()  # this build's: Verified records of another origin are not trusted
+    members[0] = build_middleware(options, verify, source, mark, timers=timers)
+    return [build_handshake(verify, source, required(options.handshake_scopes),
+                            options.leeway, mark), *members]
 
 
 def build_middleware(
@@ -62,6 +76,8 @@ def build_middleware(
     verify: Callable[[str], dict[str, Any]],
     source: TokenSource,
     mark: object | None = None,
+    *,
+    timers: ExpiryTimers | None = None,
 ) -> Middleware:
     """The ``jwt`` middleware spec: connect level, priority 1000, every namespace.
 
@@ -76,14 +92,18 @@ def build_middleware(
        no token at all refuses ``invalid_request``/``missing_token`` unless the namespace
        is ``anonymous``.
 
-    The claims go to ``socket.data["user"]``; a namespace whose ``scopes`` are not all
-    granted refuses ``insufficient_scope``.
+    A namespace whose ``scopes`` are not all granted refuses ``insufficient_scope``. The
+    identity (:func:`siomw_jwt.session.make_identity`) is stored with
+    ``siomw_core.set_identity`` (``socket.data["user"]`` gets the claims); with ``timers``
+    (``disconnect_on_expiry``) the socket's expiry timer starts once the rest of the chain
+    accepted it.
 
     Args:
         options: the validated ``[jwt]`` table.
         verify: ``verify(token) -> claims`` (:func:`siomw_jwt.decoder.verifier`).
         source: where the handshake's token may be.
         mark: the handshake member's mark (None: ``handshake = false``, nothing to reuse).
+        timers: the ``disconnect_on_expiry`` timers (None: that option is off).
     """
     rules = compile_rules(options)
     default = Rule()
@@ -117,8 +137,9 @@ def build_middleware(
                         raise invalid_token("Token expired", "expired")
                     if rule.scopes and not rule.scopes <= verified.granted:
                         raise insufficient_scope(rule.scope)
-                    socket.data[USER_KEY] = dict(verified.claims)  # per namespace, as decode
-                    await call_next()
+                    # per namespace, a copy, as a decode gives
+                    await accept(socket, make_identity(verified.claims, verified.granted),
+                                 call_next)
                     return
             token = of_handshake(handshake)
             if token is None:
@@ -127,9 +148,15 @@ def build_middleware(
                     return
                 raise invalid_request("missing_token")
         claims = verify(token)
-        if rule.scopes and not rule.scopes <= granted_scopes(claims):
+        granted = frozenset(granted_scopes(claims))
+        if rule.scopes and not rule.scopes <= granted:
             raise insufficient_scope(rule.scope)
-        socket.data[USER_KEY] = claims
+        await accept(socket, make_identity(claims, granted), call_next)
+
+    async def accept(socket: Socket, identity: Identity, call_next: CallNext) -> None:
+        set_identity(socket, identity)
         await call_next()
+        if timers is not None:  # the rest of the chain (and the connect handler) accepted it
+            timers.start(socket, identity)
 
     return Middleware(name=NAME, func=jwt_middleware, level="connect", priority=PRIORITY)

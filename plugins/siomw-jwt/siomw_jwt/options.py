@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -10,8 +11,11 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
+    "RESERVED_EVENTS",
+    "EventRule",
     "JwtOptions",
     "NamespaceRule",
+    "scope_problem",
 ]
 
 #: JWS algorithms keyed by a shared secret (RFC 7518 §3.2)
@@ -38,10 +42,28 @@ def _invalid(kind: str, expected: str) -> PydanticCustomError:
     return PydanticCustomError(kind, expected)
 
 
+#: event names python-socketio gives a meaning of its own: a client cannot emit them as events
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
+
+
+def scope_problem(scope: object) -> str | None:
+    """Why ``scope`` is not a scope name, or None when it is one.
+
+    RFC 6749 §3.3: ``scope-token = 1*( %x21 / %x23-5B / %x5D-7E )``: not empty, no space
+    (scopes are space-separated in a ``scope`` claim), no quote, no backslash.
+    """
+    if not isinstance(scope, str):
+        return f"a scope name is a string, not {type(scope).__name__}"
+    if not scope:
+        return "a scope name is not empty"
+    if any(c in scope for c in ' "\\') or not scope.isprintable():
+        return f"{scope!r}: scope names have no spaces, quotes or backslashes (RFC 6749 §3.3)"
+    return None
+
+
 def _check_scopes(value: list[str]) -> list[str]:
-    # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no spaces
     for scope in value:
-        if not scope or any(c in scope for c in ' "\\') or not scope.isprintable():
+        if scope_problem(scope) is not None:
             raise _invalid("jwt_scope", "scope names without spaces, quotes or backslashes")
     return value
 
@@ -68,6 +90,36 @@ class NamespaceRule(BaseModel):
         return _check_scopes(value)
 
 
+class EventRule(BaseModel):
+    """``[jwt.events."admin:kick"]``: what one event asks of the socket that emits it, for
+    handlers whose code cannot carry ``@siomw_jwt.requires``.
+
+    Attributes:
+        scopes: scopes the socket's token must grant, all of them (at least one); a socket
+            that lacks one has the event refused with ``insufficient_scope`` (RFC 6750 §3.1).
+        namespaces: the namespaces where the rule holds (None: every namespace).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scopes: list[str]
+    namespaces: list[str] | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise _invalid("jwt_event_scopes", "at least one scope")
+        return _check_scopes(value)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespace_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or any(not n.startswith("/") for n in value)):
+            raise _invalid("jwt_namespace", 'namespace names starting with "/"')
+        return value
+
+
 class JwtOptions(BaseModel):
     """The validated ``[jwt]`` table; defaults are the plugin's embedded defaults.
 
@@ -92,6 +144,15 @@ class JwtOptions(BaseModel):
         handshake_scopes: scopes the handshake's token must grant, all of them (HTTP 403
             ``insufficient_scope``); only with ``handshake = true``. The engine level has
             no namespace: per-namespace ``scopes`` are still checked at the connect level.
+        events: per-event rules, keyed by event name (``"admin:kick"``): the configuration
+            form of ``@siomw_jwt.requires``.
+        enforce_expiry: once a socket's token expires (``exp`` + ``leeway``), refuse its
+            events with ``invalid_token``/``expired``; the socket stays connected and may
+            re-authenticate.
+        disconnect_on_expiry: disconnect the socket at ``exp`` + ``leeway`` instead (the
+            error event is sent first); needs ``enforce_expiry``.
+        reauth_event: the event a client emits with ``{"token": ...}`` to replace its
+            token without reconnecting (False: none).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -109,6 +170,10 @@ class JwtOptions(BaseModel):
     cookie: str | None = None
     handshake: StrictBool = False
     handshake_scopes: list[str] = Field(default_factory=list)
+    events: dict[str, EventRule] = Field(default_factory=dict)
+    enforce_expiry: StrictBool = True
+    disconnect_on_expiry: StrictBool = False
+    reauth_event: str | Literal[False] = "siomw:reauth"
 
     @field_validator("algorithms")
     @classmethod
@@ -182,6 +247,34 @@ class JwtOptions(BaseModel):
                            "no handshake_scopes unless handshake = true (they are checked "
                            "on the engine handshake)")
         return _check_scopes(value)
+
+    @field_validator("events")
+    @classmethod
+    def _event_names(cls, value: dict[str, EventRule]) -> dict[str, EventRule]:
+        for name in value:
+            if not name or name in RESERVED_EVENTS:
+                raise _invalid("jwt_event", "event names, not empty and not connect, "
+                                            "connect_error or disconnect")
+        return value
+
+    @field_validator("disconnect_on_expiry")
+    @classmethod
+    def _disconnect_needs_expiry(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("enforce_expiry") is False:
+            raise _invalid("jwt_disconnect_on_expiry",
+                           "disconnect_on_expiry = false unless enforce_expiry = true "
+                           "(tokens that are not enforced do not expire)")
+        return value
+
+    @field_validator("reauth_event", mode="before")
+    @classmethod
+    def _reauth_name(cls, value: object) -> object:
+        # one clear line for true, 1, [] ... instead of pydantic's one per union member
+        if value is not False and (type(value) is not str or not value
+                                   or value in RESERVED_EVENTS):
+            raise _invalid("jwt_reauth_event", "an event name (not empty, not connect, "
+                                               "connect_error or disconnect) or false")
+        return value
 
     @property
     def hmac(self) -> bool:

@@ -102,9 +102,11 @@ CODES = {"invalid_request", "invalid_token", "insufficient_scope"}
 
 @functools.cache
 def spec() -> Middleware:
-    """The middleware as the plugin builds it for TABLE (the secret is in the environment)."""
-    [built] = siomw_jwt.siomw_middlewares(config=siomw_jwt.JwtOptions(**TABLE),
-                                          settings=CoreSettings())
+    """The connect middleware as the plugin builds it for TABLE (the secret is in the
+    environment); the event member comes after it."""
+    built, event = siomw_jwt.siomw_middlewares(config=siomw_jwt.JwtOptions(**TABLE),
+                                               settings=CoreSettings())
+    assert (built.level, event.level) == ("connect", "event")
     return built
 
 
@@ -260,8 +262,9 @@ def handshake_members() -> tuple[Middleware, Middleware]:
     """(jwt-handshake, jwt) for TABLE with a query parameter and a cookie configured."""
     options = siomw_jwt.JwtOptions(**TABLE, handshake=True, query_param="access_token",
                                    cookie="jwt")
-    engine, connect = siomw_jwt.siomw_middlewares(config=options, settings=CoreSettings())
-    assert (engine.level, connect.level) == ("engine", "connect")
+    engine, connect, event = siomw_jwt.siomw_middlewares(config=options,
+                                                         settings=CoreSettings())
+    assert (engine.level, connect.level, event.level) == ("engine", "connect", "event")
     return engine, connect
 
 

@@ -1,0 +1,147 @@
+"""A real server for the jwt plugin's event-level tests, and the clients that drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import siomw_jwt
+import socketio
+
+from siomw_core import Config, CoreSettings, Siomw, attach
+from siomw_core.testing import close_client, connect_result, serve
+from tests.plugins.jwt.helpers import TABLE
+
+SESSION_JS = Path(__file__).with_name("session_client.mjs")
+
+
+@dataclass
+class App:
+    """A served application; ``calls`` gets ``(event, sid)`` per handler run."""
+
+    url: str
+    sio: socketio.AsyncServer
+    mw: Siomw
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Room(socketio.AsyncNamespace):  # type: ignore[misc]
+    """A class-based namespace: ``mute`` needs the scope ``mod``."""
+
+    def __init__(self, app: list[App]) -> None:
+        super().__init__("/room")
+        self._app = app
+
+    @siomw_jwt.requires("mod")
+    async def on_mute(self, sid: str, who: str) -> str:
+        self._app[0].calls.append(("mute", sid))
+        return f"muted {who}"
+
+    async def on_hello(self, sid: str) -> str:
+        self._app[0].calls.append(("hello", sid))
+        return "hello"
+
+
+def build(table: dict[str, Any] | None = None) -> tuple[socketio.AsyncServer, Siomw, list[App]]:
+    """The application: handlers on ``/`` (``whoami``, ``echo``, ``admin:kick`` with
+    ``requires`` below ``@sio.on``, ``ban`` with it above, ``cfg:op`` guarded only by
+    ``[jwt.events]``), a catch-all on ``/public`` and the ``Room`` namespace."""
+    sio = socketio.AsyncServer(async_mode="asgi")
+    holder: list[App] = []
+
+    def record(name: str, sid: str) -> None:
+        holder[0].calls.append((name, sid))
+
+    @sio.event
+    async def whoami(sid: str) -> Any:
+        record("whoami", sid)
+        user = (await sio.get_session(sid)).get("user")
+        return None if user is None else {"sub": user["sub"], "exp": user.get("exp"),
+                                          "scope": user.get("scope")}
+
+    @sio.event
+    async def echo(sid: str, *args: Any) -> list[Any]:
+        record("echo", sid)
+        return list(args)
+
+    @sio.on("admin:kick")
+    @siomw_jwt.requires("admin")
+    async def kick(sid: str, who: str) -> str:
+        record("admin:kick", sid)
+        return f"kicked {who}"
+
+    @siomw_jwt.requires("admin", "ban")
+    @sio.on("ban")
+    async def ban(sid: str, who: str) -> str:
+        record("ban", sid)
+        return f"banned {who}"
+
+    @sio.on("cfg:op")
+    async def cfg_op(sid: str) -> str:
+        record("cfg:op", sid)
+        return "done"
+
+    @sio.on("*", namespace="/public")
+    async def public_any(event: str, sid: str, *args: Any) -> str:
+        record(event, sid)
+        return f"any {event}"
+
+    sio.register_namespace(Room(holder))
+    tables = {"jwt": {**TABLE, "leeway": 0, **(table or {})}}
+    config = Config(source="test", core=CoreSettings(), tables=tables)
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("jwt", siomw_jwt)])
+    return sio, mw, holder
+
+
+@contextlib.asynccontextmanager
+async def events_server(table: dict[str, Any] | None = None) -> AsyncIterator[App]:
+    """Serve :func:`build`'s application (``[jwt]`` = helpers.TABLE, ``leeway = 0``, updated
+    with ``table``) on 127.0.0.1."""
+    sio, mw, holder = build(table)
+    async with serve(mw.asgi_app()) as url:
+        holder.append(App(url, sio, mw))
+        yield holder[0]
+
+
+@contextlib.asynccontextmanager
+async def client(url: str, token: str | None, namespace: str = "/"
+                 ) -> AsyncIterator[socketio.AsyncClient]:
+    """A connected python-socketio ``AsyncClient`` (``auth = {"token": token}``)."""
+    auth = None if token is None else {"token": token}
+    outcome, data, sock = await connect_result(url, auth=auth, namespace=namespace)
+    assert outcome == "connect", data
+    try:
+        yield sock
+    finally:
+        await close_client(sock)
+
+
+def recorder(sock: socketio.AsyncClient, name: str, namespace: str = "/"
+             ) -> asyncio.Queue[Any]:
+    """A queue that receives each ``name`` event's first argument."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def on(*args: Any) -> None:
+        queue.put_nowait(args[0] if args else None)
+
+    sock.on(name, on, namespace=namespace)
+    return queue
+
+
+async def js_session(url: str, **spec: Any) -> list[dict[str, Any]]:
+    """Run ``session_client.mjs`` with ``spec``; its observations in order."""
+    payload = json.dumps({"url": url, **spec})
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(SESSION_JS), payload,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(),
+                                            spec.get("overallMs", 20000) / 1000 + 10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"node exited {proc.returncode}: {stderr.decode()}")
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
