@@ -25,10 +25,16 @@ async def js_client(url: str, **spec: Any) -> list[dict[str, Any]]:
     ``transports``, ``extraHeaders``, ``query``, ``emit`` ({event, args}: emitWithAck after
     connect), ``timeoutMs``, ``leaveAfterMs`` (close the connection that long after the engine
     opened), ``listen`` (event names to record; an ack is answered ``"ack:<name>"``),
-    ``lingerMs`` (stay connected that long after ``connect``). Observations:
+    ``lingerMs`` (stay connected that long after ``connect``), ``emits`` (a list of
+    ``{event, args, ack=True}`` sent in order after connect; acked ones awaited),
+    ``afterMs`` (stay that long after them). Arguments may hold ``{"$bytes": n, "fill":
+    k}`` (a Buffer) and ``{"$string": n}``; received Buffers are recorded as ``{"$bytes":
+    length, "first", "last"}``. Observations:
     ``{"event": "connect", "id", "active"}``,
     ``{"event": "on", "name", "args"}`` (a ``listen`` event and its arguments),
-    ``{"event": "connect_error", "message", "data", "active"}``, ``{"event": "ack", "args"}``,
+    ``{"event": "connect_error", "message", "data", "active"}``, ``{"event": "ack", "args"}``
+    (``"name"`` too for ``emits``), ``{"event": "ack_error", "name", "message"}``,
+    ``{"event": "emitted", "name"}``,
     ``{"event": "disconnect", "reason"}``, ``{"event": "timeout"}``, ``{"event": "left"}``.
     """
     payload = json.dumps({"url": url, **spec})
