@@ -81,11 +81,14 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
     options = config if isinstance(config, LoggingOptions) else LoggingOptions()
     output = build_output(options)
     every = options.level == "info"
-    connect = connect_logger(output.logger, accepted=every)
+    # a stdlib target filters by its own level too: ask it before building a line
+    enabled = output.enabled if output.stdlib is not None else None
+    connect = connect_logger(output.logger, accepted=every, enabled=enabled)
     members = [Middleware(name=NAME, func=connect, level="connect", priority=PRIORITY)]
     owners: list[object] = [connect]
     if options.access_log:
-        http = access_logger(output.logger, QueryView(options.redact_params), every=every)
+        http = access_logger(output.logger, QueryView(options.redact_params), every=every,
+                             enabled=enabled)
         members.append(Middleware(name=HTTP_NAME, func=http, level="engine", priority=PRIORITY,
                                   preflight=True))
         owners.append(http)

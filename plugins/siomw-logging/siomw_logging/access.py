@@ -50,7 +50,8 @@ MAX_PATH = 256
 
 
 def access_logger(
-    logger: FilteringBoundLogger, query_view: QueryView, *, every: bool = True
+    logger: FilteringBoundLogger, query_view: QueryView, *, every: bool = True,
+    enabled: Callable[[int], bool] | None = None,
 ) -> EngineMiddleware:
     """Build the engine middleware that writes the ``http`` lines.
 
@@ -59,6 +60,9 @@ def access_logger(
         query_view: builds the redacted ``query`` field.
         every: log every request (``level = "info"``); False logs only refused requests and
             responses with a status of 400 or more (``level = "warning"``).
+        enabled: asked with the line's level (``logging.INFO``/``WARNING``) before a line
+            is built (:meth:`~siomw_logging.output.Output.enabled`: a stdlib target's own
+            level); None: every line passes to ``logger``.
 
     Returns:
         ``async def log_http(request, call_next)``; it re-raises whatever ``call_next``
@@ -81,7 +85,10 @@ def access_logger(
         started: float, refused: bool = False,
     ) -> None:
         duration_ms = round((perf_counter() - started) * 1000.0, 3)
-        emit = warning if refused or (status is not None and status >= WARNING_STATUS) else info
+        problem = refused or (status is not None and status >= WARNING_STATUS)
+        if enabled is not None and not enabled(logging.WARNING if problem else logging.INFO):
+            return  # filtered out: no field built, no processor run
+        emit = warning if problem else info
         query = request.query
         sid = query.get("sid") or None
         try:

@@ -97,7 +97,15 @@ class ArgsView:
         if budget.left <= 0:
             return "<...>"
         budget.left -= 1
-        if value is None or isinstance(value, bool | int):
+        kind = type(value)
+        if kind is str:  # exact types first: JSON's, as python-socketio decodes them
+            return value if len(value) <= self._max else self._clip(value)
+        if kind is int or kind is bool or value is None:
+            return value
+        if kind is dict:
+            return (self._object(value, depth, budget) if depth < MAX_DEPTH
+                    else f"<object of {len(value)}>")
+        if isinstance(value, bool | int):
             return value
         if isinstance(value, str):
             return self._clip(value)

@@ -43,13 +43,19 @@ def user_of(socket: Socket) -> str | None:
     return None if identity is None else identity.sub
 
 
-def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> ConnectMiddleware:
+def connect_logger(
+    logger: FilteringBoundLogger, *, accepted: bool = True,
+    enabled: Callable[[int], bool] | None = None,
+) -> ConnectMiddleware:
     """Build the middleware that writes the ``connect`` and ``disconnect`` lines.
 
     Args:
         logger: the plugin's bound logger (see :func:`siomw_logging.output.build_output`).
         accepted: also log accepted connections, abandoned attempts and disconnects
             (``level = "info"``); False logs refusals only (``level = "warning"``).
+        enabled: asked with the line's level (``logging.INFO``/``WARNING``) before a line
+            is built (:meth:`~siomw_logging.output.Output.enabled`: a stdlib target's own
+            level); None: every line passes to ``logger``.
 
     Returns:
         ``async def log_connect(socket, call_next)``; it re-raises whatever ``call_next``
@@ -76,6 +82,9 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
         user: str | None,
     ) -> None:
         duration_ms = round((perf_counter() - started) * 1000.0, 3)
+        if enabled is not None and not enabled(
+                logging.WARNING if method is warning else logging.INFO):
+            return  # filtered out: no field built, no processor run
         handshake = socket.handshake
         transport = handshake.query.get("transport")
         try:
@@ -125,6 +134,8 @@ def connect_logger(logger: FilteringBoundLogger, *, accepted: bool = True) -> Co
         sid, namespace, address = socket.sid, socket.namespace, socket.handshake.address
 
         def on_disconnect(reason: str) -> None:
+            if enabled is not None and not enabled(logging.INFO):
+                return
             try:
                 info(
                     "disconnect",

@@ -417,3 +417,45 @@ async def test_level_warning_logs_refused_events_only(tmp_path: Path) -> None:
         await wait_for(log, lambda line: line["event"] == "event")
         await client.disconnect()
     assert [(x["name"], x["outcome"]) for x in read_lines(log)] == [("forbidden", "refused")]
+
+
+async def test_connect_lines_filtered_by_the_stdlib_logger_run_no_processor(
+        tmp_path: Path) -> None:
+    """The same check for the connect and disconnect lines (``file = "logging"``)."""
+    from siomw_logging.connect import connect_logger
+
+    counter = Counting()
+    stdlib = logging.getLogger("tests.logging.connect.filtered")
+    stdlib.setLevel(logging.WARNING)
+    output = counting_output(stdlib, logging.INFO, counter)
+    async with event_server(tmp_path / "siomw.log", events=False) as (url, mw):
+        mw.use(connect_logger(output.logger, enabled=output.enabled), name="counted",
+               priority=4000)
+        client = await connected(url)
+        await client.disconnect()
+        await asyncio.sleep(0.2)
+        assert counter.calls == 0
+        stdlib.setLevel(logging.INFO)
+        client = await connected(url)
+        await client.disconnect()
+        for _ in range(100):
+            if counter.calls == 2:
+                break
+            await asyncio.sleep(0.02)
+    assert counter.calls == 2  # connect and disconnect
+
+
+def test_plugin_wires_the_stdlib_check(tmp_path: Path) -> None:
+    """With ``file = "logging"`` the plugin's output asks the stdlib logger's level."""
+    stdlib = logging.getLogger("tests.logging.wired")
+    stdlib.setLevel(logging.ERROR)
+    output = siomw_logging.output.build_output(
+        siomw_logging.LoggingOptions(file="logging", logger_name="tests.logging.wired"))
+    assert output.stdlib is stdlib
+    assert (output.enabled(logging.INFO), output.enabled(logging.WARNING)) == (False, False)
+    stdlib.setLevel(logging.INFO)
+    assert (output.enabled(logging.INFO), output.enabled(logging.WARNING)) == (True, True)
+    file_output = siomw_logging.output.build_output(
+        siomw_logging.LoggingOptions(file=str(tmp_path / "x.log"), level="warning"))
+    assert (file_output.enabled(logging.INFO), file_output.enabled(logging.WARNING)) == (
+        False, True)
