@@ -7,6 +7,10 @@ fixed-window, moving-window or sliding-window-counter strategy, on memory or on 
 storage (Redis, ...) for several server processes. It refuses with
 ``{"code": "rate_limited", "retry_after": seconds, "limit": "3 per 1 minute"}``.
 
+The ``ratelimit-events`` event middleware (priority 2000, every namespace) enforces the
+:func:`limit` decorators of event handlers and the ``event`` / ``events`` budgets of the
+table, exactly under concurrency, refusing with the same data.
+
 With ``http`` set, the ``ratelimit-http`` engine middleware (priority 2000) counts HTTP
 requests of the engine per client address (handshakes only, or every request) on the same
 storage, and refuses with HTTP 429, ``Retry-After`` and ``RateLimit-*`` headers.
@@ -22,15 +26,19 @@ from siomw_core import CoreSettings, Middleware, hookimpl
 
 from .connect import NAME, PRIORITY, build_connect
 from .engine import HTTP_NAME, HTTP_PRIORITY, build_http
+from .events import EVENT_NAME, EVENT_PRIORITY, build_events, limit
 from .options import RateLimitOptions
 from .storage import guarded_limiter
 
 __all__ = [
+    "EVENT_NAME",
+    "EVENT_PRIORITY",
     "HTTP_NAME",
     "HTTP_PRIORITY",
     "NAME",
     "PRIORITY",
     "RateLimitOptions",
+    "limit",
     "siomw_config_schema",
     "siomw_middlewares",
 ]
@@ -44,8 +52,11 @@ def siomw_config_schema() -> type[BaseModel]:
 
 @hookimpl
 def siomw_middlewares(config: Any, settings: CoreSettings) -> list[Middleware]:
-    """The ``ratelimit`` connect middleware, and the ``ratelimit-http`` engine middleware
-    when ``http`` is set, built once from the validated table on one shared limiter.
+    """The ``ratelimit`` connect middleware, the ``ratelimit-events`` event middleware
+    (always: any handler may carry a :func:`limit`; an event without one, with no
+    ``event`` / ``events`` configured, costs one attribute read), and the
+    ``ratelimit-http`` engine middleware when ``http`` is set, built once from the
+    validated table on one shared limiter.
 
     Raises:
         ConfigError: the storage cannot be used with the strategy (see
@@ -53,7 +64,7 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> list[Middleware]:
     """
     options = config if isinstance(config, RateLimitOptions) else RateLimitOptions()
     guard = guarded_limiter(options)
-    members = [build_connect(options, guard)]
+    members = [build_connect(options, guard), build_events(options, guard)]
     if options.http is not None:
         members.append(build_http(options, guard))
     return members

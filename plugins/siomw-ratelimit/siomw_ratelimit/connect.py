@@ -6,11 +6,11 @@ stats are read only to refuse (``retry_after``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from limits import RateLimitItem
 
-from siomw_core import CallNext, Middleware, Refusal, Socket
+from siomw_core import CallNext, Middleware, Refusal, Socket, get_identity
 
 from .options import RateLimitOptions
 from .storage import GuardedLimiter, StorageUnavailable, guarded_limiter
@@ -49,9 +49,9 @@ def _identify(options: RateLimitOptions) -> Callable[[Socket], str]:
         return lambda socket: ip_prefix + socket.handshake.address
 
     def by_user(socket: Socket) -> str:
-        user = socket.data.get("user")
-        sub = user.get("sub") if isinstance(user, Mapping) else None
-        if isinstance(sub, str) and sub:
+        identity = get_identity(socket)
+        sub = identity.sub if identity is not None else None
+        if sub:
             prefix, value = user_prefix, sub
         else:  # no authenticated subject: count the address
             prefix, value = ip_prefix, socket.handshake.address

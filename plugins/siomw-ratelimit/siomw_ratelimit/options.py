@@ -1,5 +1,5 @@
-"""The ``[ratelimit]`` table: what is limited (connects, HTTP requests of the engine), by
-which key, with which strategy and storage."""
+"""The ``[ratelimit]`` table: what is limited (connects, HTTP requests of the engine,
+events), by which key, with which strategy and storage."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import limits.aio.storage
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["RateLimitOptions", "async_schemes", "async_storage_uri", "redacted_uri"]
+__all__ = [
+    "RateLimitOptions", "async_schemes", "async_storage_uri", "check_limits", "parse_limits",
+    "redacted_uri",
+]
 
 Key = Literal["ip", "user"]
+EventKey = Literal["sid", "user", "ip"]
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 Policy = Literal["open", "closed"]
 HttpRequests = Literal["handshake", "all"]
@@ -28,8 +32,9 @@ class RateLimitOptions(BaseModel):
             ``"3 per 10 seconds"``, several separated by ``;`` (``"10/second;100/hour"``,
             every one must hold). Each Socket.IO namespace CONNECT spends one.
         key: what a connect budget belongs to: ``"ip"`` (the client address) or ``"user"``
-            (the ``sub`` claim of ``socket.data["user"]``, which the jwt plugin fills; a
-            socket without one is counted by its address). The ``http`` budget is always
+            (the identity's ``sub``, ``siomw_core.get_identity(socket).sub``, which the
+            jwt plugin stores with ``set_identity``; a socket without one is counted by its
+            address). The ``http`` budget is always
             the address' (no request is authenticated yet at the engine level).
         strategy: ``limits``' strategy: ``"fixed-window"``, ``"moving-window"`` or
             ``"sliding-window-counter"``.
@@ -59,6 +64,15 @@ class RateLimitOptions(BaseModel):
         headers: add ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` to
             the responses of counted requests that are let through (refusals always have
             them, and ``Retry-After``).
+        event: the budget of events per ``event_key``, every event name together, in the
+            notation of ``connect``; ``None`` (the default): no such limit.
+        event_key: what the ``event`` and ``events`` budgets belong to: ``"sid"`` (the
+            socket: one namespace connection), ``"user"`` (the identity's ``sub``, which the
+            jwt plugin stores with ``siomw_core.set_identity``; an anonymous socket is
+            counted by its sid) or ``"ip"`` (the client address, trusted proxies applied by
+            the core).
+        events: a budget per event name (``{"chat message": "5/second"}``), spent on top
+            of ``event``; each name has its own counter.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,24 +89,24 @@ class RateLimitOptions(BaseModel):
     http: str | None = None
     http_requests: HttpRequests = "handshake"
     headers: StrictBool = False
+    event: str | None = None
+    event_key: EventKey = "sid"
+    events: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("connect", "http")
+    @field_validator("connect", "http", "event")
     @classmethod
     def _parse_limits(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            items = limits.parse_many(value)
-        except ValueError:
-            items = []
-        if not items:
-            raise PydanticCustomError(
-                "rate_limit_string",
-                "a rate limit string such as '60/minute', '3 per 10 seconds' or "
-                "'10/second;100/hour'",
-            )
-        if any(item.amount < 1 for item in items):
-            raise PydanticCustomError("rate_limit_amount", "a rate limit of at least 1")
+        return check_limits(value)
+
+    @field_validator("events")
+    @classmethod
+    def _parse_event_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, rate in value.items():
+            if not name:
+                raise PydanticCustomError("event_name", "event names that are not empty")
+            check_limits(rate)
         return value
 
     @field_validator("storage")
@@ -108,6 +122,49 @@ class RateLimitOptions(BaseModel):
     def http_items(self) -> tuple[limits.RateLimitItem, ...]:
         """The parsed ``http`` limits, in the order written; ``()`` when ``http`` is unset."""
         return tuple(limits.parse_many(self.http)) if self.http else ()
+
+    def event_items(self) -> tuple[limits.RateLimitItem, ...]:
+        """The parsed ``event`` limits, in the order written; ``()`` when ``event`` is unset."""
+        return tuple(limits.parse_many(self.event)) if self.event else ()
+
+    def events_items(self) -> dict[str, tuple[limits.RateLimitItem, ...]]:
+        """The parsed ``events`` limits: event name -> its limits, in the order written."""
+        return {name: tuple(limits.parse_many(rate)) for name, rate in self.events.items()}
+
+
+def parse_limits(value: object) -> tuple[limits.RateLimitItem, ...]:
+    """``value`` parsed with ``limits.parse_many`` (``"5/second"``, ``"10/second;100/hour"``),
+    every amount at least 1; ``()`` when it is not a valid rate limit string (limits'
+    notation: ``https://limits.readthedocs.io/en/stable/quickstart.html#rate-limit-string-notation``).
+    """
+    try:
+        items = tuple(limits.parse_many(value)) if isinstance(value, str) else ()
+    except ValueError:
+        return ()
+    if any(item.amount < 1 for item in items):
+        return ()
+    return items
+
+
+def check_limits(value: str) -> str:
+    """``value`` when it is a rate limit string (:func:`parse_limits`).
+
+    Raises:
+        PydanticCustomError: it is not (validation names the file, table and key).
+    """
+    try:
+        items = limits.parse_many(value)
+    except ValueError:
+        items = []
+    if not items:
+        raise PydanticCustomError(
+            "rate_limit_string",
+            "a rate limit string such as '60/minute', '3 per 10 seconds' or "
+            "'10/second;100/hour'",
+        )
+    if any(item.amount < 1 for item in items):
+        raise PydanticCustomError("rate_limit_amount", "a rate limit of at least 1")
+    return value
 
 
 def async_schemes() -> frozenset[str]:

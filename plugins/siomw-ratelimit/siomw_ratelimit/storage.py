@@ -25,11 +25,13 @@ from limits.util import WindowStats
 
 from siomw_core import ConfigError
 
+from .locks import KeyLocks
 from .options import RateLimitOptions, async_storage_uri, redacted_uri
 
 __all__ = [
     "MAX_BACKOFF",
     "WHOLE_SECOND_SLACK",
+    "Check",
     "GuardedLimiter",
     "StorageUnavailable",
     "Window",
@@ -58,6 +60,14 @@ class Window(NamedTuple):
     #: whole seconds (>= 1) until the window frees a hit; when ``remaining`` is 0, the
     #: wait after which a hit succeeds
     reset_after: int
+
+
+class Check(NamedTuple):
+    """One budget an event spends: ``cost`` units of ``item`` for ``identifier``."""
+
+    item: RateLimitItem
+    identifier: str
+    cost: int = 1
 
 
 def seconds_until(epoch: float, now: float | None = None) -> int:
@@ -144,6 +154,7 @@ class GuardedLimiter:
         self.retry_at = 0.0
         self.probe: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.locks = KeyLocks()
         self._build()  # here rather than on first use, so that a bad storage fails startup
 
     def _build(self) -> None:
@@ -172,6 +183,7 @@ class GuardedLimiter:
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.loop is not None:
             self._build()  # a new event loop: the old clients belong to the old one
+            self.locks = KeyLocks()  # asyncio locks belong to a loop too
         self.loop = loop
 
     async def hit(self, item: RateLimitItem, identifier: str) -> bool:
@@ -193,6 +205,69 @@ class GuardedLimiter:
                 self._trip(exc)
         return await self._degraded(item, identifier)
 
+    async def acquire(self, checks: Sequence[Check]) -> Check | None:
+        """Spend every check's ``cost``, or none of them: the check that does not fit, or
+        None when all were spent.
+
+        Exactness (one process): the identifiers' locks are held while every budget is
+        tested and then spent, so concurrent events of one key are admitted exactly up to
+        the limit and a refused event spends nothing, whatever the strategy. A cost above
+        the limit's amount never fits (no storage call). Across processes sharing a
+        storage, each spend is still one atomic storage call (moving window: limits'
+        ``acquire_entry``; sliding window counter: its acquire script; fixed window:
+        ``INCRBY``), so no process admits past the limit; but another process can spend
+        between the test and the spend, and then the event is refused after the budgets
+        before the refused one were spent (and, on the fixed window, after its own cost
+        was counted: limits' ``incr`` has no conditional form).
+
+        Raises:
+            StorageUnavailable: the storage failed and the policy is ``"closed"``.
+        """
+        for check in checks:
+            if check.cost > check.item.amount:
+                return check
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self._bind(loop)
+        keys = sorted({check.identifier for check in checks})
+        await self.locks.acquire(keys)
+        try:
+            if not self.down:
+                try:
+                    if self.timeout is None:
+                        return await self._spend(self.limiter, checks)
+                    async with asyncio.timeout(self.timeout):
+                        return await self._spend(self.limiter, checks)
+                except Exception as exc:  # StorageError (wrapped), TimeoutError
+                    self._trip(exc)
+            self._start_probe()
+            if not self.fail_open:
+                raise StorageUnavailable(self.label)
+            return await self._spend(self.fallback, checks)
+        finally:
+            self.locks.release(keys)
+
+    @staticmethod
+    async def _spend(
+        limiter: limits.aio.strategies.RateLimiter, checks: Sequence[Check]
+    ) -> Check | None:
+        if len(checks) == 1:
+            # one atomic call; the fixed window's ``incr`` counts a refused cost too, so
+            # only a cost of 1 (refused only when the window is already full) goes alone
+            check = checks[0]
+            if check.cost == 1 or not isinstance(
+                limiter, limits.aio.strategies.FixedWindowRateLimiter
+            ):
+                fits = await limiter.hit(check.item, check.identifier, cost=check.cost)
+                return None if fits else check
+        for check in checks:
+            if not await limiter.test(check.item, check.identifier, cost=check.cost):
+                return check
+        for check in checks:
+            if not await limiter.hit(check.item, check.identifier, cost=check.cost):
+                return check  # another process spent it between the test and now
+        return None
+
     async def window(self, item: RateLimitItem, identifier: str) -> Window | None:
         """``item``'s window for ``identifier`` now: what remains of the budget, and the
         whole seconds (>= 1) until the window frees a hit (:func:`seconds_until` of the
@@ -210,19 +285,43 @@ class GuardedLimiter:
     async def retry_after(
         self, items: Sequence[RateLimitItem], refused: RateLimitItem, identifier: str
     ) -> int:
-        """Whole seconds (>= 1) after which a retry passes every limit of ``items``: the
-        longest wait of ``refused`` and of every other item whose budget is spent (a retry
-        spends all of them). A storage that fails to answer counts ``refused``'s whole
-        expiry (the worst case)."""
+        """Whole seconds (>= 1) after which a retry passes every limit of ``items`` for
+        ``identifier`` (each spending 1): :meth:`retry_after_checks`."""
+        checks = [Check(item, identifier) for item in items]
+        return await self.retry_after_checks(checks, checks[items.index(refused)])
+
+    async def retry_after_checks(self, checks: Sequence[Check], refused: Check) -> int:
+        """Whole seconds (>= 1) after which a retry passes every check of ``checks``: the
+        longest wait of ``refused`` and of every other check whose budget holds less than
+        its cost (a retry spends all of them). Never shorter than the real wait:
+
+        - cost 1: the window's reset (:meth:`window`: when it frees a hit);
+        - a larger cost on the fixed window: the same (the whole count resets at once);
+          on the moving window, the limit's whole expiry (every entry in the window has
+          left it by then); on the sliding window counter, twice the expiry (the current
+          window ends within one expiry, and its count weighs nothing one expiry later).
+
+        A storage that fails to answer counts the check's whole wait bound (as if full).
+        """
         wait = 1
-        for item in items:
-            window = await self.window(item, identifier)
+        for check in checks:
+            window = await self.window(check.item, check.identifier)
             if window is None:
-                if item is refused:
-                    wait = max(wait, math.ceil(item.get_expiry()))
-            elif item is refused or window.remaining == 0:
-                wait = max(wait, window.reset_after)
+                if check is refused:
+                    wait = max(wait, self._wait_bound(check))
+            elif check is refused or window.remaining < check.cost:
+                if check.cost == 1 or self.strategy == "fixed-window":
+                    wait = max(wait, window.reset_after)
+                else:
+                    wait = max(wait, self._wait_bound(check))
         return wait
+
+    def _wait_bound(self, check: Check) -> int:
+        """Whole seconds within which ``check`` surely fits again (when it fits at all)."""
+        expiry = check.item.get_expiry()
+        if check.cost > 1 and self.strategy == "sliding-window-counter":
+            expiry *= 2
+        return math.ceil(expiry + self.slack)
 
     async def _window_stats(
         self, limiter: limits.aio.strategies.RateLimiter, item: RateLimitItem, identifier: str
@@ -236,9 +335,12 @@ class GuardedLimiter:
             return None
 
     # failure policy --------------------------------------------------------------------
-    async def _degraded(self, item: RateLimitItem, identifier: str) -> bool:
+    def _start_probe(self) -> None:
         if self.probe is None and time.monotonic() >= self.retry_at:
             self.probe = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _degraded(self, item: RateLimitItem, identifier: str) -> bool:
+        self._start_probe()
         if not self.fail_open:
             raise StorageUnavailable(self.label)
         return await self.fallback.hit(item, identifier)

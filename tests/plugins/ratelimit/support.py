@@ -14,7 +14,16 @@ import redis
 import siomw_ratelimit
 import socketio
 
-from siomw_core import CallNext, Config, CoreSettings, Siomw, Socket, attach
+from siomw_core import (
+    CallNext,
+    Config,
+    CoreSettings,
+    Identity,
+    Siomw,
+    Socket,
+    attach,
+    set_identity,
+)
 from siomw_core.testing import close_client, connect_result, serve
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -28,8 +37,8 @@ def make_server(
 ) -> tuple[socketio.AsyncServer, Siomw]:
     """A server accepting every namespace, with the ratelimit plugin configured by ``table``.
 
-    With ``fake_jwt``, an in-test middleware named ``"jwt"`` (every namespace) copies
-    ``handshake.auth["user"]`` into ``socket.data["user"]``, as the jwt plugin stores claims.
+    With ``fake_jwt``, an in-test middleware named ``"jwt"`` (every namespace) stores
+    ``handshake.auth["user"]`` as the socket's identity, as the jwt plugin does.
     """
     sio = socketio.AsyncServer(async_mode="asgi", namespaces="*")
 
@@ -47,9 +56,14 @@ def make_server(
 
 
 async def claims_from_auth(socket: Socket, call_next: CallNext) -> None:
-    """A stand-in for the jwt plugin: ``auth["user"]`` becomes ``socket.data["user"]``."""
-    if "user" in socket.handshake.auth:
-        socket.data["user"] = socket.handshake.auth["user"]
+    """A stand-in for the jwt plugin: ``auth["user"]`` (claims) becomes the identity
+    (``set_identity``: ``sub`` its ``"sub"`` when that is a string, as PyJWT requires;
+    ``socket.data["user"]`` the claims)."""
+    claims = socket.handshake.auth.get("user") if isinstance(socket.handshake.auth, dict) else None
+    if isinstance(claims, dict):
+        sub = claims.get("sub")
+        set_identity(socket, Identity(sub=sub if isinstance(sub, str) else None, claims=claims,
+                                      source="test"))
     await call_next()
 
 

@@ -28,9 +28,12 @@ def test_defaults() -> None:
         "storage": "memory://", "key_prefix": "siomw", "per_namespace": False,
         "on_storage_error": "open", "storage_timeout": 1.0, "redis_client": "coredis",
         "http": None, "http_requests": "handshake", "headers": False,
+        "event": None, "event_key": "sid", "events": {},
     }
     assert [str(item) for item in options.items()] == ["60 per 1 minute"]
     assert options.http_items() == ()
+    assert options.event_items() == ()
+    assert options.events_items() == {}
 
 
 @pytest.mark.parametrize(("table", "expected"), [
@@ -51,7 +54,8 @@ def test_defaults() -> None:
     ({"key_prefix": ""}, "[ratelimit] key_prefix: expected"),
     ({"storage_timeout": -1}, "[ratelimit] storage_timeout: expected"),
     ({"limit": "3/minute"},
-     "[ratelimit] limit: unknown key; expected a known key (connect, headers, http,"),
+     "[ratelimit] limit: unknown key; expected a known key (connect, event, event_key, events, "
+     "headers, http,"),
     ({"http": "lots"}, "[ratelimit] http: expected a rate limit string such as '60/minute'"),
     ({"http": "0/minute"}, "[ratelimit] http: expected a rate limit of at least 1; "
                            "found '0/minute' (str)"),
@@ -61,6 +65,13 @@ def test_defaults() -> None:
                                    "'handshake' or 'all'; found 'polling' (str)"),
     ({"headers": "maybe"}, "[ratelimit] headers: expected Input should be a valid boolean"),
     ({"http_limit": "9/minute"}, "[ratelimit] http_limit: unknown key; expected a known key"),
+    ({"event": "often"}, "[ratelimit] event: expected a rate limit string such as '60/minute'"),
+    ({"event": "0/second"}, "[ratelimit] event: expected a rate limit of at least 1; "
+                            "found '0/second' (str)"),
+    ({"event_key": "token"}, "[ratelimit] event_key: expected Input should be 'sid', 'user' "
+                             "or 'ip'; found 'token' (str)"),
+    ({"events": ["chat message"]}, "[ratelimit] events: expected Input should be a valid "
+                                   "dictionary"),
 ])
 def test_bad_values_name_table_key_expected_found(table: dict[str, Any], expected: str) -> None:
     """Each bad value fails startup with a message naming file, table, key, expected, found."""
@@ -71,6 +82,32 @@ def test_bad_values_name_table_key_expected_found(table: dict[str, Any], expecte
     assert expected in message
     if "unknown key" not in message:
         assert f"found {next(iter(table.values()))!r}" in message
+
+
+@pytest.mark.parametrize(("rate", "expected"), [
+    ("fast", "[ratelimit] events: expected a rate limit string such as '60/minute'"),
+    ("0/second", "[ratelimit] events: expected a rate limit of at least 1"),
+])
+def test_bad_event_rate_names_the_event(rate: str, expected: str) -> None:
+    """A bad ``[ratelimit.events]`` value names the table and the event name."""
+    with pytest.raises(ConfigError) as info:
+        build({"events": {"chat message": rate}})
+    message = str(info.value)
+    assert message.startswith("siomw.toml: ")
+    assert expected in message
+    assert "chat message" in message
+    assert repr(rate) in message
+
+
+def test_event_keys_parse() -> None:
+    """event and events take limits' notation (several with ";"); event_key its values."""
+    options = RateLimitOptions(event="20/second;100/minute", event_key="user",
+                               events={"chat message": "5/second"})
+    assert [str(item) for item in options.event_items()] == ["20 per 1 second",
+                                                             "100 per 1 minute"]
+    assert {name: [str(i) for i in items] for name, items in options.events_items().items()} \
+        == {"chat message": ["5 per 1 second"]}
+    build({"event": "20/second", "event_key": "ip", "events": {"admin:kick": "1/minute"}})
 
 
 def test_http_keys_parse() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import socketio
 
-from siomw_core import Config, CoreSettings
+from siomw_core import CallNext, Config, CoreSettings, Socket
 from siomw_core.testing import serve
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
@@ -152,3 +152,20 @@ def test_strict_mode_without_jwt_starts(key: str) -> None:
                     tables={"ratelimit": {"key": key}})
     _, mw = make_server({}, config=config)
     assert [p.middleware.name for p in mw.placed("connect", "/")] == ["ratelimit"]
+
+
+async def test_user_key_reads_the_identity_not_the_session() -> None:
+    """key = "user" reads ``get_identity(socket).sub``: a ``socket.data["user"]`` written by
+    hand (no identity) is not a subject, so such clients share the address' budget."""
+    sio, mw = make_server({"connect": "1/minute", "key": "user"})
+
+    @mw.use(name="jwt", namespace=None)
+    async def session_only(socket: Socket, call_next: CallNext) -> None:
+        socket.data["user"] = dict(socket.handshake.auth)
+        await call_next()
+
+    async with serve(socketio.ASGIApp(sio)) as url:
+        assert (await attempt(url, auth={"sub": "erin"}))[0] == "connect"
+        outcome, data = await attempt(url, auth={"sub": "frank"})
+    assert outcome == "connect_error"
+    assert_rate_limited(data, "1 per 1 minute")

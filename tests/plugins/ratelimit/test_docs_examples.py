@@ -40,12 +40,13 @@ def load_app(name: str = "ratelimit_app") -> ModuleType:
 
 
 def test_reference_toml_is_the_defaults() -> None:
-    """ratelimit_siomw.toml spells out every key with its embedded default (http, unset
-    by default, as a comment: TOML has no null)."""
+    """ratelimit_siomw.toml spells out every key with its embedded default (http and
+    event, unset by default, as comments: TOML has no null)."""
     text = (EXAMPLES / "ratelimit_siomw.toml").read_text()
     table = tomllib.loads(text)["ratelimit"]
     assert table == RateLimitOptions().model_dump(exclude_none=True)
     assert RateLimitOptions().http is None and '\n# http = "100/minute"' in text
+    assert RateLimitOptions().event is None and '\n# event = "20/second"' in text
 
 
 def test_page_includes_every_example() -> None:

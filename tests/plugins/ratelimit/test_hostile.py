@@ -35,7 +35,8 @@ ODD_USERS: list[Any] = [
 
 @pytest.mark.parametrize("user", ODD_USERS, ids=repr)
 async def test_odd_user_values_count_by_address(user: Any) -> None:
-    """socket.data["user"] without a non-empty string sub is counted by the client address."""
+    """A user without a non-empty string sub (no identity, or an identity whose sub is
+    None or "") is counted by the client address."""
     sio, _ = make_server({"connect": "1/minute", "key": "user"}, fake_jwt=True)
     async with serve(socketio.ASGIApp(sio)) as url:
         assert (await attempt(url, auth={"user": user}))[0] == "connect"
