@@ -459,3 +459,75 @@ def test_plugin_wires_the_stdlib_check(tmp_path: Path) -> None:
         siomw_logging.LoggingOptions(file=str(tmp_path / "x.log"), level="warning"))
     assert (file_output.enabled(logging.INFO), file_output.enabled(logging.WARNING)) == (
         False, True)
+
+
+async def test_client_gone_during_the_chain_is_abandoned(tmp_path: Path) -> None:
+    """A client that leaves while an inner member holds its event: the handler does not
+    run, the line is ``abandoned`` with the core's code ``client_gone``."""
+    log = tmp_path / "siomw.log"
+    received: list[Any] = []
+    left = asyncio.Event()
+    async with event_server(log, received=received) as (url, mw):
+        @mw.event.use
+        async def slow(event: Event, call_next: CallNext) -> None:
+            await asyncio.wait_for(left.wait(), 5)
+            await asyncio.sleep(0.1)  # python-socketio handles the disconnect meanwhile
+            await call_next()
+
+        @mw.sio.event
+        async def disconnect(sid: str, reason: str) -> None:
+            left.set()
+
+        client = await connected(url)
+        await client.emit("echo", 1)
+        await asyncio.sleep(0.1)
+        await client.disconnect()
+        [line] = await wait_for(log, lambda line: line["event"] == "event")
+    assert (line["outcome"], line["code"], line["level"]) == ("abandoned", "client_gone", "info")
+    assert received == []
+
+
+async def test_duration_includes_the_handler(tmp_path: Path) -> None:
+    """``duration_ms`` covers the inner members and the handler."""
+    log = tmp_path / "siomw.log"
+    async with event_server(log) as (url, mw):
+        @mw.sio.event
+        async def slow(sid: str) -> str:
+            await asyncio.sleep(0.2)
+            return "done"
+
+        client = await connected(url)
+        assert await client.call("slow", timeout=5) == "done"
+        [line] = await wait_for(log, lambda line: line["event"] == "event")
+        await client.disconnect()
+    assert 200 <= line["duration_ms"] < 5000
+
+
+def test_options_from_the_environment(tmp_path: Path) -> None:
+    """Every event key can be set with SIOMW_LOGGING__<KEY>; a bad value names its
+    variable."""
+    from siomw_core import ConfigError, attach, load_config
+
+    (tmp_path / "none.toml").write_text('plugins = ["logging"]\n')
+
+    environ = {"SIOMW_LOGGING__EVENTS": "true", "SIOMW_LOGGING__EVENT_SAMPLE": "0.25",
+               "SIOMW_LOGGING__EVENT_INCLUDE": '["chat message"]',
+               "SIOMW_LOGGING__EVENT_ARGS": "yes", "SIOMW_LOGGING__EVENT_ARG_MAX": "32",
+               "SIOMW_LOGGING__EVENT_REDACT": '["otp"]'}
+    config = load_config(tmp_path / "none.toml", environ=environ, check=False)
+    mw = attach(socketio.AsyncServer(async_mode="asgi"), config=config, entry_points=False,
+                local_plugins=[("logging", siomw_logging)])
+    [record] = [r for r in mw.registry.plugins() if r.name == "logging"]
+    options = record.options
+    assert "logging-events" in [m.name for m in record.middlewares]
+    assert (options.events, options.event_sample, options.event_include, options.event_args,
+            options.event_arg_max, options.event_redact) == (
+        True, 0.25, ["chat message"], True, 32, ["otp"])
+    sio = socketio.AsyncServer(async_mode="asgi")
+    bad = load_config(tmp_path / "none.toml", check=False,
+                      environ={"SIOMW_LOGGING__EVENT_SAMPLE": "2"})
+    with pytest.raises(ConfigError) as info:
+        attach(sio, config=bad, entry_points=False,
+               local_plugins=[("logging", siomw_logging)])
+    assert "environment variable SIOMW_LOGGING__EVENT_SAMPLE" in str(info.value)
+    assert "less than or equal to 1" in str(info.value)
