@@ -84,6 +84,13 @@ def normal(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
+def _forms(name: str) -> tuple[str, ...]:
+    """``name`` as compared (:func:`normal`), and its camelCase read as snake_case when
+    that differs (``accessToken``: ``accesstoken`` and ``access_token``)."""
+    plain, snake = normal(name), normal(_CAMEL.sub("_", name))
+    return (plain,) if plain == snake else (plain, snake)
+
+
 def _names(value: Names) -> set[str]:
     if value is None:
         return set()
@@ -125,21 +132,21 @@ class Secrets:
         return False
 
     def is_secret_query(self, name: str) -> bool:
-        """Whether query parameter ``name``'s value must never be written out."""
-        key = normal(name)
-        return key in SECRET_NAMES or key.endswith(SECRET_SUFFIXES) or self._has("_query", key)
+        """Whether query parameter ``name``'s value must never be written out (camelCase
+        read as snake_case too: ``accessToken`` is ``access_token``)."""
+        return any(key in SECRET_NAMES or key.endswith(SECRET_SUFFIXES)
+                   or self._has("_query", key) for key in _forms(name))
 
     def is_secret_header(self, name: str) -> bool:
         """Whether header ``name``'s value must never be written out."""
-        key = normal(name)
-        return (key in SECRET_HEADERS or key.endswith(SECRET_SUFFIXES)
-                or self._has("_header", key))
+        return any(key in SECRET_HEADERS or key.endswith(SECRET_SUFFIXES)
+                   or self._has("_header", key) for key in _forms(name))
 
     def is_secret_cookie(self, name: str) -> bool:
-        """Whether cookie ``name``'s value must never be written out."""
-        key = normal(name)
-        return (key in SECRET_NAMES or key in SECRET_COOKIES or key.endswith(SECRET_SUFFIXES)
-                or self._has("_cookie", key))
+        """Whether cookie ``name``'s value must never be written out (camelCase too)."""
+        return any(key in SECRET_NAMES or key in SECRET_COOKIES
+                   or key.endswith(SECRET_SUFFIXES) or self._has("_cookie", key)
+                   for key in _forms(name))
 
     def is_secret_name(self, name: str) -> bool:
         """Whether a key of structured data (an object in an event's arguments) names a
@@ -148,7 +155,7 @@ class Secrets:
         declared; not the session cookie names such as ``sid``), or a name with one of
         :data:`SECRET_WORDS` among its ``_``/``.``-separated words."""
         key = normal(_CAMEL.sub("_", name))
-        for form in {key, normal(name)}:  # a declared "accessToken" is kept as "accesstoken"
+        for form in _forms(name):  # a declared "accessToken" is kept as "accesstoken"
             if (form in SECRET_NAMES or form in SECRET_HEADERS
                     or form.endswith(SECRET_SUFFIXES) or self._has("_query", form)
                     or self._has("_header", form) or self._has("_cookie", form)):

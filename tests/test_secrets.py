@@ -84,3 +84,19 @@ def test_registry_builds_each_stack_into_its_own_registry() -> None:
     assert with_plugin.secrets.is_secret_query("ticket")
     assert not without.secrets.is_secret_query("ticket")
     assert not PROCESS.is_secret_query("ticket")
+
+
+@pytest.mark.parametrize("name", ["accessToken", "apiKey", "clientSecret", "AuthToken"])
+def test_camel_case_query_and_cookie_names_are_secret(name: str) -> None:
+    """JavaScript clients name parameters in camelCase: ``?accessToken=`` is as secret as
+    ``?access_token=`` in the access log and in cookies."""
+    secrets = Secrets()
+    assert secrets.is_secret_query(name)
+    assert secrets.is_secret_cookie(name)
+
+
+def test_camel_case_of_a_declared_name_is_secret() -> None:
+    secrets = Secrets()
+    secrets.declare(query="ticket_id")
+    assert secrets.is_secret_query("ticketId") and secrets.is_secret_query("TICKET-ID")
+    assert not secrets.is_secret_query("page") and not secrets.is_secret_query("pageSize")
