@@ -184,6 +184,8 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         )
         raise internal_error()
     if state == _NOT_CALLED:
+        if getattr(run.subject, "answered", False):  # an event member's Event.reply()
+            return
         log.warning(
             "siomw: middleware %r returned without calling call_next() or raising; "
             "refusing %r",
@@ -235,25 +237,44 @@ async def run_chain(
     task = run.task
     assert task is not None
 
-    def expire() -> None:
-        run.timed_out = True
-        task.cancel()
-
     loop = asyncio.get_running_loop()
-    handle = loop.call_later(timeout, expire)
     inner = endpoint
-    if not endpoint_timed:
-        async def untimed() -> None:
+    handle: asyncio.TimerHandle
+    if endpoint_timed:
+        def expire() -> None:
+            run.timed_out = True
+            task.cancel()
+    else:
+        # one timer per run, never re-armed on the way: when it fires, the time the
+        # endpoint took (or is taking) is given back and it is set again for the rest
+        started = loop.time()
+        endpoint_time = 0.0
+        endpoint_since: float | None = None
+
+        def expire() -> None:
             nonlocal handle
-            left = handle.when() - loop.time()
-            handle.cancel()
+            if run.over:
+                return
+            now = loop.time()
+            running = now - endpoint_since if endpoint_since is not None else 0.0
+            spent = now - started - endpoint_time - running
+            if spent < timeout:
+                handle = loop.call_later(timeout - spent, expire)
+                return
+            run.timed_out = True
+            task.cancel()
+
+        async def untimed() -> None:
+            nonlocal endpoint_time, endpoint_since
+            since = endpoint_since = loop.time()
             try:
                 await endpoint()
             finally:
-                if not run.over:
-                    handle = loop.call_later(max(left, 0.0), expire)
+                endpoint_time += loop.time() - since
+                endpoint_since = None
 
         inner = untimed
+    handle = loop.call_later(timeout, expire)
     try:
         await _step(run, 0, inner)
     finally:

@@ -51,12 +51,18 @@ class Event:
         self.reply_value: Any = NO_REPLY
 
     def reply(self, value: Any = None) -> None:
-        """Answer the event from a member, without the handler: when the member returns
-        without calling ``call_next``, the client's ack gets ``value`` as a handler's
+        """Answer the event from a member, without the handler: the member then returns
+        without calling ``call_next``, and the client's ack gets ``value`` as a handler's
         return value would (None: no argument, a tuple: its items); nothing is sent when
         the client asked for no ack. If the handler runs after all, its value answers.
         (The jwt plugin answers its re-authentication event this way.)"""
         self.reply_value = value
+
+    @property
+    def answered(self) -> bool:
+        """A member answered the event with :meth:`reply`: it may return without calling
+        ``call_next`` (the chain does not refuse it as it would another such member)."""
+        return self.reply_value is not NO_REPLY
 
     @property
     def sid(self) -> str:
