@@ -50,7 +50,8 @@ class Room(socketio.AsyncNamespace):  # type: ignore[misc]
 def build(table: dict[str, Any] | None = None) -> tuple[socketio.AsyncServer, Siomw, list[App]]:
     """The application: handlers on ``/`` (``whoami``, ``echo``, ``admin:kick`` with
     ``requires`` below ``@sio.on``, ``ban`` with it above, ``cfg:op`` guarded only by
-    ``[jwt.events]``), a catch-all on ``/public`` and the ``Room`` namespace."""
+    ``[jwt.events]``), a catch-all on ``/public``, ``/admin`` (connect only) and the ``Room``
+    namespace."""
     sio = socketio.AsyncServer(async_mode="asgi")
     holder: list[App] = []
 
@@ -90,6 +91,10 @@ def build(table: dict[str, Any] | None = None) -> tuple[socketio.AsyncServer, Si
     async def public_any(event: str, sid: str, *args: Any) -> str:
         record(event, sid)
         return f"any {event}"
+
+    @sio.on("connect", namespace="/admin")
+    async def admin_connect(sid: str, environ: Any, auth: Any) -> None:
+        pass  # the namespace exists: [jwt.namespaces."/admin"] needs the scope admin
 
     sio.register_namespace(Room(holder))
     tables = {"jwt": {**TABLE, "leeway": 0, **(table or {})}}
