@@ -93,10 +93,11 @@ def _plan(rate: object, key: object, cost: object, scope: object, where: str) ->
             f"least 1; found {cost!r}"
         )
     smallest = min(items, key=lambda item: item.amount)
-    if cost > smallest.amount:
-        raise ValueError(
-            f"siomw_ratelimit.limit({rate!r}) on {where}: cost {cost} is more than the "
-            f"{smallest} allow, so the handler could never run"
+    if cost > smallest.amount:  # legal, and every such event is refused: say so once, now
+        log.warning(
+            "siomw: siomw_ratelimit.limit(%r) on %s: cost %d is more than the %s allow, so "
+            "every event of this handler is refused (rate_limited)", rate, where, cost,
+            smallest,
         )
     if scope is not None and (not isinstance(scope, str) or not scope):
         raise ValueError(

@@ -292,3 +292,31 @@ async def test_js_client_burst_admits_exactly_k() -> None:
     replies = [o["args"][0] for o in seen if o["event"] == "ack"]
     assert len(replies) == 20
     assert outcomes(replies) == (5, 15)
+
+
+async def test_cost_above_the_rate_is_refused_even_in_an_empty_window(
+    caplog: Any,
+) -> None:
+    """``@limit("10/minute", cost=100)`` is legal: decorating warns once that every event
+    is refused, and the first event, in an empty window, is refused with rate_limited and
+    spends nothing (the handler's other, cheap events are not affected)."""
+    sio = socketio.AsyncServer(async_mode="asgi")
+    ran: list[str] = []
+
+    @sio.on("export")
+    @limit("10/minute", cost=100)
+    async def export(sid: str) -> str:
+        ran.append("export")
+        return "ok:export"
+
+    warned = [r.getMessage() for r in caplog.records if "cost 100" in r.getMessage()]
+    assert warned == [
+        f"siomw: siomw_ratelimit.limit('10/minute') on {__name__}."
+        "test_cost_above_the_rate_is_refused_even_in_an_empty_window.<locals>.export: cost "
+        "100 is more than the 10 per 1 minute allow, so every event of this handler is "
+        "refused (rate_limited)"]
+    with_ratelimit(sio, {})
+    async with served(sio) as url, client(url) as c:
+        reply = await c.call("export", timeout=5)
+    refusal_data(reply, "10 per 1 minute")
+    assert ran == []
