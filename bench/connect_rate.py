@@ -81,9 +81,10 @@ async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
     return done, refused
 
 
-def start(mode: str, port: int) -> subprocess.Popen[bytes]:
+def start(mode: str, port: int, script: str = "server.py") -> subprocess.Popen[bytes]:
+    """Start ``bench/<script> MODE PORT`` pinned to core 0; return once it listens."""
     env = {**os.environ, "SIOMW_JWT_SECRET": SECRET}
-    cmd = [sys.executable, str(HERE / "server.py"), mode, str(port)]
+    cmd = [sys.executable, str(HERE / script), mode, str(port)]
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         cmd = ["taskset", "-c", "0", *cmd]
     proc = subprocess.Popen(cmd, env=env)
@@ -97,14 +98,16 @@ def start(mode: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{mode} server did not start")
 
 
-def timed(mode: str, run: Callable[[int, float], T], seconds: float) -> tuple[T, float, float]:
-    """Start ``mode``'s server, warm it up for 1 s, then ``run(port, seconds)``.
+def timed(mode: str, run: Callable[[int, float], T], seconds: float,
+          script: str = "server.py") -> tuple[T, float, float]:
+    """Start ``mode``'s server (``bench/<script>``), warm it up for 1 s, then
+    ``run(port, seconds)``.
 
     Returns:
         ``(run's result, elapsed seconds, server CPU seconds)``.
     """
     port = free_port()
-    proc = start(mode, port)
+    proc = start(mode, port, script)
     try:
         run(port, 1.0)  # warm-up
         cpu0 = cpu_seconds(proc.pid)

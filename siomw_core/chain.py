@@ -35,7 +35,7 @@ from typing import Any
 from .errors import Refusal, as_refusal, internal_error, middleware_timeout
 from .middleware import Middleware
 
-__all__ = ["ENDPOINT", "run_chain"]
+__all__ = ["ENDPOINT", "Deadlines", "run_chain"]
 
 log = logging.getLogger("siomw")
 
@@ -48,9 +48,10 @@ _NOT_CALLED, _RUNNING, _DONE = 0, 1, 2
 
 
 class _Run:
-    """Per-run state: the deadline's flag, and whether the run is over."""
+    """Per-run state: the deadline's flag and clock, and whether the run is over."""
 
-    __slots__ = ("chain", "endpoint_name", "over", "subject", "task", "timed_out")
+    __slots__ = ("chain", "endpoint_name", "endpoint_since", "endpoint_time", "handle", "loop",
+                 "over", "seconds", "started", "subject", "task", "timed_out", "untimed")
 
     def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
         self.chain = chain
@@ -59,6 +60,32 @@ class _Run:
         self.task = asyncio.current_task()  # the task the deadline cancels
         self.timed_out = False
         self.over = False  # decided: nothing may start the endpoint any more
+        # the deadline's clock when it stops while the endpoint runs (``untimed``)
+        self.untimed = False
+        self.endpoint_time = 0.0
+        self.endpoint_since: float | None = None
+        self.handle: asyncio.TimerHandle | None = None  # a timer of this run's own, if any
+        # set by run_chain when the run has a deadline
+        self.loop: asyncio.AbstractEventLoop
+        self.seconds: float
+        self.started: float
+
+    def expire(self) -> None:
+        """The deadline's timer fired: cancel the run, or, when the endpoint's own time is
+        not counted, give it back and wait for the rest of the members' time."""
+        if self.over:
+            return
+        if self.untimed:
+            now = self.loop.time()
+            since = self.endpoint_since
+            spent = now - self.started - self.endpoint_time - (
+                now - since if since is not None else 0.0)
+            if spent < self.seconds:
+                self.handle = self.loop.call_later(self.seconds - spent, self.expire)
+                return
+        self.timed_out = True
+        assert self.task is not None
+        self.task.cancel()
 
 
 def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
@@ -105,20 +132,28 @@ async def _settle(inner: asyncio.Task[Any]) -> None:
     await asyncio.wait({inner})
 
 
-async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -> None:
+async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
+                here: asyncio.Task[Any] | None) -> None:
     chain = run.chain
     if index == len(chain):
         # no run.over check here: call_next checked it with no await since
+        untimed = run.untimed
+        since = 0.0
+        if untimed:  # the deadline's clock stops while the endpoint runs
+            since = run.endpoint_since = run.loop.time()
         try:
             await endpoint()
         except BaseException as exc:
             raise _fail(run, run.endpoint_name, exc) from None
+        finally:
+            if untimed:
+                run.endpoint_time += run.loop.time() - since
+                run.endpoint_since = None
         if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
             raise _fail(run, run.endpoint_name, asyncio.CancelledError())
         return
 
-    member = chain[index]
-    here = asyncio.current_task()
+    member = chain[index]  # ``here``: the task this step runs in (the caller knows it)
     state = _NOT_CALLED
     inner: asyncio.Task[Any] | None = None  # the other task call_next runs in, if any
     exited = False
@@ -138,7 +173,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         try:
             if run.timed_out:  # the member swallowed the deadline's cancel: decided
                 raise _fail(run, member.name, asyncio.CancelledError())
-            await _step(run, index + 1, endpoint)
+            await _step(run, index + 1, endpoint, task)
         except Refusal as refusal:
             seen = refusal
             raise
@@ -195,11 +230,64 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]]) -
         raise internal_error()
 
 
+class Deadlines:
+    """One timer for every run of a level that has one timeout (the event level's).
+
+    A run is added with its expiry callback and discarded when it ends (two dict
+    operations: per-event cost stays far below a ``loop.call_later`` and its cancel). As
+    every run gets the same timeout, the oldest run has the earliest deadline; one
+    ``call_at`` waits for it and, when it fires, expires what is due and waits for the next.
+
+    Args:
+        timeout: seconds from a run's start to its deadline.
+    """
+
+    __slots__ = ("_handle", "_loop", "_runs", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._runs: dict[object, tuple[float, Callable[[], None]]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def add(self, loop: asyncio.AbstractEventLoop, run: object,
+            expire: Callable[[], None]) -> None:
+        """Call ``expire()`` ``timeout`` seconds from now unless ``run`` is discarded."""
+        if loop is not self._loop:  # the first run, or a new event loop (tests)
+            self._loop, self._runs, self._handle = loop, {}, None
+        deadline = loop.time() + self.timeout
+        self._runs[run] = (deadline, expire)
+        if self._handle is None:
+            self._handle = loop.call_at(deadline, self._fire)
+
+    def discard(self, run: object) -> None:
+        """Forget ``run`` (it ended)."""
+        self._runs.pop(run, None)
+
+    def _fire(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        self._handle = None
+        now = loop.time()
+        runs = self._runs
+        while runs:
+            run = next(iter(runs))
+            deadline, expire = runs[run]
+            if deadline > now:
+                self._handle = loop.call_at(deadline, self._fire)
+                return
+            del runs[run]
+            expire()
+
+
 async def run_chain(
     chain: Sequence[Middleware],
     subject: Any,
     endpoint: Callable[[], Awaitable[Any]],
-    timeout: float | None = None,
+    timeout: float | Deadlines | None = None,
     *,
     endpoint_name: str = ENDPOINT,
     endpoint_timed: bool = True,
@@ -211,7 +299,8 @@ async def run_chain(
         subject: what each member receives as its first argument.
         endpoint: awaited at most once, when every member called ``call_next``: the
             application. It never starts once the run is decided.
-        timeout: deadline for the whole run in seconds (``None``: no deadline).
+        timeout: deadline for the whole run in seconds (``None``: no deadline), or a
+            level's shared :class:`Deadlines` (the same deadline, one timer for all runs).
         endpoint_name: what logs call the endpoint (``"connect handler"``,
             ``"event handler"``).
         endpoint_timed: False stops the deadline's clock while the endpoint runs (an event
@@ -230,53 +319,27 @@ async def run_chain(
     run = _Run(chain, subject, endpoint_name)
     if timeout is None:
         try:
-            await _step(run, 0, endpoint)
+            await _step(run, 0, endpoint, run.task)
         finally:
             run.over = True
         return
-    task = run.task
-    assert task is not None
-
-    loop = asyncio.get_running_loop()
-    inner = endpoint
-    handle: asyncio.TimerHandle
-    if endpoint_timed:
-        def expire() -> None:
-            run.timed_out = True
-            task.cancel()
+    loop = run.loop = asyncio.get_running_loop()
+    if not endpoint_timed:
+        run.untimed = True
+        run.started = loop.time()
+    shared: Deadlines | None = None
+    if isinstance(timeout, Deadlines):
+        shared = timeout
+        run.seconds = shared.timeout
+        shared.add(loop, run, run.expire)
     else:
-        # one timer per run, never re-armed on the way: when it fires, the time the
-        # endpoint took (or is taking) is given back and it is set again for the rest
-        started = loop.time()
-        endpoint_time = 0.0
-        endpoint_since: float | None = None
-
-        def expire() -> None:
-            nonlocal handle
-            if run.over:
-                return
-            now = loop.time()
-            running = now - endpoint_since if endpoint_since is not None else 0.0
-            spent = now - started - endpoint_time - running
-            if spent < timeout:
-                handle = loop.call_later(timeout - spent, expire)
-                return
-            run.timed_out = True
-            task.cancel()
-
-        async def untimed() -> None:
-            nonlocal endpoint_time, endpoint_since
-            since = endpoint_since = loop.time()
-            try:
-                await endpoint()
-            finally:
-                endpoint_time += loop.time() - since
-                endpoint_since = None
-
-        inner = untimed
-    handle = loop.call_later(timeout, expire)
+        run.seconds = timeout
+        run.handle = loop.call_later(timeout, run.expire)
     try:
-        await _step(run, 0, inner)
+        await _step(run, 0, endpoint, run.task)
     finally:
         run.over = True
-        handle.cancel()
+        if shared is not None:
+            shared.discard(run)
+        if run.handle is not None:
+            run.handle.cancel()

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
-from ..chain import run_chain
+from ..chain import Deadlines, run_chain
 from ..context import Socket
 from ..errors import Refusal, internal_error, invalid_event
 from ..event import NO_REPLY, Event
@@ -95,6 +95,8 @@ class EventLevel:
         self.chain_for = chain_for
         self.sockets = sockets
         self.timeout = timeout
+        #: one timer for the deadlines of every running chain (``chain.Deadlines``)
+        self.deadlines = Deadlines(timeout)
         self.error_event = error_event
         self.strict = strict
         self._plugins: dict[str, tuple[tuple[Middleware, ...], frozenset[str]]] = {}
@@ -154,7 +156,7 @@ class EventLevel:
             outcome.append(await adapter.call(name, namespace, sid, list(event.args)))
 
         try:
-            await run_chain(chain, event, endpoint, self.timeout, endpoint_name=ENDPOINT,
+            await run_chain(chain, event, endpoint, self.deadlines, endpoint_name=ENDPOINT,
                             endpoint_timed=False)
         except _Gone:
             log.debug("siomw: event %r of %s dropped: the socket left", name, sid)

@@ -120,6 +120,31 @@ async def test_deadline_refuses_with_middleware_timeout_and_ignores_the_handlers
                for r in caplog.records)
 
 
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (0.05, 0.05, "done"), (0.3, 0.3, {"error": TIMEOUT})])
+async def test_deadline_counts_the_members_time_before_and_after_a_slow_handler(
+    before: float, after: float, expected: Any
+) -> None:
+    """event_timeout = 0.45: the members' time before and after a 0.6 s handler is what
+    counts (0.1 s passes, 0.6 s is refused once the handler returned)."""
+    sio, mw = make(event_timeout=0.45)
+
+    @mw.event.use
+    async def around(event: Event, call_next: CallNext) -> None:
+        await asyncio.sleep(before)
+        await call_next()
+        await asyncio.sleep(after)
+
+    @sio.event
+    async def slow(sid: str) -> str:
+        await asyncio.sleep(0.6)
+        return "done"
+
+    async with serve(mw.asgi_app()) as url, client(url) as c:
+        assert await c.call("slow", timeout=5) == expected
+    assert len(mw.event_level.deadlines) == 0
+
+
 async def test_event_of_a_socket_that_left_is_dropped_without_its_handler() -> None:
     """The socket leaves while a member still runs: the handler is never called and
     nothing is sent; the server keeps serving others."""
