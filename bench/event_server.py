@@ -49,6 +49,7 @@ MODES: dict[str, Callable[[socketio.AsyncServer], Any]] = {
     "noop0": noops(0),
     "noop1": noops(1),
     "noop10": noops(10),
+    "jwt": lambda sio: stack(sio, ["jwt"], {"jwt": {}}),  # jwt event member: expiry check per event
     "ratelimit": lambda sio: stack(sio, ["ratelimit"], {"ratelimit": {"event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501  one unit of a per-socket budget per event
 }
 
