@@ -232,8 +232,9 @@ async def test_cli_chain_json_as_documented(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SIOMW_JWT_SECRET", SECRET)
     monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     shown = json.loads(await run_siomw("chain", "--json", cwd=Path.cwd()))
-    assert list(shown) == ["engine", "connect"]
-    rows = shown["engine"] + [row for chain in shown["connect"].values() for row in chain]
+    assert list(shown) == ["engine", "connect", "event", "handlers"]
+    rows = shown["engine"] + [row for level in ("connect", "event")
+                              for chain in shown[level].values() for row in chain]
     assert all(list(row) == ["name", "plugin", "priority", "reason"] for row in rows)
     assert [row["name"] for row in shown["engine"]] == ["logging-http", "headers"]
     assert sorted(shown["connect"]) == ["/", "/admin"]
