@@ -494,3 +494,42 @@ async def test_a_thousand_connections_leave_no_socket_behind() -> None:
                 assert await c.call("ping", timeout=5) == "pong"
         await eventually(lambda: not level.sockets and not level._on_disconnect)
     assert level.pending == {}
+
+
+async def test_a_member_answers_the_event_itself_with_reply() -> None:
+    """event.reply(value) then returning without call_next: the ack gets value (a tuple:
+    several arguments), the handler is not called, outer members see a normal return; no
+    ack asked: nothing is sent."""
+    sio, mw = make()
+    calls: list[str] = []
+    outer: list[str] = []
+
+    @mw.event.use(priority=10)
+    async def wrap(event: Event, call_next: CallNext) -> None:
+        await call_next()
+        outer.append(f"after:{event.name}")
+
+    @mw.event.use
+    async def cached(event: Event, call_next: CallNext) -> None:
+        if event.name == "lookup":
+            event.reply(("cached", event.args[0]))
+            return
+        await call_next()
+
+    @sio.event
+    async def lookup(sid: str, key: str) -> str:
+        calls.append(key)
+        return "fresh"
+
+    @sio.event
+    async def ping(sid: str) -> str:
+        return "pong"
+
+    async with serve(mw.asgi_app()) as url, client(url) as c:
+        got: list[str] = []
+        c.on("*", lambda name, *args: got.append(name))
+        assert await c.call("lookup", "k", timeout=5) == ("cached", "k")
+        await c.emit("lookup", "k")
+        assert await c.call("ping", timeout=5) == "pong"
+    assert calls == [] and got == []
+    assert outer == ["after:lookup", "after:lookup", "after:ping"]
