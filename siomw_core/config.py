@@ -23,7 +23,8 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -200,10 +201,14 @@ def env_value(raw: str, annotation: Any, metadata: Sequence[Any] = ()) -> Any:
 
     - a boolean field: ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off`` (any
       case, pydantic's lax booleans: an environment holds only text);
-    - otherwise JSON when the text parses as a JSON list, object or string, or as a number,
-      ``true``/``false``/``null`` that the field accepts (``5`` for a number of seconds;
-      the headers plugin's ``false``);
-    - otherwise the text itself: ``SIOMW_JWT__ISSUER=2024`` is the string ``"2024"``.
+    - a JSON list or object, for a field that takes a list or a table (``audience``, a
+      string or a list, takes ``["a", "b"]`` as a list); for a field that takes only text,
+      that text;
+    - a JSON number, ``true``/``false``/``null`` that the field accepts as such (``5`` for
+      a number of seconds; the headers plugin's ``false``);
+    - otherwise the text itself, quotes included: ``SIOMW_JWT__ISSUER=2024`` is the string
+      ``"2024"``, ``SIOMW_JWT__ISSUER='"x"'`` the string ``'"x"'`` (a JSON string is never
+      decoded: a string key takes the text as it is).
 
     Args:
         raw: the variable's value.
@@ -223,8 +228,12 @@ def env_value(raw: str, annotation: Any, metadata: Sequence[Any] = ()) -> Any:
         decoded = json.loads(raw)
     except ValueError:
         return str(raw)
-    if isinstance(decoded, str | list | dict) or annotation is None:
+    if annotation is None:
         return decoded
+    if isinstance(decoded, str):
+        return str(raw)
+    if isinstance(decoded, list | dict):
+        return decoded if _takes_container(annotation) else str(raw)
     # the type with the field's own validators, or the bare type (so that a value out of
     # range is reported as found, -1 (int), rather than as text)
     kinds: list[Any] = [Annotated[annotation, *metadata]] if metadata else []
@@ -235,6 +244,19 @@ def env_value(raw: str, annotation: Any, metadata: Sequence[Any] = ()) -> Any:
             continue
         return decoded
     return str(raw)
+
+
+def _takes_container(annotation: Any) -> bool:
+    """Whether a field typed ``annotation`` takes a list or a table (a branch of a union
+    that is not text: ``str | list[str]`` does, ``str`` and ``Literal["a"]`` do not)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_container(get_args(annotation)[0])
+    if origin is Union or isinstance(annotation, UnionType):
+        return any(_takes_container(a) for a in get_args(annotation))
+    if origin is Literal or annotation in (str, bytes, type(None)):
+        return False
+    return True  # a list, a dict, a model, a number or Any: its validation says the rest
 
 
 def _names(raw: str) -> list[str]:

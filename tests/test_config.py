@@ -362,6 +362,26 @@ def test_env_values_of_every_bundled_plugin_take_the_key_type() -> None:
         "", "on", {"X-Team": "7"})
 
 
+def test_env_text_for_a_string_key_is_never_json_decoded() -> None:
+    """A string key takes the text as it is, quotes included: a quoted value is not a JSON
+    string to decode; a key that takes a string or a list decodes only a JSON list; a
+    string-only key takes even a JSON list's text as it is."""
+    from siomw_jwt import JwtOptions
+    from siomw_ratelimit.options import RateLimitOptions
+
+    jwt = _env_table(JwtOptions, "jwt", {
+        "SIOMW_JWT__ISSUER": '"x"', "SIOMW_JWT__AUDIENCE": '"aud"',
+        "SIOMW_JWT__PUBLIC_KEY_FILE": '["k.pem"]',
+    })
+    assert isinstance(jwt, JwtOptions)
+    assert (jwt.issuer, jwt.audience, jwt.public_key_file) == (
+        '"x"', '"aud"', '["k.pem"]')
+    listed = _env_table(JwtOptions, "jwt", {"SIOMW_JWT__ISSUER": '["x", "y"]'})
+    assert isinstance(listed, JwtOptions) and listed.issuer == ["x", "y"]
+    limit = _env_table(RateLimitOptions, "ratelimit", {"SIOMW_RATELIMIT__KEY_PREFIX": '"p"'})
+    assert isinstance(limit, RateLimitOptions) and limit.key_prefix == '"p"'
+
+
 def test_core_keys_from_env_take_the_key_type() -> None:
     """SIOMW_CONNECT_TIMEOUT is a number, SIOMW_STRICT a boolean in any usual spelling,
     SIOMW_ORDER and the lists comma-separated or JSON."""
