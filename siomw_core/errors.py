@@ -128,9 +128,12 @@ def as_refusal(exc: BaseException) -> Refusal | None:
     - ``socketio.exceptions.ConnectionRefusedError(*args)``: its ``error_args``, i.e.
       message ``str(args[0])`` (default ``"Connection rejected by server"``), data
       ``args[1]``, or ``args[1:]`` as a list (what the client receives) when there are more;
-    - the built-in ``ConnectionRefusedError(*args)`` raised by code: the same reading of its
-      ``args`` (default message ``"Connection refused by server"``; python-socketio drops a
-      message given to it, siomw keeps it);
+    - the built-in ``ConnectionRefusedError(*args)`` raised by code: the same reading of the
+      arguments it was given (``ConnectionRefusedError("multi", 1, 2)``: data ``[1, 2]``;
+      default message ``"Connection refused by server"``; python-socketio drops a message
+      given to it, siomw keeps it). Python's ``OSError`` itself loses the fourth of four or
+      five arguments outside Windows (its ``winerror``): for three or four data items use
+      :class:`Refusal` or python-socketio's exception;
     - a built-in ``ConnectionRefusedError`` carrying an ``errno`` (``[Errno 111] Connect call
       failed``: a backend the middleware reached for is down) is a failure: None, so that
       it is logged with its traceback and its text never reaches the client.
@@ -144,12 +147,26 @@ def as_refusal(exc: BaseException) -> Refusal | None:
         data = args.get("data")
         return Refusal(args["message"], list(data) if isinstance(data, tuple) else data)
     if isinstance(exc, ConnectionRefusedError) and not isinstance(exc.errno, int):
-        if not exc.args:
+        args = _builtin_args(exc)
+        if not args:
             return Refusal(BUILTIN_REFUSED)
-        rest = exc.args[1:]
-        return Refusal(str(exc.args[0]), None if not rest else rest[0] if len(rest) == 1
+        rest = args[1:]
+        return Refusal(str(args[0]), None if not rest else rest[0] if len(rest) == 1
                        else list(rest))
     return None
+
+
+def _builtin_args(exc: OSError) -> tuple[Any, ...]:
+    """The arguments an ``OSError`` was raised with. Given 3 to 5 arguments, Python reads
+    them as ``(errno, strerror, filename, winerror, filename2)`` and keeps only the first two
+    in ``args``: the others are taken back from ``filename`` and ``filename2`` (the fourth,
+    Windows' error code, is dropped by Python elsewhere: it reads as None)."""
+    args = exc.args
+    if len(args) == 2 and (exc.filename is not None or exc.filename2 is not None):
+        args = (*args, exc.filename)
+        if exc.filename2 is not None:
+            args = (*args, getattr(exc, "winerror", None), exc.filename2)
+    return args
 
 
 class ConfigError(ValueError):

@@ -100,6 +100,41 @@ async def test_connection_refused_error_in_a_middleware_js(
     assert errors(caplog) == []
 
 
+@requires_js
+@pytest.mark.parametrize("where", ["middleware", "connect handler"])
+@pytest.mark.parametrize("kind", ["socketio", "builtin"])
+@pytest.mark.parametrize(("args", "data"), [
+    (("multi", 1), 1),
+    (("multi", 1, 2), [1, 2]),
+    (("multi", 1, None), [1, None]),
+    (("multi", 1, 2, 3, 4, 5), [1, 2, 3, 4, 5]),
+])
+async def test_connection_refused_error_with_several_arguments_js(
+    where: str, kind: str, args: tuple[Any, ...], data: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ConnectionRefusedError("multi", 1, 2), python-socketio's or the built-in one, in a
+    middleware or in the connect handler: the JS client gets err.data [1, 2], as
+    python-socketio's rule gives (one argument after the message: itself; more: a list),
+    although the built-in (an OSError) keeps only two of three arguments in ``args``."""
+    sio, mw = make()
+    exc_type = SioConnectionRefusedError if kind == "socketio" else ConnectionRefusedError
+
+    if where == "middleware":
+        @mw.use
+        async def auth(socket: Socket, call_next: CallNext) -> None:
+            raise exc_type(*args)
+    else:
+        @sio.event
+        async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+            raise exc_type(*args)
+
+    async with running(sio) as url:
+        outcome = await js_outcome(url)
+    assert outcome == {"event": "connect_error", "message": "multi", "data": data,
+                       "active": False}
+    assert errors(caplog) == []
+
+
 @pytest.mark.parametrize("raised", [SioConnectionRefusedError(), ConnectionRefusedError()])
 async def test_bare_connection_refused_error_in_a_middleware(raised: Exception) -> None:
     """Without arguments, python-socketio's default messages."""
