@@ -19,7 +19,9 @@ A chain is a tuple of :class:`~siomw_core.middleware.Middleware`, composed once 
 - whatever a member does with ``call_next`` (``asyncio.gather``, ``create_task``), the rest
   of the chain never outlives it: when a member exits while its ``call_next`` still runs
   in another task, that task is cancelled and awaited and the member refuses; a
-  ``call_next`` started after its member exited, or after the run ended, runs nothing;
+  ``call_next`` started after its member exited, or after the run ended, runs nothing and
+  returns None, with a warning naming the member (it does not raise: it typically runs in a
+  task nobody awaits, where an exception would only be asyncio's "never retrieved" report);
 - a refusal is never undone: a member that catches the refusal its ``call_next`` raised
   (to log it, say) and returns normally refuses with that same refusal, with a warning that
   names it (the rest of the chain, the application included, did not pass).
@@ -161,11 +163,17 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
 
     async def call_next() -> None:
         nonlocal state, inner, seen
+        if exited or run.over:
+            # typically a task the member started and left: raising there would only end
+            # in asyncio's "Task exception was never retrieved"; the run is decided anyway
+            log.warning("siomw: middleware %r called call_next() after %s; nothing ran "
+                        "for %r", member.name,
+                        "it returned" if exited else "its chain's run ended", run.subject)
+            if not exited:
+                state = _DONE  # its return then refuses nothing more: the run is over
+            return
         if state != _NOT_CALLED:
             raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
-        if exited or run.over:
-            raise RuntimeError(f"middleware {member.name!r} called call_next() after it "
-                               "returned; nothing ran")
         state = _RUNNING
         task = asyncio.current_task()
         if task is not here:

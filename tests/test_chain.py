@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -584,75 +586,113 @@ async def test_call_next_in_a_task_that_finished_is_a_normal_pass() -> None:
     assert trace == ["inner:before", "endpoint", "inner:after"]
 
 
+@contextlib.contextmanager
+def loop_reports() -> Iterator[list[str]]:
+    """What the event loop's exception handler is asked to report meanwhile (asyncio's
+    "Task exception was never retrieved", say), after a garbage collection so that tasks
+    nobody awaited are reported."""
+    loop = asyncio.get_running_loop()
+    reports: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reports.append(context["message"]))
+    try:
+        yield reports
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+
+
 async def test_call_next_after_the_member_returned_runs_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A task started by a member calls call_next after the member returned: it raises
-    RuntimeError there, nothing runs, and the member refused (returned without
-    call_next)."""
+    """create_task(call_next()) then returning: the member refused (returned without
+    call_next); when the task runs, its call_next returns None with one warning naming the
+    member, runs nothing, and leaves nothing for asyncio to report as never retrieved."""
     trace: list[str] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def spawner(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+    async def gate(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
         tasks.append(asyncio.create_task(call_next()))  # type: ignore[arg-type]
 
-    with caplog.at_level(logging.WARNING, logger="siomw"), pytest.raises(Refusal) as info:
-        await run_chain([mw("spawner", spawner), recorder(trace, "inner")], SUBJECT,
-                        endpoint_into(trace))
-    assert info.value.payload() == INTERNAL
-    with pytest.raises(RuntimeError) as late:
-        await tasks[0]
-    assert str(late.value) == ("middleware 'spawner' called call_next() after it returned; "
-                               "nothing ran")
+    with loop_reports() as reports:
+        with caplog.at_level(logging.WARNING, logger="siomw"), pytest.raises(Refusal) as info:
+            await run_chain([mw("gate", gate), recorder(trace, "inner")], SUBJECT,
+                            endpoint_into(trace))
+        assert info.value.payload() == INTERNAL
+        async with asyncio.timeout(2):
+            await asyncio.wait(tasks)  # done, its outcome not looked at
+        tasks.clear()
+    assert reports == []
     assert trace == []
     assert siomw_messages(caplog) == [
-        "siomw: middleware 'spawner' returned without calling call_next() or raising; "
-        "refusing 'subject-1'"
+        "siomw: middleware 'gate' returned without calling call_next() or raising; "
+        "refusing 'subject-1'",
+        "siomw: middleware 'gate' called call_next() after it returned; nothing ran for "
+        "'subject-1'",
     ]
 
 
 async def test_call_next_after_the_member_returned_runs_nothing_while_the_run_goes_on(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An outer member is still running (it caught the refusal) when the task its inner
-    member started calls that member's call_next: RuntimeError, and nothing runs."""
+    member started calls that member's call_next: it returns None and nothing runs."""
     trace: list[str] = []
     tasks: list[asyncio.Task[None]] = []
-    errors: list[str] = []
+    results: list[object] = []
 
     async def outer(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
         try:
             await call_next()
         except Refusal:
-            try:
-                await tasks[0]  # the spawned call_next runs now, its member long gone
-            except RuntimeError as exc:
-                errors.append(str(exc))
+            results.append(await tasks[0])  # the spawned call_next runs now, its member gone
             raise
 
     async def spawner(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
         tasks.append(asyncio.create_task(call_next()))  # type: ignore[arg-type]
 
-    with pytest.raises(Refusal) as info:
+    with caplog.at_level(logging.WARNING, logger="siomw"), pytest.raises(Refusal) as info:
         await run_chain([mw("outer", outer), mw("spawner", spawner), recorder(trace, "inner")],
                         SUBJECT, endpoint_into(trace))
     assert info.value.payload() == INTERNAL
-    assert errors == ["middleware 'spawner' called call_next() after it returned; nothing ran"]
+    assert results == [None]
     assert trace == []
+    assert siomw_messages(caplog)[-1] == (
+        "siomw: middleware 'spawner' called call_next() after it returned; nothing ran for "
+        "'subject-1'")
+
+
+async def test_a_second_call_next_while_the_member_runs_still_raises() -> None:
+    """Calling call_next twice while the member is still running is the member's own
+    programming error: the second call raises RuntimeError into it."""
+    errors: list[str] = []
+
+    async def twice(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await call_next()
+        try:
+            await call_next()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    trace: list[str] = []
+    await run_chain([mw("twice", twice)], SUBJECT, endpoint_into(trace))
+    assert errors == ["middleware 'twice' called call_next() twice"]
+    assert trace == ["endpoint"]
 
 
 @pytest.mark.parametrize("timeout", [None, 5.0])
 async def test_call_next_after_the_run_was_cancelled_runs_nothing(
-    timeout: float | None,
+    timeout: float | None, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The run is cancelled from outside while it waits for a call_next task that holds
     out against its cancel: run_chain raises CancelledError (not a refusal), and a
-    call_next made after that in the held-out task raises RuntimeError: the endpoint
-    never runs."""
+    call_next made after that in the held-out task returns None with a warning: the
+    endpoint never runs."""
     trace: list[str] = []
     holding = asyncio.Event()
     settling = asyncio.Event()
     done = asyncio.Event()
-    errors: list[str] = []
+    results: list[object] = []
 
     async def spawner(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
         asyncio.create_task(call_next())  # type: ignore[arg-type]  # noqa: RUF006
@@ -666,9 +706,7 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
             settling.set()
             await asyncio.sleep(0.2)  # holds out while the run is cancelled from outside
         try:
-            await call_next()
-        except RuntimeError as exc:
-            errors.append(str(exc))
+            results.append(await call_next())
         finally:
             done.set()
 
@@ -682,5 +720,8 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
         await run
     async with asyncio.timeout(2):
         await done.wait()
-    assert errors == ["middleware 'stubborn' called call_next() after it returned; nothing ran"]
+    assert results == [None]
     assert trace == []
+    assert siomw_messages(caplog) == [
+        "siomw: middleware 'stubborn' called call_next() after its chain's run ended; nothing "
+        "ran for 'subject-1'"]
