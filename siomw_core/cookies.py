@@ -5,7 +5,10 @@ headers that stray from the grammar (a name with a space, a pair without ``=``, 
 with a comma): :class:`http.cookies.SimpleCookie` then gives up on the whole header, so one
 bad cookie set by some other site on the same domain would hide the token cookie. This
 parser reads each pair on its own, the way browsers and Starlette's ``cookie_parser`` do:
-split on ``;``, split each piece at its first ``=``, strip spaces, unquote.
+split on ``;``, split each piece at its first ``=``, strip spaces, unquote. A name is kept as
+sent (``b c``, with its space, as browsers and Starlette keep it); a piece with no name (no
+``=``, or nothing before it) is skipped: a cookie must have a name (RFC 6265 §5.2 steps 1
+and 5 ignore a nameless ``Set-Cookie``).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ def parse_cookies(header: str | None) -> dict[str, str]:
             :attr:`siomw_core.Request.headers` does), or None.
 
     Returns:
-        One entry per pair; a malformed pair never hides the others. A piece without
-        ``=`` is a value with an empty name (Firefox and Chrome send ``document.cookie =
-        "x"`` that way); empty pieces are skipped. Names and values are stripped of
-        spaces and tabs; a value in double quotes is unquoted (with Python's
-        ``SimpleCookie`` escapes). When a name repeats, the first one wins: RFC 6265
-        §5.4 step 2 has the browser send the cookie with the longest path first.
+        One entry per named pair, a pair outside RFC 6265's grammar never hiding the
+        others: each ``;``-separated piece is split at its first ``=``, its name and value
+        stripped of spaces and tabs. A name is kept as sent, even one the grammar forbids
+        (``"a=1; b c=2; tok=3"`` gives ``{"a": "1", "b c": "2", "tok": "3"}``); a piece
+        with no name is skipped: empty pieces, pieces without ``=`` (``lone``; Firefox and
+        Chrome send ``document.cookie = "x"`` that way) and pieces with nothing before it
+        (``=x``), as RFC 6265 §5.2 steps 1 and 5 ignore a nameless cookie
+        (``"a=1;;  =x; c"`` gives ``{"a": "1"}``). A value in double quotes is unquoted
+        (with Python's ``SimpleCookie`` escapes). When a name repeats, the first one wins:
+        RFC 6265 §5.4 step 2 has the browser send the cookie with the longest path first.
         Values are not percent-decoded (RFC 6265 gives them no encoding).
     """
     cookies: dict[str, str] = {}
@@ -49,9 +56,7 @@ def parse_cookies(header: str | None) -> dict[str, str]:
         return cookies
     for piece in header.split(";"):
         name, sep, value = piece.partition("=")
-        if not sep:
-            name, value = "", name
-        name, value = name.strip(" \t"), value.strip(" \t")
-        if (name or value) and name not in cookies:
-            cookies[name] = _unquote(value)
+        name = name.strip(" \t")
+        if sep and name and name not in cookies:  # nameless: RFC 6265 §5.2 steps 1, 5
+            cookies[name] = _unquote(value.strip(" \t"))
     return cookies
