@@ -6,13 +6,14 @@ and hand them to the stack (``server.py``), which orders and installs them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .levels.engine import asgi_middleware
 from .middleware import (
     ConnectMiddleware,
     EngineMiddleware,
     EventMiddleware,
+    Level,
     Middleware,
     as_names,
 )
@@ -20,9 +21,48 @@ from .middleware import (
 if TYPE_CHECKING:
     from .server import Siomw
 
-__all__ = ["Decorator", "Engine", "EngineDecorator", "Event", "EventDecorator", "Namespace"]
+__all__ = [
+    "Decorator", "Engine", "EngineDecorator", "Event", "EventDecorator", "Namespace", "register",
+]
 
 Decorator = Callable[[ConnectMiddleware], ConnectMiddleware]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(
+    stack: Siomw,
+    fn: F | None,
+    level: Level,
+    *,
+    name: str | None,
+    priority: int,
+    before: str | Iterable[str] | None,
+    after: str | Iterable[str] | None,
+    namespaces: str | Iterable[str] | None = None,
+    preflight: bool = False,
+) -> F | Callable[[F], F]:
+    """Add ``fn`` to ``stack`` as a ``level`` member, or return the decorator that does: the
+    one body behind every ``use`` (``mw.use``, ``mw.of(ns).use``, ``mw.engine.use``,
+    ``mw.event.use``). ``namespaces`` None: every namespace. Returns ``fn`` itself.
+
+    Raises:
+        OrderingError: the new member makes a chain unorderable (nothing is added).
+    """
+
+    def add(func: F) -> F:
+        stack.add(Middleware(
+            name=name or str(getattr(func, "__name__", type(func).__name__)),
+            func=func,
+            level=level,
+            priority=priority,
+            before=as_names(before),
+            after=as_names(after),
+            namespaces=None if namespaces is None else as_names(namespaces),
+            preflight=preflight,
+        ))
+        return func
+
+    return add if fn is None else add(fn)
 
 
 class Namespace:
@@ -74,12 +114,8 @@ class Namespace:
     ) -> ConnectMiddleware | Decorator:
         """Node's ``io.of(ns).use(fn)``; same arguments as :meth:`Siomw.use`. From then on
         the server accepts CONNECTs to this namespace (the chain decides), handler or not."""
-        if fn is not None:
-            return self.stack.use(fn, name=name, priority=priority, before=before, after=after,
-                                  namespace=self.namespace)
-        decorator: Decorator = self.stack.use(name=name, priority=priority, before=before,
-                                              after=after, namespace=self.namespace)
-        return decorator
+        return register(self.stack, fn, "connect", name=name, priority=priority,
+                        before=before, after=after, namespaces=self.namespace)
 
 
 EngineDecorator = Callable[[EngineMiddleware], EngineMiddleware]
@@ -137,21 +173,8 @@ class Engine:
             OrderingError: the new member makes the engine chain unorderable.
         """
 
-        def add(func: EngineMiddleware) -> EngineMiddleware:
-            self.stack.add(Middleware(
-                name=name or str(getattr(func, "__name__", type(func).__name__)),
-                func=func,
-                level="engine",
-                priority=priority,
-                before=as_names(before),
-                after=as_names(after),
-                preflight=preflight,
-            ))
-            return func
-
-        if fn is not None:
-            return add(fn)
-        return add
+        return register(self.stack, fn, "engine", name=name, priority=priority,
+                        before=before, after=after, preflight=preflight)
 
     def use_asgi(
         self,
@@ -245,19 +268,5 @@ class Event:
             OrderingError: the new member makes an event chain unorderable.
         """
         where = self.namespace if namespace is _ANY else namespace
-
-        def add(func: EventMiddleware) -> EventMiddleware:
-            self.stack.add(Middleware(
-                name=name or str(getattr(func, "__name__", type(func).__name__)),
-                func=func,
-                level="event",
-                priority=priority,
-                before=as_names(before),
-                after=as_names(after),
-                namespaces=None if where is None else as_names(where),
-            ))
-            return func
-
-        if fn is not None:
-            return add(fn)
-        return add
+        return register(self.stack, fn, "event", name=name, priority=priority,
+                        before=before, after=after, namespaces=where)

@@ -31,10 +31,10 @@ from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
 from .levels.engine import EngineApp, watch_unwrapped
 from .levels.event import EventLevel
-from .middleware import ConnectMiddleware, Level, Middleware, as_names
+from .middleware import ConnectMiddleware, Level, Middleware
 from .ordering import Placed, order_chain
 from .proxies import TrustedProxies
-from .registrars import Decorator, Engine, Namespace
+from .registrars import Decorator, Engine, Namespace, register
 from .registrars import Event as EventRegistrar
 from .registry import Registry
 from .requirements import requirements_of
@@ -163,23 +163,8 @@ class Siomw:
             OrderingError: the new member makes a chain unorderable (nothing is added).
         """
 
-        def add(func: ConnectMiddleware) -> ConnectMiddleware:
-            spaces = None if namespace is None else as_names(namespace)
-            spec = Middleware(
-                name=name or str(getattr(func, "__name__", type(func).__name__)),
-                func=func,
-                level="connect",
-                priority=priority,
-                before=as_names(before),
-                after=as_names(after),
-                namespaces=spaces,
-            )
-            self.add(spec)
-            return func
-
-        if fn is not None:
-            return add(fn)
-        return add
+        return register(self, fn, "connect", name=name, priority=priority, before=before,
+                        after=after, namespaces=namespace)
 
     def of(self, namespace: str) -> Namespace:
         """Node's ``io.of(namespace)``: an object whose ``use`` guards that namespace.
