@@ -51,6 +51,8 @@ MODES: dict[str, Callable[[socketio.AsyncServer], Any]] = {
     "noop10": noops(10),
     "jwt": lambda sio: stack(sio, ["jwt"], {"jwt": {}}),  # jwt event member: expiry check per event
     "ratelimit": lambda sio: stack(sio, ["ratelimit"], {"ratelimit": {"event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501  one unit of a per-socket budget per event
+    # issue 7's figure: ratelimit + jwt expiry check + logging with events = false
+    "full": lambda sio: stack(sio, ["jwt", "logging", "ratelimit"], {"jwt": {}, "logging": {"events": False, "file": "logging"}, "ratelimit": {"event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501
 }
 
 
@@ -71,5 +73,6 @@ def build(mode: str) -> socketio.AsyncServer:
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
     server = build(mode)
-    uvicorn.run(socketio.ASGIApp(server), host="127.0.0.1", port=port, log_level="error",
-                access_log=False)
+    attached = getattr(server, "_siomw_stack", None)  # serve what runs the engine chain too
+    app = socketio.ASGIApp(server) if attached is None else attached.asgi_app()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
