@@ -41,13 +41,18 @@ class CliState:
         self.config_path = config_path
         self._config: Config | None = None
         self._registry: Registry | None = None
+        self._registry_error: click.ClickException | None = None
         self._commands: dict[str, click.Command] | None = None
+        #: why the configuration cannot serve, found while listing plugin commands
+        self.commands_problem: str | None = None
 
     def set_config_path(self, path: str) -> None:
         """Use ``path`` (a later ``--config`` wins); what was loaded from another is dropped."""
         if path != self.config_path:
             self.config_path = path
             self._config = self._registry = self._commands = None
+            self._registry_error = None
+            self.commands_problem = None
 
     def config(self) -> Config:
         """The loaded configuration. Raises click.ClickException on a config error."""
@@ -60,12 +65,16 @@ class CliState:
         return self._config
 
     def registry(self) -> Registry:
-        """The plugin registry for this configuration (loaded once)."""
+        """The plugin registry for this configuration (loaded once; a failure is raised
+        again as it was, without loading the plugins again)."""
+        if self._registry_error is not None:
+            raise self._registry_error
         if self._registry is None:
             try:
                 self._registry = Registry(self.config())
             except _STARTUP_ERRORS as exc:
-                raise click.ClickException(str(exc)) from None
+                self._registry_error = click.ClickException(str(exc))
+                raise self._registry_error from None
         return self._registry
 
     def plugin_options(self, name: str) -> Any:
@@ -82,11 +91,25 @@ class CliState:
 
     def plugin_commands(self) -> dict[str, click.Command]:
         """Commands of the enabled plugins (hook ``siomw_register_commands``), by name,
-        each taking ``--config`` too. Raises click.ClickException when the configuration
-        or a plugin the configuration asks for fails."""
+        each taking ``--config`` too.
+
+        A plugin's commands are there even when the configuration has problems (a wrong
+        table, an unset secret): the plugins are then only discovered and gated by the
+        allow/block lists (:attr:`commands_problem` says why), and a command that needs its
+        options reports the problem when run (:meth:`plugin_options`).
+
+        Raises:
+            click.ClickException: the configuration file cannot be read at all (its
+                allow/block lists are unknown).
+        """
         if self._commands is None:
             group = click.Group("siomw")
-            self.registry().pm.hook.siomw_register_commands(cli=group)
+            try:
+                registry = self.registry()
+            except click.ClickException as exc:
+                self.commands_problem = exc.message
+                registry = Registry(self.config(), discover_only=True)
+            registry.pm.hook.siomw_register_commands(cli=group)
             for command in group.commands.values():
                 _take_config(command)
             self._commands = dict(group.commands)
@@ -159,10 +182,15 @@ class _Group(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
+        state = ctx.ensure_object(CliState)
         try:
-            names.update(ctx.ensure_object(CliState).plugin_commands())
+            names.update(state.plugin_commands())
         except click.ClickException as exc:
             click.echo(f"siomw: plugin commands unavailable: {exc.message}", err=True)
+        else:
+            if state.commands_problem is not None:
+                click.echo(f"siomw: the configuration has problems (a command that needs "
+                           f"it reports them): {state.commands_problem}", err=True)
         return sorted(names)
 
 

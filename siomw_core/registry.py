@@ -77,6 +77,10 @@ class Registry:
         entry_points: discover installed plugins (turn off in tests of in-code plugins).
         diagnose: record every plugin's failure, its configuration errors included, instead
             of raising (``siomw plugins`` lists them all).
+        discover_only: only find, gate (allow/block lists) and register the plugins, without
+            checking or building anything and without raising: enough to ask the enabled
+            plugins' hooks that need no configuration (``siomw_register_commands``, so that
+            ``siomw --help`` lists a plugin's commands while its table is wrong).
 
     Raises:
         ConfigError: the configuration's problems (``config.problems``), a table that
@@ -97,9 +101,10 @@ class Registry:
         local_plugins: Sequence[tuple[str, object]] = (),
         entry_points: bool = True,
         diagnose: bool = False,
+        discover_only: bool = False,
     ) -> None:
         self.config = config
-        self.diagnose = diagnose
+        self.diagnose = diagnose or discover_only
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
@@ -115,6 +120,8 @@ class Registry:
             self._load_entry_point(ep)
         for name, plugin in local_plugins:
             self._admit(PluginRecord(name=name), lambda p=plugin: p)
+        if discover_only:
+            return
         tables: dict[str, list[str]] = {}
         for record in self.records.values():
             if record.enabled:

@@ -229,8 +229,36 @@ def test_plugin_command_with_broken_config_names_the_problem(tmp_path: Path) -> 
     assert result.returncode == 1
     assert result.stderr.startswith("Error: siomw.toml: [jwt] leway: unknown key")
     shown = run("--help", cwd=tmp_path)
-    assert shown.returncode == 0 and "  serve " in shown.stdout
-    assert shown.stderr.startswith("siomw: plugin commands unavailable: siomw.toml: [jwt] leway")
+    assert shown.returncode == 0 and "  serve " in shown.stdout and "  token " in shown.stdout
+    assert shown.stderr.startswith("siomw: the configuration has problems (a command that "
+                                   "needs it reports them): siomw.toml: [jwt] leway")
+
+
+def test_plugin_commands_listed_without_the_secret(tmp_path: Path) -> None:
+    """Without SIOMW_JWT_SECRET, --help still lists `token` (commands come from the enabled
+    plugins, not from a configuration that builds), saying what is wrong on stderr; running
+    `siomw token` is then the one-line error naming the variable."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SIOMW_JWT_SECRET", "SIOMW_CONFIG", "SIOMW_PLUGINS",
+                        "SIOMW_DISABLE_PLUGINS")}
+    missing = ("<embedded defaults>: [jwt]: secret_env: environment variable "
+               "'SIOMW_JWT_SECRET' is not set; expected the HMAC secret for HS256")
+
+    def bare(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([SIOMW, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    shown = bare("--help")
+    assert shown.returncode == 0, shown.stderr
+    commands = [line.split()[0] for line in shown.stdout.split("Commands:")[1].splitlines()
+                if line.strip()]
+    assert commands == ["chain", "plugins", "serve", "token"]
+    assert shown.stderr.splitlines() == [
+        f"siomw: the configuration has problems (a command that needs it reports them): "
+        f"{missing}"]
+    result = bare("token", "--sub", "a")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"Error: {missing}"]
 
 
 # --- chain of any ASGI app (item 12) ------------------------------------------------------
