@@ -219,7 +219,11 @@ def main(argv: list[str] | None = None) -> None:
               help="Worker processes (state is per process: see the warning it prints).")
 @click.option("--log-level", type=click.Choice(
     ["critical", "error", "warning", "info", "debug", "trace"]), default=None,
-    help="uvicorn's and siomw's log level (default: uvicorn warning, siomw info).")
+    help="uvicorn's and siomw's log level (default: uvicorn warning, siomw info); secrets "
+    "in uvicorn's lines (query parameters, headers, cookies, frames) are redacted.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="uvicorn's own access log (redacted); off by default: the logging "
+              "plugin's access log is siomw's.")
 @click.option("--root-path", default="", help="The mount prefix behind a proxy that strips "
               "it (ASGI root_path); the engine path is matched below it.")
 @click.option("--proxy-headers/--no-proxy-headers", default=False, show_default=True,

@@ -245,11 +245,26 @@ def build(ref: str | None, config: Config) -> Served:
     return Served(served, stacks, lines)
 
 
+class _Format(logging.Formatter):
+    """``LEVEL message``, the logger's name put in front only when the message does not
+    already start with it: siomw's messages read ``siomw: ...`` (``WARNING siomw: --workers
+    2: ...``), another library's ``WARNING asyncio: ...``."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = record.message
+        if not text.startswith(record.name.partition(".")[0] + ":"):
+            text = f"{record.name}: {text}"
+        return f"{record.levelname} {text}"
+
+
 def setup_logging(level: str | None) -> None:
-    """siomw's own log lines (warnings, errors) on stderr: ``LEVEL siomw: message``."""
+    """siomw's own log lines (warnings, errors) on stderr, one form: ``LEVEL siomw:
+    message`` (see :class:`_Format`); ``debug`` and ``trace`` are DEBUG, the default INFO."""
     numeric = logging.DEBUG if level in ("debug", "trace") else getattr(
         logging, (level or "info").upper(), logging.INFO)
-    logging.basicConfig(level=numeric, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Format())
+    logging.basicConfig(level=numeric, handlers=[handler])
 
 
 def create_app() -> Any:
@@ -260,9 +275,14 @@ def create_app() -> Any:
     process with status 1 (uvicorn's reloader waits for the next change).
     """
     setup_logging(os.environ.get("SIOMW_LOG_LEVEL") or None)
+    from . import uvicorn_logs
+
     try:
         # check=False: the registry reports every problem, as the command line does
-        return build(os.environ.get(APP_ENV) or None, load_config(None, check=False)).app
+        served = build(os.environ.get(APP_ENV) or None, load_config(None, check=False))
     except (ServeError, *_STARTUP_ERRORS) as exc:
         print(f"siomw: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    # this process's uvicorn logging is configured already: redact its lines (as serve does)
+    uvicorn_logs.install(stack.registry.secrets for stack in served.stacks)
+    return served.app

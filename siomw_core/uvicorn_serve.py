@@ -20,12 +20,14 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from . import uvicorn_logs
 from .config import Config
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .serving import APP_ENV, Served, ServeError, build, setup_logging
@@ -129,13 +131,29 @@ def workers_warnings(served: Served, workers: int) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def _chains_line(served: Served) -> str:
+def shown_source(source: str, given: str | None) -> str:
+    """The configuration file ``source`` as the startup line names it, one form however it
+    was loaded (``--config`` as given, or ``$SIOMW_CONFIG`` made absolute for an APP that
+    attaches itself and for workers): the ``--config`` path as given when it is that file,
+    else the path relative to the working directory when under it, else absolute."""
+    if source.startswith("<"):  # <embedded defaults>
+        return source
+    path = Path(source).resolve()
+    if given is not None and Path(given).resolve() == path:
+        return given
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _chains_line(served: Served, given: str | None) -> str:
     parts = []
     for stack in served.stacks:
         engine = " -> ".join(p.middleware.name for p in stack.placed("engine")) or "(empty)"
         connect = " -> ".join(p.middleware.name for p in stack.placed("connect", "/"))
-        parts.append(f"config {stack.config.source}; engine chain: {engine}; "
-                     f"connect chain of '/': {connect or '(empty)'}")
+        parts.append(f"config {shown_source(stack.config.source, given)}; engine chain: "
+                     f"{engine}; connect chain of '/': {connect or '(empty)'}")
     return " | ".join(parts)
 
 
@@ -149,6 +167,7 @@ def run_serve(
     reload: bool,
     workers: int,
     log_level: str | None,
+    access_log: bool,
     root_path: str,
     proxy_headers: bool,
     forwarded_allow_ips: str | None,
@@ -172,7 +191,7 @@ def run_serve(
     served = build_or_fail(state.config(), app)
     for line in served.found:
         click.echo(f"siomw: found {line}", err=True)
-    click.echo(f"siomw: {_chains_line(served)}", err=True)
+    click.echo(f"siomw: {_chains_line(served, state.config_path)}", err=True)
     for stack in served.stacks:
         if trusted is not None and list(stack.config.core.trusted_proxies) != trusted:
             log.warning("siomw: --forwarded-allow-ips %s is overridden: the application's "
@@ -181,8 +200,12 @@ def run_serve(
     if workers > 1:
         for line in workers_warnings(served, workers):
             log.warning("siomw: %s", line)
+    # uvicorn's lines carry request targets and, at debug/trace, headers: redact them here
+    # (and in each worker, by create_app), before uvicorn logs anything
+    uvicorn_logs.install(stack.registry.secrets for stack in served.stacks)
     common: dict[str, Any] = {
         "host": host, "port": port, "uds": uds, "log_level": log_level or "warning",
+        "access_log": access_log,
         "root_path": root_path, "proxy_headers": False, "ssl_keyfile": ssl_keyfile,
         "ssl_certfile": ssl_certfile, "ssl_keyfile_password": ssl_keyfile_password,
     }

@@ -308,20 +308,20 @@ async def test_forwarded_allow_ips_errors(tmp_path: Path) -> None:
     async with siomw_serve("coded:sio", "--forwarded-allow-ips", "127.0.0.1",
                            cwd=tmp_path) as served:
         assert await address_seen(served.url) == "127.0.0.1"
-    assert ("WARNING siomw: siomw: --forwarded-allow-ips 127.0.0.1 is overridden: the "
+    assert ("WARNING siomw: --forwarded-allow-ips 127.0.0.1 is overridden: the "
             "application's code sets trusted_proxies = ['10.1.1.1']") in await served.stop()
 
 
 WORKER_WARNINGS = [
-    "WARNING siomw: siomw: --workers 2: [ratelimit] storage = 'memory://' keeps its counts in "
+    "WARNING siomw: --workers 2: [ratelimit] storage = 'memory://' keeps its counts in "
     "each worker process, so every limit allows up to 2 times its count; use a storage the "
     "workers share (redis://...)",
-    "WARNING siomw: siomw: --workers 2: uvicorn hands each HTTP request to any worker, and a "
+    "WARNING siomw: --workers 2: uvicorn hands each HTTP request to any worker, and a "
     "long-polling session lives in one: polling clients need sticky sessions, which one shared "
     "port cannot give (their requests fail with 400); use WebSocket-only clients "
     "(transports=['websocket']), or one process per port behind a load balancer with sticky "
     "sessions",
-    "WARNING siomw: siomw: --workers 2: rooms and emits are per process (no client_manager such "
+    "WARNING siomw: --workers 2: rooms and emits are per process (no client_manager such "
     "as socketio.AsyncRedisManager): a broadcast reaches only the clients of the worker that "
     "sends it",
 ]
