@@ -7,7 +7,9 @@ can enforce what the handler's decorators require (``requirements.py``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from .errors import Refusal
@@ -20,6 +22,13 @@ __all__ = ["NO_REPLY", "Event", "send_refusal"]
 
 #: ``Event.reply_value`` when no member answered the event itself
 NO_REPLY: Any = object()
+#: how many calling functions of ``Event.reply`` are kept to name the member that replied
+_REPLY_FRAMES = 8
+
+
+def _clip(value: Any, size: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= size else text[:size] + "..."
 
 
 class Event:
@@ -28,8 +37,8 @@ class Event:
     Attributes:
         name: the event name, e.g. ``"chat message"``.
         args: the arguments (a list; binary arguments are ``bytes``). A middleware may
-            change it in place or assign a new list: the handler gets what is here once
-            the chain passed.
+            change it in place or assign a new list (a tuple is made a list; anything
+            else raises TypeError): the handler gets what is here once the chain passed.
         ack: the client asked for an acknowledgement (the handler's return value answers
             it; a refusal answers ``{"error": {"message", "data"}}``).
         socket: the same :class:`~siomw_core.Socket` the connect chain saw (``sid``,
@@ -39,24 +48,77 @@ class Event:
             ``on_<event>`` method); None when nothing handles the event.
     """
 
-    __slots__ = ("ack", "args", "handler", "name", "reply_value", "socket")
+    __slots__ = ("_args", "_handled", "_replied_by", "ack", "handler", "name", "reply_value",
+                 "socket")
 
     def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
                  handler: Callable[..., Any] | None) -> None:
         self.name = name
-        self.args = args
+        self._args = args
         self.ack = ack
         self.socket = socket
         self.handler = handler
         self.reply_value: Any = NO_REPLY
+        self._handled = False  # the chain reached the handler (set by the event level)
+        self._replied_by: tuple[CodeType, ...] = ()
+
+    @property
+    def args(self) -> list[Any]:
+        """The arguments the handler will get (a list; binary arguments are ``bytes``)."""
+        return self._args
+
+    @args.setter
+    def args(self, value: list[Any] | tuple[Any, ...]) -> None:
+        """Replace the arguments: a list (kept as it is) or a tuple (made a list).
+
+        Raises:
+            TypeError: anything else (a string would reach the handler as its characters,
+                None as no argument list at all); raised in the member that assigns it,
+                so the chain logs that member's name and refuses with ``internal_error``.
+        """
+        if type(value) is list:
+            self._args = value
+        elif isinstance(value, list | tuple):
+            self._args = list(value)
+        else:
+            raise TypeError(f"event.args must be a list (or a tuple) of the handler's "
+                            f"arguments; got {type(value).__name__} {_clip(value)}")
 
     def reply(self, value: Any = None) -> None:
         """Answer the event from a member, without the handler: the member then returns
         without calling ``call_next``, and the client's ack gets ``value`` as a handler's
         return value would (None: no argument, a tuple: its items); nothing is sent when
-        the client asked for no ack. If the handler runs after all, its value answers.
-        (The jwt plugin answers its re-authentication event this way.)"""
+        the client asked for no ack. (The jwt plugin answers its re-authentication event
+        this way.)
+
+        Rules (each break is the member's failure: logged with its name, the client gets
+        ``internal_error``, the socket stays connected):
+
+        - once per event: a second ``reply()`` raises RuntimeError;
+        - after the handler ran (a member's code after its ``call_next()`` returned) the
+          handler's value has answered: ``reply()`` raises RuntimeError;
+        - ``reply()`` then ``call_next()``: the handler is not run and the event is
+          refused with ``internal_error`` (logged naming the member that replied).
+
+        Raises:
+            RuntimeError: the event was answered already (a reply, or its handler ran).
+        """
+        if self.reply_value is not NO_REPLY:
+            raise RuntimeError(f"event.reply() called twice for {self!r}: an event is "
+                               f"answered once (the first reply was "
+                               f"{_clip(self.reply_value)})")
+        if self._handled:
+            raise RuntimeError(f"event.reply() called for {self!r} after its handler ran: "
+                               f"the handler's return value answers it")
         self.reply_value = value
+        # who replied, for the log if a member calls call_next() after it: the calling
+        # functions, nearest first (a member may reply from a helper)
+        codes: list[CodeType] = []
+        frame = sys._getframe(1)
+        while frame is not None and len(codes) < _REPLY_FRAMES:
+            codes.append(frame.f_code)
+            frame = frame.f_back  # type: ignore[assignment]
+        self._replied_by = tuple(codes)
 
     @property
     def answered(self) -> bool:

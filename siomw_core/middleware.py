@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from .context import Request, Socket
     from .event import Event
+    from .requirements import Requirement
 
 __all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "EventMiddleware", "Level",
            "Middleware", "as_names"]
@@ -22,6 +23,24 @@ EngineMiddleware: TypeAlias = Callable[["Request", CallNext], Awaitable[None]]
 EventMiddleware: TypeAlias = Callable[["Event", CallNext], Awaitable[None]]
 
 LEVELS: tuple[Level, ...] = ("engine", "connect", "event")
+
+
+#: the first argument of a member of each level, for messages
+SUBJECTS: dict[str, str] = {"engine": "request", "connect": "socket", "event": "event"}
+
+
+def _two_positional(func: Callable[..., Any]) -> str | None:
+    """Why ``func`` cannot be called as ``func(subject, call_next)``; None when it can, or
+    when its signature cannot be read (a builtin, some C callables: it is not guessed)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        return f"it is {getattr(func, '__qualname__', type(func).__name__)}{signature}"
+    return None
 
 
 def as_names(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -46,7 +65,9 @@ class Middleware:
 
     Attributes:
         name: unique within a chain; ``before``/``after`` and the config's ``order`` use it.
-        func: the async callable ``(socket, call_next) -> None``.
+        func: the async callable ``(subject, call_next) -> None``: ``(request, call_next)``
+            at the engine level, ``(socket, call_next)`` at connect, ``(event, call_next)``
+            at the event level.
         level: ``"engine"``, ``"connect"`` or ``"event"``.
         priority: higher runs first (Kong's convention); ties are broken by name.
         before: names this member must run before (it is placed outside them).
@@ -58,6 +79,15 @@ class Middleware:
             strict mode. Otherwise an absent reference is a warning, an error when strict.
         preflight: engine level only: also run for CORS preflight (``OPTIONS``) requests,
             which otherwise pass through untouched so that browsers can connect.
+        requirements: event level only, optional: ``requirements(namespace, event) ->
+            [Requirement, ...]``, what this member enforces on that event from its own
+            configuration (jwt's ``[jwt.events."name"] scopes``, ratelimit's ``events``),
+            for ``siomw chain``, which lists them with the handler's decorators' (each
+            marked ``"source": "config"`` or ``"decorator"``). Describing only: the
+            member enforces its configuration itself.
+        configured_events: event level only, optional: ``configured_events(namespace) ->
+            [event name, ...]``, the events its configuration names on ``namespace``, so
+            that ``siomw chain`` lists a configured event that has no handler too.
     """
 
     name: str
@@ -70,20 +100,36 @@ class Middleware:
     plugin: str | None = None
     if_present: bool = False
     preflight: bool = False
+    requirements: Callable[[str, str], Sequence[Requirement]] | None = None
+    configured_events: Callable[[str], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
+        """Check the declarations.
+
+        Raises:
+            ValueError: an empty name, an unknown level, a namespace without ``/``.
+            TypeError: ``func`` is not an async callable that accepts two positional
+                arguments (checked with :func:`inspect.signature` when it can be read),
+                a priority that is not an int, a flag that is not a bool; the message
+                names the middleware and shows the level's signature.
+        """
         if not self.name or not isinstance(self.name, str):
             raise ValueError("a middleware needs a non-empty string name")
         if self.level not in LEVELS:
             raise ValueError(f"middleware {self.name!r}: level must be one of {LEVELS}")
         if not callable(self.func):
             raise TypeError(f"middleware {self.name!r}: func is not callable")
+        shape = f"async def {self.name}({SUBJECTS.get(self.level, 'socket')}, call_next)"
         call = type(self.func).__call__ if not inspect.isfunction(self.func) else None
         if not (inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call)):
             raise TypeError(
                 f"middleware {self.name!r}: func must be a coroutine function "
-                f"(async def {self.name}(socket, call_next)), got {self.func!r}"
+                f"({shape}), got {self.func!r}"
             )
+        problem = _two_positional(self.func)
+        if problem is not None:
+            raise TypeError(f"middleware {self.name!r}: func must take two positional "
+                            f"arguments ({shape}); {problem}")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise TypeError(f"middleware {self.name!r}: priority must be an int, "
                             f"got {self.priority!r}")
@@ -91,6 +137,11 @@ class Middleware:
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"middleware {self.name!r}: {flag} must be True or False, "
                                 f"got {getattr(self, flag)!r}")
+        for hook in ("requirements", "configured_events"):
+            value = getattr(self, hook)
+            if value is not None and not callable(value):
+                raise TypeError(f"middleware {self.name!r}: {hook} must be a callable or "
+                                f"None, got {value!r}")
         for namespace in self.namespaces or ():
             if not isinstance(namespace, str) or not namespace.startswith("/"):
                 raise ValueError(f"middleware {self.name!r}: namespace {namespace!r} must "

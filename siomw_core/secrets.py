@@ -1,4 +1,5 @@
-"""Which query parameters, headers and cookies carry secrets: one fact for every plugin.
+"""Which query parameters, headers, cookies and events carry secrets: one fact for every
+plugin.
 
 A plugin that *reads* a credential from somewhere a log could show (the jwt plugin: its
 ``query_param``, its ``cookie``, ``Authorization``) declares it while its middlewares are
@@ -9,8 +10,13 @@ built::
     @hookimpl
     def siomw_middlewares(config, settings):
         declare_secret(query=config.query_param, cookie=config.cookie,
-                       header="authorization")
+                       header="authorization", event=config.reauth_event)
         ...
+
+An *event* declared secret carries credentials in its arguments (jwt's re-authentication
+event, ``siomw:reauth``): whatever their shape (an object, a bare string, a list), they are
+never written out; the logging plugin shows them as ``"[redacted]"``
+(:meth:`Secrets.is_secret_event`).
 
 A plugin that *writes* requests out (the logging plugin's access log) takes the registry of
 the stack it is built for, :func:`current_secrets`, at build time, and asks it at request
@@ -26,7 +32,8 @@ Every stack's registry also holds the built-in names below and whatever was decl
 outside any build (at import time by an application: process-wide). Declaring never
 removes a name: a name in doubt is redacted.
 
-Names are compared in lower case with ``-`` read as ``_`` (``X-Api-Key`` is ``x_api_key``).
+Names are compared in lower case with ``-`` read as ``_`` (``X-Api-Key`` is ``x_api_key``);
+event names exactly as sent (Socket.IO event names are case-sensitive).
 """
 
 from __future__ import annotations
@@ -107,21 +114,25 @@ class Secrets:
             process-wide one as parent); None: only the built-in names and its own.
     """
 
-    __slots__ = ("_cookie", "_header", "_parent", "_query")
+    __slots__ = ("_cookie", "_event", "_header", "_parent", "_query")
 
     def __init__(self, parent: Secrets | None = None) -> None:
         self._parent = parent
         self._query: set[str] = set()
         self._header: set[str] = set()
         self._cookie: set[str] = set()
+        self._event: set[str] = set()
 
     def declare(self, *, query: Names = None, header: Names = None,
-                cookie: Names = None) -> None:
+                cookie: Names = None, event: Names = None) -> None:
         """Add names (a string, an iterable of strings, or None for none; empty strings
-        and None entries are ignored)."""
+        and None entries are ignored; ``event`` names are kept exactly as written)."""
         self._query |= _names(query)
         self._header |= _names(header)
         self._cookie |= _names(cookie)
+        if isinstance(event, str):
+            event = (event,)
+        self._event |= {e for e in event or () if isinstance(e, str) and e}
 
     def _has(self, kind: str, name: str) -> bool:
         registry: Secrets | None = self
@@ -148,6 +159,11 @@ class Secrets:
                    or key.endswith(SECRET_SUFFIXES) or self._has("_cookie", key)
                    for key in _forms(name))
 
+    def is_secret_event(self, name: object) -> bool:
+        """Whether the arguments of event ``name`` carry credentials and must never be
+        written out, whatever their shape (a declared event name, compared exactly)."""
+        return isinstance(name, str) and self._has("_event", name)
+
     def is_secret_name(self, name: str) -> bool:
         """Whether a key of structured data (an object in an event's arguments) names a
         secret: camelCase read as snake_case (``accessToken`` is ``access_token``), then a
@@ -164,13 +180,15 @@ class Secrets:
 
     def declared(self) -> dict[str, list[str]]:
         """The names declared into this registry and its parents (not the built-in ones),
-        as ``{"query": [...], "header": [...], "cookie": [...]}``, sorted."""
-        out: dict[str, set[str]] = {"query": set(), "header": set(), "cookie": set()}
+        as ``{"query": [...], "header": [...], "cookie": [...], "event": [...]}``, sorted."""
+        out: dict[str, set[str]] = {"query": set(), "header": set(), "cookie": set(),
+                                    "event": set()}
         registry: Secrets | None = self
         while registry is not None:
             out["query"] |= registry._query
             out["header"] |= registry._header
             out["cookie"] |= registry._cookie
+            out["event"] |= registry._event
             registry = registry._parent
         return {kind: sorted(names) for kind, names in out.items()}
 
@@ -186,13 +204,16 @@ def current_secrets() -> Secrets:
     return _current.get()
 
 
-def declare_secret(*, query: Names = None, header: Names = None, cookie: Names = None) -> None:
-    """Declare query parameter, header or cookie names whose values are secrets, into
-    :func:`current_secrets` (so: the stack being built, or process-wide outside a build).
+def declare_secret(*, query: Names = None, header: Names = None, cookie: Names = None,
+                   event: Names = None) -> None:
+    """Declare query parameter, header or cookie names whose values are secrets, and event
+    names whose arguments are, into :func:`current_secrets` (so: the stack being built, or
+    process-wide outside a build).
 
-    Example: ``declare_secret(query="access", cookie="jwt", header="authorization")``.
+    Example: ``declare_secret(query="access", cookie="jwt", header="authorization",
+    event="siomw:reauth")``.
     """
-    _current.get().declare(query=query, header=header, cookie=cookie)
+    _current.get().declare(query=query, header=header, cookie=cookie, event=event)
 
 
 @contextmanager

@@ -88,7 +88,7 @@ class Siomw:
         self._event_chains: dict[str | None, tuple[Middleware, ...]] = {}
         self._event_named: frozenset[str] | None = None
         self._warned: set[str] = set()
-        self.proxies = TrustedProxies(config.core.trusted_proxies)
+        self.proxies = TrustedProxies(config.core.trusted_proxies, config.core.forwarded_headers)
         self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout,
                                           self.proxies, guarded=self._named_namespaces)
         self.connect_level.install()
@@ -355,12 +355,29 @@ class Siomw:
         }
 
     def handlers(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
-        """Every registered event handler's requirements: ``{namespace: {event:
-        [Requirement.describe(), ...]}}`` (``connect``/``disconnect`` left out)."""
+        """What each event must satisfy: ``{namespace: {event: [requirement, ...]}}``, each
+        ``Requirement.describe()`` plus ``"source"``: ``"decorator"`` (the handler's) first,
+        then ``"config"`` (what an event member of the namespace's chain states with its
+        ``Middleware.requirements``). Every registered handler is listed
+        (``connect``/``disconnect`` left out), and every event a member's configuration
+        names (``Middleware.configured_events``) even without a handler."""
         out: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for namespace, event, handler in self.event_level.adapter.handlers_of():
             out.setdefault(namespace, {})[event] = [
-                r.describe() for r in requirements_of(handler)]
+                {**r.describe(), "source": "decorator"} for r in requirements_of(handler)]
+        for namespace in sorted({*out, *self.namespaces()} - {"*"}):
+            members = [p.middleware for p in self.placed("event", namespace, quiet=True)]
+            events = out.setdefault(namespace, {})
+            for m in members:
+                for name in m.configured_events(namespace) if m.configured_events else ():
+                    events.setdefault(name, [])
+            for name, rows in events.items():
+                for m in members:
+                    if m.requirements is not None:
+                        rows.extend({**r.describe(), "source": "config"}
+                                    for r in m.requirements(namespace, name))
+            if not events:
+                del out[namespace]
         return out
 
 

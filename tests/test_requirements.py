@@ -135,7 +135,8 @@ def test_siomw_chain_shows_event_chains_and_handler_requirements(tmp_path: Path)
         ("audit", None, 5)]
     assert [m["name"] for m in shown["event"]["/chat"]] == ["moderate"]
     assert shown["handlers"] == {
-        "/": {"hello": [], "kick": [{"plugin": "jwt", "kind": "scopes", "scopes": ["admin"]}]},
+        "/": {"hello": [], "kick": [{"plugin": "jwt", "kind": "scopes", "scopes": ["admin"],
+                                      "source": "decorator"}]},
         "/chat": {"post": []},
     }
     assert "handler evapp.kick of event 'kick' on / requires plugin 'jwt'" in result.stderr

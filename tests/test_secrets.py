@@ -41,13 +41,15 @@ def test_declarations_during_a_build_stay_in_that_stack() -> None:
     one, two = Secrets(parent=PROCESS), Secrets(parent=PROCESS)
     with building(one):
         assert current_secrets() is one
-        declare_secret(query=["access", None, ""], header="X-Tenant", cookie="prefs")
+        declare_secret(query=["access", None, ""], header="X-Tenant", cookie="prefs",
+                       event="siomw:reauth")
     assert current_secrets() is PROCESS
     assert one.is_secret_query("ACCESS") and one.is_secret_header("x-tenant")
-    assert one.is_secret_cookie("prefs")
+    assert one.is_secret_cookie("prefs") and one.is_secret_event("siomw:reauth")
     assert not (two.is_secret_query("access") or two.is_secret_header("x-tenant")
-                or two.is_secret_cookie("prefs"))
-    assert one.declared() == {"query": ["access"], "header": ["x_tenant"], "cookie": ["prefs"]}
+                or two.is_secret_cookie("prefs") or two.is_secret_event("siomw:reauth"))
+    assert one.declared() == {"query": ["access"], "header": ["x_tenant"], "cookie": ["prefs"],
+                              "event": ["siomw:reauth"]}
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ second event level (``reference/python-socketio-internals.md`` §1.3, §3.2):
   ``_trigger_event`` and sends the ACK from the return value. siomw replaces it on the
   instance, and sends the ACK the same way (``None`` -> ``[]``, a tuple -> its items,
   else ``[value]``; ``not_handled`` -> no ACK).
+- ``_handle_event(eio_sid, namespace, id, data)``: the first step of an EVENT packet; it
+  reads ``data[0]`` before anything checks ``data`` (``427"abc"`` would run event ``"a"``,
+  ``425[]`` and ``426{}`` raise IndexError / KeyError there and leave a traceback and an
+  unanswered ack). siomw replaces it on the instance: a packet whose data is not a
+  non-empty list with a string first goes straight to ``dispatch`` (which refuses it with
+  ``invalid_event``), every other packet to python-socketio's own ``_handle_event``.
 - ``_trigger_event(event, namespace, sid, *args)``: calls the handler. It is called
   through the instance attribute, so the connect level's wrapper (disconnect callbacks)
   and ``sio.instrument()`` stay in the path.
@@ -26,11 +32,19 @@ from typing import Any
 import socketio
 from socketio import packet
 
-__all__ = ["AsyncServerAdapter", "Dispatch"]
+__all__ = ["AsyncServerAdapter", "Dispatch", "well_formed"]
 
-#: ``dispatch(sid, eio_sid, data, namespace, ack_id)``: ``data`` is ``[event, *args]``,
-#: ``ack_id`` None when the client asked for no acknowledgement
-Dispatch = Callable[[str, str, list[Any], str, "int | None"], Awaitable[None]]
+#: ``dispatch(sid, eio_sid, data, namespace, ack_id)``: ``data`` is ``[event, *args]`` as
+#: the client sent it (a malformed packet's data is any JSON value: the dispatch checks
+#: it), ``ack_id`` None when the client asked for no acknowledgement
+Dispatch = Callable[[str, str, Any, str, "int | None"], Awaitable[None]]
+
+
+def well_formed(data: Any) -> bool:
+    """Whether an EVENT packet's data is ``[name, *args]`` with a string ``name`` (the
+    Socket.IO protocol's EVENT payload, "a non-empty array whose first element is the
+    event name"); the name may still be a reserved one."""
+    return type(data) is list and bool(data) and type(data[0]) is str
 
 
 class AsyncServerAdapter:
@@ -46,12 +60,30 @@ class AsyncServerAdapter:
         self.reserved: frozenset[str] = frozenset(sio.reserved_events)
 
     def install(self, dispatch: Dispatch) -> None:
-        """Route every incoming event of a connected sid to ``dispatch``."""
+        """Route every incoming event of a connected sid to ``dispatch``: well-formed ones
+        through python-socketio's ``_handle_event`` (its log line, its background task),
+        malformed ones (:func:`well_formed`) directly, before python-socketio reads them."""
+        sio = self.sio
+        manager = sio.manager
+        handle_event = sio._handle_event
+
         def handle_event_internal(server: Any, sid: str, eio_sid: str, data: list[Any],
                                   namespace: str, id: int | None) -> Awaitable[None]:
             return dispatch(sid, eio_sid, data, namespace, id)
 
-        self.sio._handle_event_internal = handle_event_internal
+        async def guarded_handle_event(eio_sid: str, namespace: str | None, id: int | None,
+                                       data: Any) -> None:
+            if well_formed(data):
+                await handle_event(eio_sid, namespace, id, data)
+                return
+            namespace = namespace or "/"
+            sid = manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is None or not manager.is_connected(sid, namespace):
+                return  # as python-socketio: nothing for a namespace the client is not in
+            await dispatch(sid, eio_sid, data, namespace, id)
+
+        sio._handle_event_internal = handle_event_internal
+        sio._handle_event = guarded_handle_event
 
     def handler(self, event: str, namespace: str) -> Callable[..., Any] | None:
         """The handler ``_trigger_event`` will call for ``event`` on ``namespace``.

@@ -67,6 +67,58 @@ def handler_name(handler: Callable[..., Any]) -> str:
     return f"{module}.{getattr(func, '__qualname__', repr(func))}"
 
 
+#: at most this many characters of a malformed packet's data reach the log line
+CLIP = 80
+
+
+def _clipped(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= CLIP else f"{text[:CLIP]}... ({len(text)} characters)"
+
+
+def malformed_reason(data: Any, reserved: frozenset[str]) -> str:
+    """What is wrong with an EVENT packet's ``data``, for the log line (the client's
+    values repr-clipped to :data:`CLIP` characters)."""
+    if type(data) is not list:
+        return f"its data is {_clipped(data)} ({type(data).__name__}), not a list"
+    if not data:
+        return "its data is an empty list (no event name)"
+    name = data[0]
+    if type(name) is not str:
+        return f"its event name is {_clipped(name)} ({type(name).__name__}), not a string"
+    return f"its event name {_clipped(name)} is reserved ({', '.join(sorted(reserved))})"
+
+
+def _codes_of(func: Any) -> tuple[Any, ...]:
+    """The code objects a member's callable runs: a function's, or a callable object's
+    ``__call__``'s."""
+    inner = getattr(func, "__func__", func)
+    code = getattr(inner, "__code__", None)
+    if code is not None:
+        return (code,)
+    code = getattr(type(func).__dict__.get("__call__"), "__code__", None)
+    return (code,) if code is not None else ()
+
+
+def _replied_then_call_next(event: Event, chain: tuple[Middleware, ...]) -> Refusal:
+    """The refusal when the chain reached the handler after ``event.reply()``: logged as
+    the member that replied (found by its function), the handler not run."""
+    codes = event._replied_by  # the calling functions of reply(), nearest first
+    who = "?"
+    for code in codes:
+        found = next((m.name for m in chain if code in _codes_of(m.func)), None)
+        if found is not None:
+            who = repr(found)
+            break
+    else:
+        if codes:
+            who = f"(in function {codes[0].co_qualname})"
+    log.error("siomw: middleware %s called event.reply() and then call_next() for %r: after "
+              "reply() a member returns without call_next(); the handler was not run; "
+              "refusing with internal_error", who, event)
+    return internal_error()
+
+
 class EventLevel:
     """Event chains installed on one server.
 
@@ -115,13 +167,14 @@ class EventLevel:
         if socket is None:  # left (or never accepted) before its event was dispatched
             log.debug("siomw: event of %s on %s dropped: the socket is gone", sid, namespace)
             return
-        name = data[0]
         adapter = self.adapter
-        if type(name) is not str or name in adapter.reserved:
-            log.warning("siomw: event %r from %s on %s refused: not a valid event name",
-                        name, sid, namespace)
-            await self._answer(socket, eio_sid, str(name), ack_id, invalid_event())
+        # the protocol's EVENT payload is [name, *args], name a string; the adapter sends
+        # malformed packets here before python-socketio reads them
+        if (type(data) is not list or not data or type(data[0]) is not str
+                or data[0] in adapter.reserved):
+            await self._refuse_malformed(socket, eio_sid, data, ack_id)
             return
+        name: str = data[0]
         handler = adapter.handler(name, namespace)
         base = self.chain_for(namespace)
         members = socket._members
@@ -151,8 +204,11 @@ class EventLevel:
         outcome: list[Any] = []
 
         async def endpoint() -> None:
+            if event.answered:  # a member replied, then called call_next() anyway
+                raise _replied_then_call_next(event, chain)
             if self.sockets.get(sid) is not socket or not adapter.connected(sid, namespace):
                 raise _Gone()
+            event._handled = True  # a reply() from now on is a member's mistake
             outcome.append(await adapter.call(name, namespace, sid, list(event.args)))
 
         try:
@@ -214,8 +270,18 @@ class EventLevel:
                 if requirement.plugin not in plugins:
                     self.warn_unenforced(namespace, name, handler, requirement)
 
+    async def _refuse_malformed(self, socket: Socket, eio_sid: str, data: Any,
+                                ack_id: int | None) -> None:
+        """Refuse an EVENT packet that is not ``[name, *args]`` with a string name, or whose
+        name is reserved (``connect``, ``disconnect``): ``invalid_event``, before any
+        chain (no member, no handler sees it), logged here as ONE warning line."""
+        log.warning("siomw: event packet from %s on %s refused (invalid_event): %s",
+                    socket.sid, socket.namespace, malformed_reason(data, self.adapter.reserved))
+        name = data[0] if type(data) is list and data and type(data[0]) is str else None
+        await self._answer(socket, eio_sid, name, ack_id, invalid_event())
+
     # answers -----------------------------------------------------------------------------
-    async def _answer(self, socket: Socket, eio_sid: str, name: str, ack_id: int | None,
+    async def _answer(self, socket: Socket, eio_sid: str, name: str | None, ack_id: int | None,
                       refusal: Refusal) -> None:
         """What the client of a refused event sees: its ack answered with the error, or
         the error event."""

@@ -84,4 +84,5 @@ async def test_plugin_decorator_example(monkeypatch: pytest.MonkeyPatch) -> None
         "'role': 'editor'}}}",
     ]
     assert ex.mw.describe()["handlers"] == {
-        "/": {"publish": [{"plugin": "roles", "kind": "role", "role": "editor"}]}}
+        "/": {"publish": [{"plugin": "roles", "kind": "role", "role": "editor",
+                           "source": "decorator"}]}}

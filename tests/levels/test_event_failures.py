@@ -300,4 +300,4 @@ async def test_plugin_event_middleware_runs_and_reads_requirements() -> None:
                     ("open_door", [{"plugin": "gate", "kind": "pass", "needs": "yes"}])]
     assert mw.describe()["event"]["/"][0]["plugin"] == "gate"
     assert mw.describe()["handlers"]["/"]["open_door"] == [
-        {"plugin": "gate", "kind": "pass", "needs": "yes"}]
+        {"plugin": "gate", "kind": "pass", "needs": "yes", "source": "decorator"}]

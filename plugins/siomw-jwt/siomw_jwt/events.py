@@ -15,16 +15,17 @@ this order:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
-from siomw_core import CallNext, Event, Middleware, get_identity
+from siomw_core import CallNext, Event, Middleware, Requirement, get_identity
 
 from .options import JwtOptions
 from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
-from .requirements import required_scopes
+from .requirements import KIND, PLUGIN, required_scopes
 from .scopes import Rule, required
 from .session import SOURCE
 
@@ -123,5 +124,17 @@ def build_event_middleware(options: JwtOptions, reauth: Reauth | None) -> Middle
                 raise insufficient_scope(rule.scope)
         await call_next()
 
-    return Middleware(name=NAME, func=jwt_event, level="event", priority=PRIORITY)
+    def stated(namespace: str, name: str) -> list[Requirement]:
+        """The ``[jwt.events."name"]`` rules that hold on ``namespace`` (``siomw chain``)."""
+        rule = options.events.get(name)
+        if rule is None or (rule.namespaces is not None and namespace not in rule.namespaces):
+            return []
+        return [Requirement(plugin=PLUGIN, kind=KIND, options={
+            "scopes": list(rule.scopes), "config": f"[jwt.events.{json.dumps(name)}]"})]
+
+    def configured(namespace: str) -> list[str]:
+        return [name for name in options.events if stated(namespace, name)]
+
+    return Middleware(name=NAME, func=jwt_event, level="event", priority=PRIORITY,
+                      requirements=stated, configured_events=configured)
 

@@ -49,9 +49,11 @@ def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]
     ``jwt-handshake`` engine member.
 
     The places a token is read from are declared secret (``siomw_core.declare_secret``:
-    ``Authorization``, ``query_param``, ``cookie``), so that the stack's logging never
+    ``Authorization``, ``query_param``, ``cookie``, and the ``reauth_event``, whose
+    arguments carry a token whatever their shape), so that the stack's logging never
     writes them out."""
-    declare_secret(header="authorization", query=options.query_param, cookie=options.cookie)
+    declare_secret(header="authorization", query=options.query_param, cookie=options.cookie,
+                   event=options.reauth_event or None)
     verify = verifier(options, decoder)
     source = TokenSource(options.query_param, options.cookie)
     rules = compile_rules(options)

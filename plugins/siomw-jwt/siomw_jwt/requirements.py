@@ -38,7 +38,8 @@ def requires(*scopes: str) -> Callable[[F], F]:
         @siomw_jwt.requires("admin")
         async def kick(sid, target): ...
 
-    Stacked decorators add up: ``@requires("a")`` over ``@requires("b")`` needs both.
+    Stacked decorators add up: ``@requires("a")`` over ``@requires("b")`` needs both, and
+    a refusal names them in the order written (``"scope": "a b"``).
 
     Raises:
         ValueError: at decoration time, for no scope at all, a scope that is not a string,
@@ -68,10 +69,13 @@ def requires(*scopes: str) -> Callable[[F], F]:
 
 
 def required_scopes(requirements: Iterable[Requirement]) -> list[str]:
-    """The scopes the jwt requirements among ``requirements`` ask for, in declaration
-    order, without duplicates (an empty list: none of them is the jwt plugin's)."""
+    """The scopes the jwt requirements among ``requirements`` ask for, in the order
+    written (the outermost decorator's first: ``requirements`` is in the order the
+    decorators ran, the one closest to the function first, so it is read backwards;
+    each decorator's scopes in its own order), without duplicates (an empty list: none
+    of them is the jwt plugin's)."""
     ordered: dict[str, None] = {}
-    for requirement in requirements:
+    for requirement in reversed(tuple(requirements)):
         if requirement.plugin == PLUGIN and requirement.kind == KIND:
             ordered.update(dict.fromkeys(requirement.options["scopes"]))
     return list(ordered)

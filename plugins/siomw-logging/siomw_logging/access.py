@@ -108,7 +108,7 @@ def access_logger(
                 address=request.address,
             )
         except Exception:  # a full disk must not fail requests
-            _log.exception("siomw: the logging plugin could not write an http line")
+            _log.exception("siomw: [logging] could not write an http line")
 
     def refused(request: Request, refusal: Refusal, started: float) -> None:
         if request.started and request.status == 101:

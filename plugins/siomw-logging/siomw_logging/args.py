@@ -1,6 +1,9 @@
 """The ``args`` field of an ``event`` line: a redacted, bounded copy of an event's arguments.
 
-It is written only with ``event_args = true``. The copy is new: the event's own arguments
+It is written only with ``event_args = true``, and never for an event whose arguments carry
+credentials (a name declared with ``siomw_core.declare_secret(event=...)``: jwt's
+``siomw:reauth``): its ``args`` field is ``"[redacted]"``, whatever the arguments' shape.
+The copy is new: the event's own arguments
 (``event.args``, what the handler receives) are read, never changed. What it shows:
 
 - the value of every object key that names a secret is ``"[redacted]"``, at every depth
@@ -72,6 +75,13 @@ class ArgsView:
         self._extra = Secrets()
         self._extra.declare(query=list(extra))
         self._cache: dict[str, bool] = {}
+
+    def is_secret_event(self, name: str) -> bool:
+        """Whether event ``name``'s arguments carry credentials (declared by a plugin with
+        ``declare_secret(event=...)``, e.g. jwt's ``siomw:reauth``): its ``args`` field is
+        :data:`REDACTED` whatever the arguments' shape (asked per event, not cached, so
+        that a plugin built after this one counts)."""
+        return self._secrets.is_secret_event(name)
 
     def is_secret(self, key: str) -> bool:
         """Whether the value under object key ``key`` is shown as :data:`REDACTED`."""

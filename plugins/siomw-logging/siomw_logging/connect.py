@@ -101,7 +101,7 @@ def connect_logger(
                 duration_ms=duration_ms,
             )
         except Exception:  # a full disk must not refuse connections
-            _log.exception("siomw: the logging plugin could not write a connect line")
+            _log.exception("siomw: [logging] could not write a connect line")
 
     async def log_refusals(socket: Socket, call_next: CallNext) -> None:
         started = perf_counter()
@@ -147,7 +147,7 @@ def connect_logger(
                     connected_s=round(monotonic() - accepted_at, 3),
                 )
             except Exception:
-                _log.exception("siomw: the logging plugin could not write a disconnect line")
+                _log.exception("siomw: [logging] could not write a disconnect line")
 
         socket.on_disconnect(on_disconnect)
 

@@ -25,7 +25,7 @@ from typing import Any
 from siomw_core import CallNext, Event, EventMiddleware, Refusal, get_identity
 from siomw_core.errors import CLIENT_GONE  # the core's code for a client that left
 
-from .args import ArgsView
+from .args import REDACTED, ArgsView
 from .output import Output
 
 __all__ = ["event_logger"]
@@ -65,7 +65,8 @@ def event_logger(
             data.code or null), message (the refusal's message or null), ack (the client
             asked for an acknowledgement), sid, namespace, user (the identity's sub or
             null, siomw_core.get_identity), duration_ms (milliseconds, 3 decimals),
-            sample (the sampling rate), args (only with ``args``); level "info", or
+            sample (the sampling rate), args (only with ``args``; ``"[redacted]"`` for an
+            event declared secret, ``Secrets.is_secret_event``); level "info", or
             "warning" when refused
     """
     logger = output.logger
@@ -76,7 +77,7 @@ def event_logger(
     sampled = sample < 1.0
 
     def line(event: Event, level: int, outcome: str, refusal: Refusal | None,
-             started: float, shown: list[Any] | None) -> None:
+             started: float, shown: list[Any] | str | None) -> None:
         duration_ms = round((perf_counter() - started) * 1000.0, 3)
         if not enabled(level):  # checked first: no field is built, no processor runs
             return
@@ -98,7 +99,7 @@ def event_logger(
         try:
             logger.log(level, "event", **fields)
         except Exception:  # a full disk must not refuse events
-            _log.exception("siomw: the logging plugin could not write an event line")
+            _log.exception("siomw: [logging] could not write an event line")
 
     async def log_event(event: Event, call_next: CallNext) -> None:
         name = event.name
@@ -109,7 +110,10 @@ def event_logger(
         started = perf_counter()
         # the arguments as the client sent them, before an inner member or the handler
         # changes them; only when some line may be written
-        shown = args(event.args) if args is not None and enabled(logging.WARNING) else None
+        shown: list[Any] | str | None = None
+        if args is not None and enabled(logging.WARNING):
+            # an event that carries credentials (declare_secret(event=...)): never its args
+            shown = REDACTED if args.is_secret_event(name) else args(event.args)
         try:
             await call_next()
         except Refusal as refusal:

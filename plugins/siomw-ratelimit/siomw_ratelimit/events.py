@@ -9,6 +9,7 @@ below ``@sio.on`` / ``@sio.event`` and works on ``AsyncNamespace`` methods (it r
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
@@ -28,7 +29,7 @@ from siomw_core import (
 
 from .connect import NAME as PLUGIN
 from .connect import unavailable
-from .options import RateLimitOptions, parse_limits
+from .options import RateLimitOptions, limits_problem, parse_limits
 from .storage import Check, GuardedLimiter, StorageUnavailable, guarded_limiter
 
 __all__ = ["EVENT_NAME", "EVENT_PRIORITY", "KEYS", "MESSAGE", "build_events", "limit"]
@@ -76,12 +77,11 @@ def _plan(rate: object, key: object, cost: object, scope: object, where: str) ->
     Raises:
         ValueError: one line naming ``where`` and the bad parameter.
     """
+    problem = limits_problem(rate)  # the [ratelimit] table's wording, one function
+    if problem is not None:
+        raise ValueError(f"siomw_ratelimit.limit on {where}: expected {problem}; "
+                         f"found {rate!r} ({type(rate).__name__})")
     items = parse_limits(rate)
-    if not items:
-        raise ValueError(
-            f"siomw_ratelimit.limit on {where}: expected a rate limit string such as "
-            f"'5/second', '10 per minute' or '10/second;100/hour'; found {rate!r}"
-        )
     if key not in KEYS:
         raise ValueError(
             f"siomw_ratelimit.limit({rate!r}) on {where}: expected key 'sid', 'user' or "
@@ -95,7 +95,7 @@ def _plan(rate: object, key: object, cost: object, scope: object, where: str) ->
     smallest = min(items, key=lambda item: item.amount)
     if cost > smallest.amount:  # legal, and every such event is refused: say so once, now
         log.warning(
-            "siomw: siomw_ratelimit.limit(%r) on %s: cost %d is more than the %s allow, so "
+            "siomw: [ratelimit] limit(%r) on %s: cost %d is more than the %s allow, so "
             "every event of this handler is refused (rate_limited)", rate, where, cost,
             smallest,
         )
@@ -129,10 +129,15 @@ def limit(rate: str, *, key: str = "sid", cost: int = 1,
     ``{"code": "rate_limited", "retry_after": seconds, "limit": "5 per 1 second"}``.
 
     Raises:
-        ValueError: (when the handler is decorated) the rate is not a rate limit string,
-            the key is unknown, the cost is not a whole number from 1 to the smallest
-            amount of the rate, or the scope is empty; the message names the handler.
+        ValueError: used bare (``@limit`` instead of ``@limit("5/second")``), at once;
+            (when the handler is decorated) the rate is not a rate limit string, the key
+            is unknown, the cost is not a whole number of at least 1, or the scope is
+            empty; the message names the handler.
     """
+    if callable(rate):  # @limit without arguments: the handler arrived as the rate
+        raise ValueError('siomw_ratelimit.limit takes a rate: write '
+                         '@siomw_ratelimit.limit("5/second"), not @siomw_ratelimit.limit '
+                         f'(on {_where(rate)})')
 
     def decorate(handler: F) -> F:
         where = _where(handler)
@@ -141,7 +146,7 @@ def limit(rate: str, *, key: str = "sid", cost: int = 1,
             first = _scopes.setdefault(scope, (rate, key, where))
             if first[:2] != (rate, key):
                 log.warning(
-                    "siomw ratelimit: scope %r is declared with rate %r and key %r on %s "
+                    "siomw: [ratelimit] scope %r is declared with rate %r and key %r on %s "
                     "but with rate %r and key %r on %s: handlers share a scope's budget only "
                     "with the same rate and key", scope, first[0], first[1], first[2], rate,
                     key, where)
@@ -261,5 +266,19 @@ def build_events(options: RateLimitOptions, guard: GuardedLimiter | None = None)
                                         "limit": str(refused.item)})
         await call_next()
 
+    def stated(namespace: str, name: str) -> list[Requirement]:
+        """What the table makes this member enforce on ``name`` (``siomw chain``)."""
+        found = []
+        if options.event is not None:
+            found.append(Requirement(plugin=PLUGIN, kind=KIND, options={
+                "rate": options.event, "key": config_key, "cost": 1,
+                "config": "[ratelimit] event"}))
+        if name in options.events:
+            found.append(Requirement(plugin=PLUGIN, kind=KIND, options={
+                "rate": options.events[name], "key": config_key, "cost": 1,
+                "config": f"[ratelimit.events] {json.dumps(name)}"}))
+        return found
+
     return Middleware(name=EVENT_NAME, func=ratelimit_events, level="event",
-                      priority=EVENT_PRIORITY, namespaces=None)
+                      priority=EVENT_PRIORITY, namespaces=None, requirements=stated,
+                      configured_events=lambda namespace: tuple(options.events))

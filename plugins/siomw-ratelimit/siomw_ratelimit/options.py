@@ -3,17 +3,17 @@ events), by which key, with which strategy and storage."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import limits
 import limits.aio.storage
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
-    "RateLimitOptions", "async_schemes", "async_storage_uri", "check_limits", "parse_limits",
-    "redacted_uri",
+    "RateLimitOptions", "RateLimitString", "async_schemes", "async_storage_uri", "check_limits",
+    "limits_problem", "parse_limits", "redacted_uri",
 ]
 
 Key = Literal["ip", "user"]
@@ -22,6 +22,38 @@ Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 Policy = Literal["open", "closed"]
 HttpRequests = Literal["handshake", "all"]
 RedisClient = Literal["coredis", "redispy"]
+
+
+def limits_problem(value: object) -> str | None:
+    """What a rate limit string must be, when ``value`` is not one: the one wording of
+    the table's keys and of ``@siomw_ratelimit.limit(...)`` (``expected <this>; found
+    ...``); None when it is (limits' notation, every amount at least 1)."""
+    try:
+        items = tuple(limits.parse_many(value)) if isinstance(value, str) else ()
+    except ValueError:
+        items = ()
+    if not items:
+        return ("a rate limit string such as '60/minute', '3 per 10 seconds' or "
+                "'10/second;100/hour'")
+    if any(item.amount < 1 for item in items):
+        return "a rate limit of at least 1"
+    return None
+
+
+def check_limits(value: str) -> str:
+    """``value`` when it is a rate limit string (:func:`limits_problem`).
+
+    Raises:
+        PydanticCustomError: it is not (validation names the file, table and key).
+    """
+    problem = limits_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("rate_limit_string", problem)
+    return value
+
+
+#: a rate limit string, checked as its own item (an error names its key: ``events."x"``)
+RateLimitString = Annotated[str, AfterValidator(check_limits)]
 
 
 class RateLimitOptions(BaseModel):
@@ -91,7 +123,7 @@ class RateLimitOptions(BaseModel):
     headers: StrictBool = False
     event: str | None = None
     event_key: EventKey = "sid"
-    events: dict[str, str] = Field(default_factory=dict)
+    events: dict[str, RateLimitString] = Field(default_factory=dict)
 
     @field_validator("connect", "http", "event")
     @classmethod
@@ -102,11 +134,10 @@ class RateLimitOptions(BaseModel):
 
     @field_validator("events")
     @classmethod
-    def _parse_event_limits(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, rate in value.items():
-            if not name:
-                raise PydanticCustomError("event_name", "event names that are not empty")
-            check_limits(rate)
+    def _check_event_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # each rate was checked as its own item (the error names its event key)
+        if "" in value:
+            raise PydanticCustomError("event_name", "event names that are not empty")
         return value
 
     @field_validator("storage")
@@ -144,27 +175,6 @@ def parse_limits(value: object) -> tuple[limits.RateLimitItem, ...]:
     if any(item.amount < 1 for item in items):
         return ()
     return items
-
-
-def check_limits(value: str) -> str:
-    """``value`` when it is a rate limit string (:func:`parse_limits`).
-
-    Raises:
-        PydanticCustomError: it is not (validation names the file, table and key).
-    """
-    try:
-        items = limits.parse_many(value)
-    except ValueError:
-        items = []
-    if not items:
-        raise PydanticCustomError(
-            "rate_limit_string",
-            "a rate limit string such as '60/minute', '3 per 10 seconds' or "
-            "'10/second;100/hour'",
-        )
-    if any(item.amount < 1 for item in items):
-        raise PydanticCustomError("rate_limit_amount", "a rate limit of at least 1")
-    return value
 
 
 def async_schemes() -> frozenset[str]:

@@ -350,7 +350,7 @@ class GuardedLimiter:
         self.failures = 0
         self.retry_at = time.monotonic() + 1.0
         log.warning(
-            "siomw ratelimit: storage %s failed (%s: %s); %s until it recovers",
+            "siomw: [ratelimit] storage %s failed (%s: %s); %s until it recovers",
             self.label, type(exc).__name__, exc,
             "counting in memory (fail open)" if self.fail_open
             else "refusing with rate_limit_unavailable (fail closed)",
@@ -365,7 +365,7 @@ class GuardedLimiter:
                 healthy = False
             if healthy:
                 self.down = False
-                log.info("siomw ratelimit: storage %s recovered", self.label)
+                log.info("siomw: [ratelimit] storage %s recovered", self.label)
             else:
                 self.failures += 1
                 backoff = min(2.0**self.failures, MAX_BACKOFF)

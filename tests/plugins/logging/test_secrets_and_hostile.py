@@ -267,7 +267,7 @@ async def test_cookie_token_is_declared_and_never_logged(
     secrets = mw.registry.secrets
     assert secrets.is_secret_cookie("auth_cookie") and secrets.is_secret_header("Authorization")
     assert secrets.declared() == {"query": [], "header": ["authorization"],
-                                  "cookie": ["auth_cookie"]}
+                                  "cookie": ["auth_cookie"], "event": ["siomw:reauth"]}
     text = log.read_text()
     assert tok not in text and "auth_cookie" not in text and "theme" not in text
     assert [line["user"] for line in connects(log)] == ["cookie"]

@@ -311,7 +311,7 @@ async def test_cost_above_the_rate_is_refused_even_in_an_empty_window(
 
     warned = [r.getMessage() for r in caplog.records if "cost 100" in r.getMessage()]
     assert warned == [
-        f"siomw: siomw_ratelimit.limit('10/minute') on {__name__}."
+        f"siomw: [ratelimit] limit('10/minute') on {__name__}."
         "test_cost_above_the_rate_is_refused_even_in_an_empty_window.<locals>.export: cost "
         "100 is more than the 10 per 1 minute allow, so every event of this handler is "
         "refused (rate_limited)"]

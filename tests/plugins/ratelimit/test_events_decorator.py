@@ -35,9 +35,10 @@ def test_records_a_requirement_and_returns_the_handler() -> None:
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
     ({"rate": "often"}, "siomw_ratelimit.limit on {where}: expected a rate limit string "
-                        "such as '5/second', '10 per minute' or '10/second;100/hour'; "
-                        "found 'often'"),
-    ({"rate": "0/second"}, "siomw_ratelimit.limit on {where}: expected a rate limit string"),
+                        "such as '60/minute', '3 per 10 seconds' or '10/second;100/hour'; "
+                        "found 'often' (str)"),
+    ({"rate": "0/second"}, "siomw_ratelimit.limit on {where}: expected a rate limit of at "
+                           "least 1; found '0/second' (str)"),
     ({"rate": 5}, "siomw_ratelimit.limit on {where}: expected a rate limit string"),
     ({"rate": "5/second", "key": "token"},
      "siomw_ratelimit.limit('5/second') on {where}: expected key 'sid', 'user' or 'ip'; "
