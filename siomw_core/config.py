@@ -39,7 +39,7 @@ from pydantic.fields import FieldInfo
 
 from .config_errors import error_lines
 from .errors import ConfigError
-from .proxies import TrustedProxies
+from .proxies import DEFAULT_HEADERS, TrustedProxies
 
 __all__ = ["CODE", "EMBEDDED", "Config", "CoreSettings", "EnvText", "env_value", "load_config",
            "validate_table"]
@@ -48,7 +48,7 @@ M = TypeVar("M", bound=BaseModel)
 
 CORE_KEYS = frozenset(
     {"plugins", "disable_plugins", "strict", "connect_timeout", "order", "trusted_proxies",
-     "event_timeout", "event_error_event"}
+     "forwarded_headers", "event_timeout", "event_error_event"}
 )
 #: event names the Socket.IO client keeps for itself (socket.io-client ``RESERVED_EVENTS``)
 RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting",
@@ -70,6 +70,11 @@ class CoreSettings(BaseModel):
         trusted_proxies: addresses and CIDR networks of reverse proxies whose
             ``X-Forwarded-For`` / ``Forwarded`` (RFC 7239) headers are believed for the client
             address, at every level and in every plugin; empty: the TCP peer is the client.
+        forwarded_headers: which forwarded headers of a trusted proxy are read, in order of
+            preference (the first one a request carries wins, the others are ignored):
+            ``["x-forwarded-for", "forwarded"]`` by default (nginx, AWS ALB, uvicorn write
+            ``X-Forwarded-For``); ``["forwarded"]`` behind a proxy that writes only RFC 7239
+            ``Forwarded``, so that a client's own ``X-Forwarded-For`` is never believed.
         event_timeout: deadline of an event chain's members in seconds (default 10, at most
             3600; the handler's own time is not counted); past it the event is refused
             with ``data.code = "middleware_timeout"`` and the socket stays connected.
@@ -85,6 +90,8 @@ class CoreSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     order: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
+    forwarded_headers: list[Literal["x-forwarded-for", "forwarded"]] = Field(
+        default_factory=lambda: list(DEFAULT_HEADERS), min_length=1)
     event_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     event_error_event: str | Literal[False] = "siomw:error"
 
@@ -105,6 +112,13 @@ class CoreSettings(BaseModel):
     def _timeout_not_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):  # TOML true is not a number of seconds
             raise ValueError("a number of seconds, not a boolean")
+        return value
+
+    @field_validator("forwarded_headers", mode="before")
+    @classmethod
+    def _header_names_any_case(cls, value: Any) -> Any:
+        if isinstance(value, list):  # users write "X-Forwarded-For" as the header is written
+            return [v.lower() if isinstance(v, str) else v for v in value]
         return value
 
     @field_validator("trusted_proxies")
@@ -309,7 +323,8 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 #: core keys read from the environment: a list of names, or a value of the key's type
 _ENV_LISTS = {"PLUGINS": "plugins", "DISABLE_PLUGINS": "disable_plugins",
-              "TRUSTED_PROXIES": "trusted_proxies", "ORDER": "order"}
+              "TRUSTED_PROXIES": "trusted_proxies", "ORDER": "order",
+              "FORWARDED_HEADERS": "forwarded_headers"}
 _ENV_VALUES = {"STRICT": "strict", "CONNECT_TIMEOUT": "connect_timeout",
                "EVENT_TIMEOUT": "event_timeout", "EVENT_ERROR_EVENT": "event_error_event"}
 

@@ -1,5 +1,8 @@
 """Trusted proxies: the client address behind ``X-Forwarded-For`` and ``Forwarded``.
 
+Which of the two is read, in which order, is the core key ``forwarded_headers``
+(``X-Forwarded-For`` first by default; see :class:`TrustedProxies`).
+
 A forwarded header is only believed when the TCP peer is a configured proxy
 (``trusted_proxies`` in ``siomw.toml``: addresses and CIDRs); anyone else could write it.
 The chain of forwarded addresses is walked from the right, skipping trusted proxies, and the
@@ -16,7 +19,12 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 
-__all__ = ["TrustedProxies"]
+__all__ = ["DEFAULT_HEADERS", "HEADERS", "TrustedProxies"]
+
+#: the forwarded headers siomw can read: the client chain, and the scheme's header with it
+HEADERS = ("x-forwarded-for", "forwarded")
+#: the default order of preference (``forwarded_headers``)
+DEFAULT_HEADERS = ("x-forwarded-for", "forwarded")
 
 log = logging.getLogger("siomw")
 
@@ -28,12 +36,25 @@ class TrustedProxies:
 
     Args:
         entries: IP addresses and CIDR networks (``"10.0.0.0/8"``, ``"::1"``).
+        headers: the forwarded headers read, in order of preference: the first one the
+            request carries is believed, the others ignored (config ``forwarded_headers``).
+            The default reads ``X-Forwarded-For`` (what nginx's
+            ``$proxy_add_x_forwarded_for``, AWS ALB, uvicorn and Express write) before
+            ``Forwarded``: a proxy that appends to one header passes a client's own copy of
+            the other through unchanged, so the header the proxy writes must come first.
 
     Raises:
-        ValueError: an entry is neither an address nor a network (the message names it).
+        ValueError: an entry is neither an address nor a network, or a header is not one of
+            :data:`HEADERS` (the message names it).
     """
 
-    def __init__(self, entries: Iterable[str] = ()) -> None:
+    def __init__(self, entries: Iterable[str] = (),
+                 headers: Iterable[str] = DEFAULT_HEADERS) -> None:
+        self.headers = tuple(headers)
+        for header in self.headers:
+            if header not in HEADERS:
+                raise ValueError(f"{header!r} is not a forwarded header siomw reads; "
+                                 f"expected one of {', '.join(HEADERS)}")
         networks: list[Network] = []
         for entry in entries:
             try:
@@ -72,37 +93,44 @@ class TrustedProxies:
         """The scheme a trusted proxy says the client used: ``"https"``, ``"http"``, ...
         (lower case), or ``""`` when ``peer`` is not trusted or says nothing.
 
-        The ``proto`` of the **last** element of ``Forwarded`` (RFC 7239 §5.4), else the
-        last entry of ``X-Forwarded-Proto``: what the trusted peer itself wrote (earlier
-        ones came from further away, possibly from the client). ``Forwarded`` wins, as in
-        :meth:`client`. ``headers`` has lower-case names.
+        The ``proto`` of the **last** element of ``Forwarded`` (RFC 7239 §5.4), or the
+        last entry of ``X-Forwarded-Proto`` (read with ``X-Forwarded-For``): what the
+        trusted peer itself wrote (earlier ones came from further away, possibly from the
+        client). The header family is chosen as in :meth:`client`. ``headers`` has
+        lower-case names.
         """
         if not self.networks or not self.trusts(peer):
             return ""
-        forwarded = headers.get("forwarded")
-        if forwarded:
-            proto = ""
-            for pair in forwarded.rpartition(",")[2].split(";"):
-                name, _, value = pair.partition("=")
-                if name.strip().lower() == "proto":
-                    proto = _unquote(value)
-            return proto.lower()
-        return headers.get("x-forwarded-proto", "").rpartition(",")[2].strip().lower()
+        for header in self.headers:
+            if header == "forwarded" and headers.get("forwarded"):
+                proto = ""
+                for pair in headers["forwarded"].rpartition(",")[2].split(";"):
+                    name, _, value = pair.partition("=")
+                    if name.strip().lower() == "proto":
+                        proto = _unquote(value)
+                return proto.lower()
+            if header == "x-forwarded-for" and (
+                    headers.get("x-forwarded-for") or headers.get("x-forwarded-proto")):
+                return headers.get("x-forwarded-proto", "").rpartition(",")[2].strip().lower()
+        return ""
 
     def client(self, peer: str, headers: Mapping[str, str]) -> str:
         """The client's address for a request from ``peer`` with (lower-case) ``headers``.
 
-        ``peer`` itself unless it is trusted and a forwarded header names someone else;
-        ``Forwarded`` (RFC 7239) wins over ``X-Forwarded-For``. Malformed values are ignored.
+        ``peer`` itself unless it is trusted and a forwarded header names someone else; of
+        the configured ``headers``, the first the request carries is read, the others are
+        ignored (so a client's own ``Forwarded`` cannot override the ``X-Forwarded-For``
+        its proxy wrote). Malformed values are ignored.
         """
         if not self.networks or not self.trusts(peer):
             return peer
         chain: list[str] = []
-        forwarded = headers.get("forwarded")
-        if forwarded:
-            chain = _forwarded_for(forwarded)
-        elif headers.get("x-forwarded-for"):
-            chain = [_strip_port(part.strip()) for part in headers["x-forwarded-for"].split(",")]
+        for header in self.headers:
+            value = headers.get(header)
+            if value:
+                chain = (_forwarded_for(value) if header == "forwarded" else
+                         [_strip_port(part.strip()) for part in value.split(",")])
+                break
         for hop in reversed(chain):
             try:
                 ipaddress.ip_address(hop)

@@ -452,8 +452,8 @@ def test_keyword_overrides_are_validated_and_never_mutate_the_config() -> None:
         "code (attach / Siomw keyword): strict: expected Input should be a valid boolean; "
         "found 'yes' (str)",
         "code (attach / Siomw keyword): conect_timeout: unknown key; expected a known key "
-        "(connect_timeout, disable_plugins, event_error_event, event_timeout, order, plugins, "
-        "strict, trusted_proxies)",
+        "(connect_timeout, disable_plugins, event_error_event, event_timeout, forwarded_headers, "
+        "order, plugins, strict, trusted_proxies)",
     ]
     stack = Siomw(socketio.AsyncServer(async_mode="asgi"), config=cfg, entry_points=False,
                   connect_timeout=2)

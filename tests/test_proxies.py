@@ -110,10 +110,31 @@ def test_forwarded_header(forwarded: str, expected: str) -> None:
     assert resolve([PEER, "10.0.0.0/8"], {"forwarded": forwarded}) == expected
 
 
-def test_forwarded_wins_over_x_forwarded_for() -> None:
-    """When both headers are present, Forwarded (the standard) is believed."""
-    headers = {"forwarded": f"for={CLIENT}", "x-forwarded-for": "198.51.100.1"}
+def test_x_forwarded_for_first_by_default() -> None:
+    """nginx's ``$proxy_add_x_forwarded_for`` appends the real client to X-Forwarded-For and
+    passes the client's own ``Forwarded: for=9.9.9.9`` through: by default the header the
+    proxy wrote is believed, never the client's copy of the other one."""
+    headers = {"forwarded": "for=9.9.9.9", "x-forwarded-for": f"{CLIENT}"}
     assert resolve([PEER], headers) == CLIENT
+    assert TrustedProxies([PEER]).forwarded_proto(
+        PEER, {"forwarded": "proto=https", "x-forwarded-proto": "http"}) == "http"
+
+
+def test_forwarded_first_when_configured() -> None:
+    """Behind a proxy that writes RFC 7239 Forwarded, ``forwarded_headers = ["forwarded"]``
+    ignores a client's own X-Forwarded-For; ``["forwarded", "x-forwarded-for"]`` prefers
+    Forwarded and falls back."""
+    spoofed = {"forwarded": f"for={CLIENT}", "x-forwarded-for": "9.9.9.9",
+               "x-forwarded-proto": "http"}
+    only = TrustedProxies([PEER], ["forwarded"])
+    assert only.client(PEER, spoofed) == CLIENT
+    assert only.client(PEER, {"x-forwarded-for": "9.9.9.9"}) == PEER
+    assert only.forwarded_proto(PEER, {"x-forwarded-proto": "https"}) == ""
+    both = TrustedProxies([PEER], ["forwarded", "x-forwarded-for"])
+    assert both.client(PEER, spoofed) == CLIENT
+    assert both.client(PEER, {"x-forwarded-for": "9.9.9.9"}) == "9.9.9.9"
+    with pytest.raises(ValueError, match="'x-real-ip' is not a forwarded header siomw reads"):
+        TrustedProxies([PEER], ["x-real-ip"])
 
 
 def test_forwarded_extension_parameter_named_like_for_is_ignored() -> None:
@@ -212,7 +233,7 @@ def test_narrow_networks_do_not_warn(caplog: pytest.LogCaptureFixture) -> None:
         ({"forwarded": "proto=http, for=1.2.3.4;Proto=https;by=10.0.0.1"}, "https"),
         ({"forwarded": "proto=https, for=1.2.3.4"}, ""),  # the last element has none
         ({"forwarded": "proto=https;proto=http"}, "http"),  # a repeated parameter: the last
-        ({"forwarded": "for=1.2.3.4", "x-forwarded-proto": "https"}, ""),  # Forwarded wins
+        ({"forwarded": "for=1.2.3.4", "x-forwarded-proto": "https"}, "https"),  # X- first
         ({"forwarded": "", "x-forwarded-proto": "https"}, "https"),  # an empty one does not
         ({"forwarded": "xproto=https"}, ""),
         ({"forwarded": 'proto="https=1"'}, "https=1"),  # garbage is not https

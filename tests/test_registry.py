@@ -462,8 +462,9 @@ def many_problems(where: str) -> list[str]:
     """The lines of MANY_PROBLEMS written at ``where`` plus SIOMW_JTW__LEEWAY=1."""
     return [
         f"{where}: conect_timeout: unknown key; expected a known key (connect_timeout, "
-        "disable_plugins, order, plugins, strict, trusted_proxies) or a plugin's table "
-        "([conect_timeout]); found 5 (int)",
+        "disable_plugins, event_error_event, event_timeout, forwarded_headers, order, "
+        "plugins, strict, trusted_proxies) or a plugin's table ([conect_timeout]); found 5 "
+        "(int)",
         f"environment variable SIOMW_JTW__LEEWAY: [jtw]: no installed plugin is named 'jtw'; "
         f"expected one of: {INSTALLED}",
         f"{where}: [jwt] leeway: expected Input should be a valid number, unable to parse "
