@@ -18,7 +18,8 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .config import Config, validate_table
+from .config import Config
+from .config import _validate as validate_partial
 from .errors import ConfigError, PluginLoadError
 from .middleware import Middleware
 from .secrets import PROCESS, Secrets, building
@@ -86,8 +87,11 @@ class Registry:
         ConfigError: the configuration's problems (``config.problems``), a table that
             names no installed plugin, a plugin's table that does not validate, a plugin
             that refuses its options while building: every one of them at once, one line
-            each (with ``diagnose``, a plugin's own are recorded on its row instead, unless
-            there are others).
+            each, in that order (with ``diagnose``, a plugin's own are recorded on its row
+            instead, unless there are others). Every enabled plugin is built even when
+            something else is wrong, a plugin with a wrong table with the keys that
+            validated (the others at their defaults), so that a problem only building finds
+            (the jwt plugin's unset secret) is among them; nothing is started.
         PluginLoadError: a plugin failed to load or to build its middlewares, and either
             ``strict = true`` or the plugin was asked for by name (in the allow-list, or by a
             config table of its own): a configured plugin never silently drops out. A plugin
@@ -126,24 +130,34 @@ class Registry:
         for record in self.records.values():
             if record.enabled:
                 tables[record.name] = self._validate(record)
-        if self.diagnose and not problems:  # siomw plugins: each table's on its row
+        table_problems = [line for lines in tables.values() for line in lines]
+        # siomw plugins with nothing wrong but a plugin's own table: each on its row
+        per_row = self.diagnose and not problems
+        if not per_row:
+            problems += table_problems
+        # every enabled plugin is built, a wrong table's with the keys that validated (the
+        # others at their defaults), so that what only building finds (an unset secret) is
+        # reported with the rest; nothing is served when anything is wrong
+        report_builds = not self.diagnose or bool(problems)
+        for record in self.records.values():
+            if not record.enabled:
+                continue
+            try:
+                self._build(record)
+            except ConfigError as exc:
+                if report_builds:
+                    problems.append(str(exc))
+                record.enabled, record.error = False, str(exc)
+            except PluginLoadError as exc:  # strict: raised at once, unless more is wrong
+                if not problems:
+                    raise
+                problems.append(str(exc))
+        if per_row:
             for name, lines in tables.items():
                 if lines:
                     record = self.records[name]
-                    record.enabled, record.error = False, "\n".join(lines)
-        else:
-            problems += [line for lines in tables.values() for line in lines]
-        if problems:
-            # plugins are not built on a configuration known to be wrong
-            raise ConfigError("\n".join(problems))
-        for record in self.records.values():
-            if record.enabled:
-                try:
-                    self._build(record)
-                except ConfigError as exc:
-                    if not self.diagnose:
-                        problems.append(str(exc))
-                    record.enabled, record.error = False, str(exc)
+                    errors = [*lines, *([record.error] if record.error else [])]
+                    record.enabled, record.error = False, "\n".join(errors)
         if problems:
             raise ConfigError("\n".join(problems))
 
@@ -246,14 +260,15 @@ class Registry:
                 return [f"{self.config.table_place(record.name)}: [{record.name}]: plugin "
                         f"{record.name!r} takes no options; found keys {sorted(raw)}"]
             return []
-        try:
-            record.options = validate_table(
-                schema, raw, source=self.config.source, table=record.name,
-                origins=self.config.origins,
-            )
-        except ConfigError as exc:
-            return str(exc).splitlines()
-        return []
+        # what validated, the wrong keys at their defaults (None: not even that): built all
+        # the same, so that building reports its own problems with these
+        record.options, lines = validate_partial(
+            schema, raw, source=self.config.source, table=record.name,
+            origins=self.config.origins,
+        )
+        if record.options is None:
+            record.enabled, record.error = False, "\n".join(lines)
+        return lines
 
     def _build(self, record: PluginRecord) -> None:
         """Ask ``record``'s plugin for its middlewares, its declarations going into this

@@ -33,6 +33,7 @@ from siomw_core import (
     hookspecs,
     load_config,
 )
+from siomw_core.config import validate_table
 from siomw_core.registry import Registry
 from siomw_core.testing import connect_result, serve
 
@@ -454,12 +455,21 @@ def test_hookspecs_documented() -> None:
 SIOMW = str(Path(sys.executable).parent / "siomw")
 INSTALLED = "headers, jwt, logging, ratelimit"
 MANY_PROBLEMS = 'conect_timeout = 5\n[ratelimit]\nconect = "1/second"\n[jwt]\nleeway = "soon"\n'
-RATELIMIT_KEYS = ("connect, headers, http, http_requests, key, key_prefix, on_storage_error, "
-                  "per_namespace, redis_client, storage, storage_timeout, strategy")
+
+NO_SECRET = ("[jwt]: secret_env: environment variable 'SIOMW_JWT_SECRET' is not set; expected "
+             "the HMAC secret for HS256")
+
+
+def ratelimit_keys() -> str:
+    from siomw_ratelimit.options import RateLimitOptions
+
+    return ", ".join(sorted(RateLimitOptions.model_fields))
 
 
 def many_problems(where: str) -> list[str]:
-    """The lines of MANY_PROBLEMS written at ``where`` plus SIOMW_JTW__LEEWAY=1."""
+    """The lines of MANY_PROBLEMS written at ``where`` plus SIOMW_JTW__LEEWAY=1, without
+    SIOMW_JWT_SECRET: the [jwt] table is wrong, and the plugin built with what validated
+    reports its unset secret too."""
     return [
         f"{where}: conect_timeout: unknown key; expected a known key (connect_timeout, "
         "disable_plugins, event_error_event, event_timeout, forwarded_headers, order, "
@@ -469,7 +479,8 @@ def many_problems(where: str) -> list[str]:
         f"expected one of: {INSTALLED}",
         f"{where}: [jwt] leeway: expected Input should be a valid number, unable to parse "
         "string as a number; found 'soon' (str)",
-        f"{where}: [ratelimit] conect: unknown key; expected a known key ({RATELIMIT_KEYS})",
+        f"{where}: [ratelimit] conect: unknown key; expected a known key ({ratelimit_keys()})",
+        f"{where}: {NO_SECRET}",
     ]
 
 
@@ -481,9 +492,12 @@ def siomw(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]
                           timeout=60, check=False)
 
 
-def test_every_problem_of_every_table_at_once(tmp_path: Path) -> None:
+def test_every_problem_of_every_table_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A misspelt core key does not hide a bad [jwt] value, a misspelt [ratelimit] key nor
     a table (from the environment) naming no plugin: one ConfigError, one line each."""
+    monkeypatch.delenv("SIOMW_JWT_SECRET", raising=False)
     path = tmp_path / "siomw.toml"
     path.write_text(MANY_PROBLEMS)
     loaded = load_config(path, environ={"SIOMW_JTW__LEEWAY": "1"}, check=False)
@@ -493,6 +507,62 @@ def test_every_problem_of_every_table_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:  # siomw plugins' mode: the same lines
         Registry(loaded, diagnose=True)
     assert str(info.value).splitlines() == many_problems(str(path))
+
+
+STRICT_ISSUER_LEEWAY = 'strict = "yes"\n[jwt]\nleeway = -5\nissuer = 2024\n'
+
+
+@pytest.mark.parametrize("args", [("chain",), ("plugins",), ("serve", "--port", "0")])
+def test_cli_reports_the_build_problem_of_a_wrong_table(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """strict = "yes", [jwt] leeway = -5, issuer = 2024 and SIOMW_JWT_SECRET unset: four
+    problems, one line each, the unset secret (found only by building the plugin) among
+    them; issuer, typed a string or a list of strings, is one line naming what it takes."""
+    (tmp_path / "f.toml").write_text(STRICT_ISSUER_LEEWAY)
+    result = siomw("--config", "f.toml", *args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: f.toml: strict: expected Input should be a valid boolean; found 'yes' (str)",
+        "f.toml: [jwt] issuer: expected a string or a list of strings; found 2024 (int)",
+        "f.toml: [jwt] leeway: expected Input should be greater than or equal to 0; found -5 "
+        "(int)",
+        f"f.toml: {NO_SECRET}",
+    ]
+
+
+def test_tables_that_validate_are_built_when_another_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong [ratelimit] key does not hide the jwt plugin's unset secret: its table
+    validates, it is built, and its build error is reported with the rest (nothing
+    served)."""
+    monkeypatch.delenv("SIOMW_JWT_SECRET", raising=False)
+    path = tmp_path / "siomw.toml"
+    path.write_text('[ratelimit]\nconect = "1/second"\n')
+    with pytest.raises(ConfigError) as info:
+        Registry(load_config(path, environ={}, check=False))
+    assert str(info.value).splitlines() == [
+        f"{path}: [ratelimit] conect: unknown key; expected a known key ({ratelimit_keys()})",
+        f"{path}: {NO_SECRET}",
+    ]
+
+
+@pytest.mark.parametrize(("table", "line"), [
+    ({"issuer": 2024}, "[jwt] issuer: expected a string or a list of strings; found 2024 (int)"),
+    ({"audience": [1]}, "[jwt] audience: expected a string or a list of strings; found [1] "
+                        "(list)"),
+    ({"reauth_event": 3}, "[jwt] reauth_event: expected an event name (not empty, not "
+                          "connect, connect_error or disconnect) or false; found 3 (int)"),
+])
+def test_a_union_typed_key_is_one_line(table: dict[str, Any], line: str) -> None:
+    """pydantic reports one error per type of a union (issuer.str, issuer.list[str]): the
+    line names the key once and every type it takes, with the value as found."""
+    from siomw_jwt import JwtOptions
+
+    with pytest.raises(ConfigError) as info:
+        validate_table(JwtOptions, table, source="siomw.toml", table="jwt")
+    assert str(info.value).splitlines() == [f"siomw.toml: {line}"]
 
 
 @pytest.mark.parametrize("args", [("chain",), ("plugins",), ("serve", "--port", "0")])
@@ -511,7 +581,7 @@ def test_cli_reports_every_problem_at_once(tmp_path: Path, args: tuple[str, ...]
         ({"SIOMW_PLUGINS": "jtw"},
          "environment variable SIOMW_PLUGINS: plugins: no installed plugin is named 'jtw'; "
          f"expected one of: {INSTALLED}"),
-        ({"SIOMW_DISABLE_PLUGINS": "logging,ratelimitt"},
+        ({"SIOMW_DISABLE_PLUGINS": "logging,ratelimitt", "SIOMW_JWT_SECRET": "x" * 32},
          "environment variable SIOMW_DISABLE_PLUGINS: disable_plugins: no installed plugin is "
          f"named 'ratelimitt'; expected one of: {INSTALLED}"),
         ({"SIOMW_JWT__SECRET_ENV": "SIOMW_TEST_NO_SUCH_SECRET"},
