@@ -39,7 +39,7 @@ from pydantic.fields import FieldInfo
 
 from .config_errors import error_lines
 from .errors import ConfigError
-from .proxies import DEFAULT_HEADERS, TrustedProxies
+from .proxies import DEFAULT_HEADERS, ForwardedHeader, TrustedProxies
 
 __all__ = ["CODE", "EMBEDDED", "Config", "CoreSettings", "EnvText", "env_value", "load_config",
            "validate_table"]
@@ -90,7 +90,7 @@ class CoreSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     order: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
-    forwarded_headers: list[Literal["x-forwarded-for", "forwarded"]] = Field(
+    forwarded_headers: list[ForwardedHeader] = Field(
         default_factory=lambda: list(DEFAULT_HEADERS), min_length=1)
     event_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     event_error_event: str | Literal[False] = "siomw:error"

@@ -18,13 +18,15 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
-__all__ = ["DEFAULT_HEADERS", "HEADERS", "TrustedProxies"]
+__all__ = ["DEFAULT_HEADERS", "HEADERS", "ForwardedHeader", "TrustedProxies"]
 
+ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
 #: the forwarded headers siomw can read: the client chain, and the scheme's header with it
-HEADERS = ("x-forwarded-for", "forwarded")
+HEADERS: tuple[ForwardedHeader, ...] = ("x-forwarded-for", "forwarded")
 #: the default order of preference (``forwarded_headers``)
-DEFAULT_HEADERS = ("x-forwarded-for", "forwarded")
+DEFAULT_HEADERS: tuple[ForwardedHeader, ...] = ("x-forwarded-for", "forwarded")
 
 log = logging.getLogger("siomw")
 

@@ -316,6 +316,11 @@ class ConnectLevel:
             await sio.manager.connect(sid, namespace)
             if socket._on_disconnect:
                 self._on_disconnect[(namespace, sid)] = socket._on_disconnect
+            if not self._alive(eio_sid):
+                # it left between the chain's end and manager.connect: python-socketio's
+                # engine disconnect skipped the sid (not yet connected), so run it now, or
+                # the sid, its Socket and its callbacks would stay forever
+                await sio._handle_disconnect(eio_sid, namespace, sio.reason.TRANSPORT_CLOSE)
         except asyncio.CancelledError:
             await self._abandon(attempt)
             raise
