@@ -107,6 +107,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
          "--no-input", "--disable-pip-version-check", *wheels],
         env=env, capture_output=True, text=True, timeout=300, check=False)
     check(install, "pip install of the wheels")
+    # the README's second line: the [examples] extra of the siomw-core wheel
+    [core] = [w for w in wheels if Path(w).name.startswith("siomw_core-")]
+    extra = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--no-input", "--disable-pip-version-check", f"{core}[examples]"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    check(extra, "pip install of siomw-core[examples]")
     run_env = {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
     return Installed(src=src, dist=dist, venv=venv, env=run_env)
 
@@ -168,6 +175,75 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+CLIENT = """
+import asyncio, sys, socketio
+
+async def main():
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(sys.argv[1], auth={"token": sys.argv[2]}, wait_timeout=10)
+    print((await client.call("whoami", timeout=5))["sub"])
+    await client.disconnect()
+
+asyncio.run(main())
+"""
+
+
+def wait_listening(server: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + 20  # bounded wait for the server to listen
+    while True:
+        assert server.poll() is None, f"the server exited: {server.communicate()[1]}"
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not listen within 20 s"
+            time.sleep(0.1)
+
+
+def stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()
+    try:
+        server.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.communicate()
+
+
+def test_examples_extra_runs_a_python_client_and_the_starlette_example(
+    installed: Installed,
+) -> None:
+    """With the [examples] extra, as the README installs it: a python-socketio AsyncClient
+    run by the virtualenv's Python connects to the demo with a token (aiohttp is there), and
+    ``uvicorn docs.examples.serve_mounted:api`` serves its Starlette app."""
+    env = {**installed.env, **DEMO_ENV}
+    port = free_port()
+    server = subprocess.Popen(
+        [installed.bin("siomw"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=installed.src.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        wait_listening(server, port)
+        tok = check(installed.run(installed.bin("siomw"), "token", "--sub", "alice"),
+                    "siomw token").strip()
+        client = installed.run(installed.bin("python"), "-c", CLIENT,
+                               f"http://127.0.0.1:{port}", tok)
+        assert (client.returncode, client.stdout, client.stderr) == (0, "alice\n", "")
+    finally:
+        stop(server)
+    port = free_port()
+    mounted = subprocess.Popen(
+        [installed.bin("uvicorn"), "docs.examples.serve_mounted:api", "--port", str(port)],
+        cwd=installed.src, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(mounted, port)
+        handshake = installed.run(installed.bin("python"), "-c", (
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).status)"),
+            f"http://127.0.0.1:{port}/realtime/socket.io/?EIO=4&transport=polling")
+        assert (handshake.returncode, handshake.stdout) == (0, "200\n"), handshake.stderr
+    finally:
+        stop(mounted)
 
 
 async def test_demo_accepts_a_token_and_refuses_without(installed: Installed) -> None:
