@@ -8,6 +8,10 @@ always runs with ``proxy_headers=False``: uvicorn never rewrites the client addr
 siomw's back, and the address a rate limit or a log sees is resolved once, by siomw's rules
 (RFC 7239, read from the right).
 
+uvicorn's own access log runs only with ``--access-log`` (the logging plugin's is siomw's), and
+every line uvicorn's loggers write is redacted (``siomw_core.uvicorn_logs``): request targets
+and headers carry credentials.
+
 ``--reload`` and ``--workers`` make uvicorn import the application in other processes: it is
 then given the factory ``siomw_core.serving:create_app``, which rebuilds the stack from the
 environment this command sets.
