@@ -5,7 +5,7 @@ The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`
 :class:`Event` (an incoming event, at the event level) and :func:`send_refusal`,
 :class:`Identity` / :func:`set_identity` / :func:`get_identity` (who authenticated a
 connection), :class:`Requirement` / :func:`require` / :func:`requirements_of` (what a
-handler's decorators ask of plugins),
+handler's decorators ask of plugins) / :func:`handler_name` (a handler as logs name it),
 :data:`hookimpl`, :class:`ConfigError`,
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
@@ -25,7 +25,7 @@ from .hookspecs import hookimpl
 from .identity import Identity, get_identity, set_identity
 from .levels.engine import asgi_middleware
 from .middleware import CallNext, EventMiddleware, Middleware
-from .requirements import Requirement, require, requirements_of
+from .requirements import Requirement, handler_name, require, requirements_of
 from .secrets import Secrets, current_secrets, declare_secret
 from .server import Siomw, attach
 
@@ -54,6 +54,7 @@ __all__ = [
     "current_secrets",
     "declare_secret",
     "get_identity",
+    "handler_name",
     "hookimpl",
     "load_config",
     "parse_cookies",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ["ATTRIBUTE", "Requirement", "require", "requirements_of"]
+__all__ = ["ATTRIBUTE", "Requirement", "handler_name", "require", "requirements_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,3 +79,12 @@ def requirements_of(handler: Callable[..., Any] | None) -> tuple[Requirement, ..
         return ()
     found: tuple[Requirement, ...] = getattr(handler, ATTRIBUTE, ())
     return found
+
+
+def handler_name(handler: Callable[..., Any]) -> str:
+    """``"module.qualname"`` of a handler function or bound method (its function's), for
+    logs and error messages, e.g. ``"app.Chat.on_send"``; ``"?"`` stands for a missing
+    module and the ``repr`` for a callable without a ``__qualname__``."""
+    func = getattr(handler, "__func__", handler)
+    module = getattr(func, "__module__", None) or "?"
+    return f"{module}.{getattr(func, '__qualname__', None) or repr(func)}"

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 import socketio
 
-from siomw_core import Requirement, require, requirements_of
+from siomw_core import Requirement, handler_name, require, requirements_of
 from tests.test_cli import run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,6 +65,19 @@ def test_async_namespace_methods_carry_requirements_through_the_bound_method() -
     assert requirements_of(instance.on_kick) == (SCOPES,)
     assert requirements_of(instance.on_plain) == ()
     assert requirements_of(None) == ()
+
+
+def test_handler_name_of_functions_and_bound_methods() -> None:
+    """Logs name a handler ``module.qualname``; a bound method by its function."""
+
+    class Room(socketio.AsyncNamespace):
+        async def on_say(self, sid: str) -> None: ...
+
+    async def say(sid: str) -> None: ...
+
+    prefix = f"{__name__}.test_handler_name_of_functions_and_bound_methods.<locals>"
+    assert handler_name(say) == f"{prefix}.say"
+    assert handler_name(Room("/room").on_say) == f"{prefix}.Room.on_say"
 
 
 def test_requirement_checks_and_describe() -> None:

@@ -28,7 +28,7 @@ from ..context import Socket
 from ..errors import Refusal, internal_error, invalid_event
 from ..event import NO_REPLY, Event
 from ..middleware import Middleware
-from ..requirements import Requirement, requirements_of
+from ..requirements import Requirement, handler_name, requirements_of
 
 __all__ = ["ENDPOINT", "EventAdapter", "EventLevel"]
 
@@ -58,13 +58,6 @@ class _Gone(Refusal):
 
     def __init__(self) -> None:
         super().__init__("Socket left before the event was handled", {"code": "client_gone"})
-
-
-def handler_name(handler: Callable[..., Any]) -> str:
-    """``module.qualname`` of a handler function or bound method, for logs."""
-    func = getattr(handler, "__func__", handler)
-    module = getattr(func, "__module__", None) or "?"
-    return f"{module}.{getattr(func, '__qualname__', repr(func))}"
 
 
 #: at most this many characters of a malformed packet's data reach the log line

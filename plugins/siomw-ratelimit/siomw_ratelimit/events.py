@@ -24,6 +24,7 @@ from siomw_core import (
     Requirement,
     Socket,
     get_identity,
+    handler_name,
     require,
 )
 
@@ -62,13 +63,6 @@ _plans: dict[int, tuple[Requirement, _Plan]] = {}
 #: scope -> (rate, key, handler) of its first decorator, to warn about a scope declared
 #: with another rate or key (whose counters would not be shared)
 _scopes: dict[str, tuple[str, str, str]] = {}
-
-
-def _where(handler: Callable[..., Any]) -> str:
-    function = getattr(handler, "__func__", handler)
-    module = getattr(function, "__module__", None)
-    name = getattr(function, "__qualname__", None) or repr(function)
-    return f"{module}.{name}" if module else name
 
 
 def _plan(rate: object, key: object, cost: object, scope: object, where: str) -> _Plan:
@@ -137,10 +131,10 @@ def limit(rate: str, *, key: str = "sid", cost: int = 1,
     if callable(rate):  # @limit without arguments: the handler arrived as the rate
         raise ValueError('siomw_ratelimit.limit takes a rate: write '
                          '@siomw_ratelimit.limit("5/second"), not @siomw_ratelimit.limit '
-                         f'(on {_where(rate)})')
+                         f'(on {handler_name(rate)})')
 
     def decorate(handler: F) -> F:
-        where = _where(handler)
+        where = handler_name(handler)
         plan = _plan(rate, key, cost, scope, where)
         if scope is not None:
             first = _scopes.setdefault(scope, (rate, key, where))
@@ -168,7 +162,7 @@ def _plan_of(requirement: Requirement, event: Event) -> _Plan:
     options: Mapping[str, Any] = requirement.options
     handler = event.handler
     plan = _plan(options.get("rate"), options.get("key", "sid"), options.get("cost", 1),
-                 options.get("scope"), _where(handler) if handler is not None else "?")
+                 options.get("scope"), handler_name(handler) if handler is not None else "?")
     _plans[id(requirement)] = (requirement, plan)
     return plan
 
