@@ -22,6 +22,9 @@ A chain is a tuple of :class:`~siomw_core.middleware.Middleware`, composed once 
   ``call_next`` started after its member exited, or after the run ended, runs nothing and
   returns None, with a warning naming the member (it does not raise: it typically runs in a
   task nobody awaits, where an exception would only be asyncio's "never retrieved" report);
+- a member that answered its subject itself ends the run without ``call_next`` and is not
+  refused: a subject says so with a true ``answered`` attribute (``Event.reply()`` at the
+  event level sets it); the endpoint then does not run;
 - a refusal is never undone: a member that catches the refusal its ``call_next`` raised
   (to log it, say) and returns normally refuses with that same refusal, with a warning that
   names it (the rest of the chain, the application included, did not pass).
@@ -52,8 +55,9 @@ _NOT_CALLED, _RUNNING, _DONE = 0, 1, 2
 class _Run:
     """Per-run state: the deadline's flag and clock, and whether the run is over."""
 
-    __slots__ = ("chain", "endpoint_name", "endpoint_since", "endpoint_time", "handle", "loop",
-                 "over", "seconds", "started", "subject", "task", "timed_out", "untimed")
+    __slots__ = ("chain", "deferred", "endpoint_name", "endpoint_since", "endpoint_time",
+                 "handle", "loop", "over", "seconds", "started", "subject", "task",
+                 "timed_out", "untimed")
 
     def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
         self.chain = chain
@@ -66,11 +70,25 @@ class _Run:
         self.untimed = False
         self.endpoint_time = 0.0
         self.endpoint_since: float | None = None
+        self.deferred = False  # the timer fired while the endpoint ran: re-armed after it
         self.handle: asyncio.TimerHandle | None = None  # a timer of this run's own, if any
         # set by run_chain when the run has a deadline
         self.loop: asyncio.AbstractEventLoop
         self.seconds: float
         self.started: float
+
+    def _members_time(self) -> float:
+        """Seconds the members have run so far (the endpoint's own time left out); only
+        while the endpoint is not running."""
+        return self.loop.time() - self.started - self.endpoint_time
+
+    def resume(self) -> None:
+        """The endpoint returned: a deadline that fell due while it ran is set again for
+        what is left of the members' time (at once when nothing is)."""
+        if self.deferred and not self.over:
+            self.deferred = False
+            left = max(self.seconds - self._members_time(), 0.0)
+            self.handle = self.loop.call_later(left, self.expire)
 
     def expire(self) -> None:
         """The deadline's timer fired: cancel the run, or, when the endpoint's own time is
@@ -78,12 +96,14 @@ class _Run:
         if self.over:
             return
         if self.untimed:
-            now = self.loop.time()
-            since = self.endpoint_since
-            spent = now - self.started - self.endpoint_time - (
-                now - since if since is not None else 0.0)
-            if spent < self.seconds:
-                self.handle = self.loop.call_later(self.seconds - spent, self.expire)
+            if self.endpoint_since is not None:
+                # the endpoint runs and its time is not counted: wait for it to return
+                # instead of waking up again and again while it runs (:meth:`resume`)
+                self.deferred = True
+                return
+            left = self.seconds - self._members_time()
+            if left > 0:
+                self.handle = self.loop.call_later(left, self.expire)
                 return
         self.timed_out = True
         assert self.task is not None
@@ -151,6 +171,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
             if untimed:
                 run.endpoint_time += run.loop.time() - since
                 run.endpoint_since = None
+                run.resume()
         if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
             raise _fail(run, run.endpoint_name, asyncio.CancelledError())
         return
@@ -227,7 +248,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
         )
         raise internal_error()
     if state == _NOT_CALLED:
-        if getattr(run.subject, "answered", False):  # an event member's Event.reply()
+        if getattr(run.subject, "answered", False):  # the member answered: it may stop
             return
         log.warning(
             "siomw: middleware %r returned without calling call_next() or raising; "

@@ -726,3 +726,43 @@ async def test_call_next_after_the_run_was_cancelled_runs_nothing(
     assert siomw_messages(caplog) == [
         "siomw: middleware 'stubborn' called call_next() after its chain's run ended; nothing "
         "ran for 'subject-1'"]
+
+
+async def test_untimed_endpoint_is_not_polled_while_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the endpoint's time not counted, a member that used up nearly all of the
+    deadline before a slow endpoint does not make the timer wake up again and again while
+    the endpoint runs: it is set once more after the endpoint returns (and the rest of the
+    members' time still counts)."""
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    call_later = loop.call_later
+
+    def counting(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        if getattr(callback, "__name__", "") == "expire":  # the deadline's, not sleep's
+            armed.append(delay)
+        return call_later(delay, callback, *args)
+
+    monkeypatch.setattr(loop, "call_later", counting)
+
+    async def slow_member(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(0.18)  # of a 0.2 s deadline
+        await call_next()
+
+    async def slow_endpoint() -> None:
+        await asyncio.sleep(0.5)
+
+    await run_chain([mw("slow", slow_member)], SUBJECT, slow_endpoint, timeout=0.2,
+                    endpoint_timed=False)
+    assert len(armed) <= 2, armed  # the run's timer, and once after the endpoint at most
+
+    async def late_member(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(0.15)
+        await call_next()
+        await asyncio.sleep(0.3)  # after the endpoint: members' time again, past 0.2 s
+
+    with pytest.raises(Refusal) as info:
+        await run_chain([mw("late", late_member)], SUBJECT, slow_endpoint, timeout=0.2,
+                        endpoint_timed=False)
+    assert info.value.code == "middleware_timeout"
