@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from types import UnionType
@@ -27,9 +28,8 @@ def error_lines(
     """
     lines, bad = [], set()
     for err in _merge_unions(exc.errors(), model):
-        # a key is the user's text: never let it carry control characters into a log
-        key = ".".join(str(p) if str(p).isprintable() else repr(p)
-                       for p in err["loc"]) or "(table)"
+        # a key is the user's text: written as TOML writes it, never with control characters
+        key = ".".join(_key_part(p) for p in err["loc"]) or "(table)"
         top = str(err["loc"][0]) if err["loc"] else ""
         bad.add(top)
         place = origins.get((table, top)) or source
@@ -185,3 +185,16 @@ def _innermost(annotation: Any) -> Any:
     """The last non-None type argument (``dict[str, M]`` and ``M | None`` give ``M``)."""
     args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
     return args[-1] if args else None
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a TOML 1.0 bare key
+
+
+def _key_part(part: int | str) -> str:
+    """One part of a dotted key as TOML writes it: bare when it may be (or a list index),
+    else quoted (``events."chat message"``, ``events."a.b".scopes``); ``json.dumps`` escapes
+    quotes and control characters, so none reaches a log."""
+    text = str(part)
+    if isinstance(part, int) or _BARE_KEY.fullmatch(text):
+        return text
+    return json.dumps(text)

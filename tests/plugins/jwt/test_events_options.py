@@ -39,15 +39,15 @@ def test_event_defaults() -> None:
      "enforce_expiry = true (tokens that are not enforced do not expire); found True (bool)"),
     ({"enforce_expiry": "yes"}, "siomw.toml: [jwt] enforce_expiry: expected"),
     ({"events": {"admin:kick": {"scopes": []}}},
-     "siomw.toml: [jwt] events.admin:kick.scopes: expected at least one scope; found [] "
+     "siomw.toml: [jwt] events.\"admin:kick\".scopes: expected at least one scope; found [] "
      "(list)"),
     ({"events": {"admin:kick": {}}},
-     "siomw.toml: [jwt] events.admin:kick.scopes: expected a value; found nothing"),
+     "siomw.toml: [jwt] events.\"admin:kick\".scopes: expected a value; found nothing"),
     ({"events": {"admin:kick": {"scopes": ["a b"]}}},
-     "siomw.toml: [jwt] events.admin:kick.scopes: expected scope names without spaces, "
+     "siomw.toml: [jwt] events.\"admin:kick\".scopes: expected scope names without spaces, "
      "quotes or backslashes; found ['a b'] (list)"),
     ({"events": {"admin:kick": {"scope": ["admin"]}}},
-     "siomw.toml: [jwt] events.admin:kick.scope: unknown key; expected a known key "
+     "siomw.toml: [jwt] events.\"admin:kick\".scope: unknown key; expected a known key "
      "(namespaces, scopes)"),
     ({"events": {"x": {"scopes": ["a"], "namespaces": ["admin"]}}},
      "siomw.toml: [jwt] events.x.namespaces: expected namespace names starting with \"/\""),
