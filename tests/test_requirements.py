@@ -70,7 +70,7 @@ def test_async_namespace_methods_carry_requirements_through_the_bound_method() -
 def test_handler_name_of_functions_and_bound_methods() -> None:
     """Logs name a handler ``module.qualname``; a bound method by its function."""
 
-    class Room(socketio.AsyncNamespace):
+    class Room(socketio.AsyncNamespace):  # type: ignore[misc]
         async def on_say(self, sid: str) -> None: ...
 
     async def say(sid: str) -> None: ...
