@@ -46,14 +46,21 @@ class Event:
         handler: the application's handler python-socketio will call (a decorated
             function, the catch-all ``"*"`` handler, an ``AsyncNamespace``'s bound
             ``on_<event>`` method); None when nothing handles the event.
+        route: ``(namespace, event)`` the handler is registered for in python-socketio:
+            ``("/", "*")`` for ``@sio.on("*")``, ``("*", "chat")`` for ``@sio.on("chat",
+            namespace="*")`` or an ``AsyncNamespace`` registered for ``"*"``; None when
+            nothing handles the event. Unlike ``name`` and ``namespace``, the client
+            cannot choose it: a budget or cache per handler is keyed on it.
     """
 
     __slots__ = ("_args", "_handled", "_replied_by", "ack", "handler", "name", "reply_value",
-                 "socket")
+                 "route", "socket")
 
     def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
-                 handler: Callable[..., Any] | None) -> None:
+                 handler: Callable[..., Any] | None,
+                 route: tuple[str, str] | None = None) -> None:
         self.name = name
+        self.route = route
         self._args = args
         self.ack = ack
         self.socket = socket

@@ -86,33 +86,39 @@ class AsyncServerAdapter:
         sio._handle_event = guarded_handle_event
 
     def handler(self, event: str, namespace: str) -> Callable[..., Any] | None:
-        """The handler ``_trigger_event`` will call for ``event`` on ``namespace``.
+        """The handler ``_trigger_event`` will call for ``event`` on ``namespace`` (None:
+        nothing handles it); :meth:`route`'s third item."""
+        found = self.route(event, namespace)
+        return found[2] if found is not None else None
+
+    def route(self, event: str, namespace: str
+              ) -> tuple[str, str, Callable[..., Any]] | None:
+        """``(namespace, event, handler)`` as the handler python-socketio will call for
+        ``event`` on ``namespace`` is registered: ``("/", "*", h)`` for ``@sio.on("*")``,
+        ``("*", "chat", h)`` for ``@sio.on("chat", namespace="*")``, ``("*", "chat",
+        on_chat)`` for an ``AsyncNamespace`` registered for ``"*"``. None: nothing
+        handles it.
 
         python-socketio's order: ``handlers[ns][event]`` -> ``handlers[ns]["*"]`` ->
         ``handlers["*"][event]`` -> ``handlers["*"]["*"]`` (the catch-alls not for reserved
         events) -> ``namespace_handlers[ns]`` / ``["*"]`` (its bound ``on_<event>``, None
-        when the class has none). None: nothing handles it.
+        when the class has none).
         """
         handlers = self.sio.handlers
-        here = handlers.get(namespace)
-        if here is not None:
+        for registered in (namespace, "*"):
+            here = handlers.get(registered)
+            if here is None:
+                continue
             found = here.get(event)
             if found is not None:
-                return found  # type: ignore[no-any-return]
+                return registered, event, found
             if "*" in here and event not in self.reserved:
-                return here["*"]  # type: ignore[no-any-return]
-        anywhere = handlers.get("*")
-        if anywhere is not None:
-            found = anywhere.get(event)
-            if found is not None:
-                return found  # type: ignore[no-any-return]
-            if "*" in anywhere and event not in self.reserved:
-                return anywhere["*"]  # type: ignore[no-any-return]
+                return registered, "*", here["*"]
         classes = self.sio.namespace_handlers
-        instance = classes.get(namespace) or classes.get("*")
-        if instance is None:
-            return None
-        return getattr(instance, "on_" + event, None)
+        registered = namespace if namespace in classes else "*"
+        instance = classes.get(registered)
+        method = getattr(instance, "on_" + event, None) if instance is not None else None
+        return (registered, event, method) if method is not None else None
 
     async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any:
         """Call the handler as python-socketio does; returns its value or ``not_handled``."""

@@ -46,6 +46,8 @@ class EventAdapter(Protocol):
 
     def install(self, dispatch: Any) -> None: ...
     def handler(self, event: str, namespace: str) -> Callable[..., Any] | None: ...
+    def route(self, event: str, namespace: str
+              ) -> tuple[str, str, Callable[..., Any]] | None: ...
     async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any: ...
     async def send_ack(self, eio_sid: str, namespace: str, ack_id: int, result: Any) -> None: ...
     async def emit(self, sid: str, namespace: str, event: str, data: Any) -> None: ...
@@ -168,7 +170,8 @@ class EventLevel:
             await self._refuse_malformed(socket, eio_sid, data, ack_id)
             return
         name: str = data[0]
-        handler = adapter.handler(name, namespace)
+        found = adapter.route(name, namespace)
+        handler = found[2] if found is not None else None
         base = self.chain_for(namespace)
         members = socket._members
         if members is None:
@@ -193,7 +196,8 @@ class EventLevel:
             if ack_id is not None and result is not adapter.not_handled:
                 await adapter.send_ack(eio_sid, namespace, ack_id, result)
             return
-        event = Event(name, list(data[1:]), ack_id is not None, socket, handler)
+        event = Event(name, list(data[1:]), ack_id is not None, socket, handler,
+                      found[:2] if found is not None else None)
         outcome: list[Any] = []
 
         async def endpoint() -> None:

@@ -55,6 +55,9 @@ class _Plan(NamedTuple):
     key: str
     cost: int
     scope: str | None
+    #: the decorated handler as :func:`siomw_core.handler_name` names it (part of its
+    #: budget's counter, with the namespace and event it is registered for)
+    where: str
 
 
 #: id(requirement) -> (requirement, its plan); the requirement is kept so that its id is
@@ -98,7 +101,7 @@ def _plan(rate: object, key: object, cost: object, scope: object, where: str) ->
             f"siomw_ratelimit.limit({rate!r}) on {where}: expected scope None or a "
             f"non-empty string; found {scope!r}"
         )
-    return _Plan(items, str(key), cost, scope)
+    return _Plan(items, str(key), cost, scope, where)
 
 
 def limit(rate: str, *, key: str = "sid", cost: int = 1,
@@ -114,7 +117,9 @@ def limit(rate: str, *, key: str = "sid", cost: int = 1,
         cost: units one event spends (a weighted event); an event that does not fit is
             refused and spends nothing.
         scope: a budget name shared by every handler that names it (with the same rate
-            and key); None: the handler has its own budget per namespace and event name.
+            and key); None: the handler has its own budget per namespace and event it is
+            registered for (a catch-all ``@sio.on("*")`` has one budget for every event
+            name it receives: the client cannot pick a fresh one by naming a new event).
 
     Returns the decorator, which records a ``Requirement(plugin="ratelimit",
     kind="limit", options={"rate", "key", "cost", "scope"})`` on the handler and returns
@@ -189,11 +194,14 @@ def build_events(options: RateLimitOptions, guard: GuardedLimiter | None = None)
     - ``event`` (one unit of the budget of every event of the ``event_key``);
     - ``events[<name>]`` (one unit of that event name's budget);
     - each ``@limit`` of the handler (``cost`` units of the handler's budget, counted per
-      namespace, event name and decorator; or of the ``scope``'s).
+      decorator and the namespace and event the handler is registered for,
+      ``Event.route``: ``"*"`` for a catch-all, whatever name the client sends; or of the
+      ``scope``'s).
 
     Counters: ``"<key_prefix>/event/<strategy>/<budget>/<owner>"`` (budget ``all``,
     ``name/[<namespace>/]<event>`` (namespace with ``per_namespace``),
-    ``handler/<namespace>/<event>/<n>`` or ``scope/<scope>``; owner as :func:`_key_value`).
+    ``handler/<namespace>/<event>/<module.qualname>/<n>`` (as registered; ``n``: the
+    decorator's position) or ``scope/<scope>``; owner as :func:`_key_value`).
     An event without any of them runs the next member at once.
 
     Refusals (the ack's ``{"error": {...}}`` or the ``siomw:error`` event):
@@ -238,7 +246,9 @@ def build_events(options: RateLimitOptions, guard: GuardedLimiter | None = None)
             if plan.scope is not None:
                 budget = f"scope/{plan.scope}"
             else:
-                budget = f"handler/{event.namespace}/{event.name}/{index}"
+                # the registration, not the name sent: a catch-all's route is (ns, "*")
+                namespace, name = event.route or (event.namespace, event.name)
+                budget = f"handler/{namespace}/{name}/{plan.where}/{index}"
             for item in plan.items:
                 checks.append(Check(item, f"{base}{budget}/{owner}", plan.cost))
         return checks

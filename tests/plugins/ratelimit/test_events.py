@@ -160,6 +160,46 @@ async def test_same_function_name_in_two_namespaces_has_two_budgets() -> None:
     assert (first, second) == ("ok:shared", "ok:shared")
 
 
+async def test_catch_all_has_one_budget_whatever_the_event_name() -> None:
+    """``@limit("2/minute")`` on ``@sio.on("*")``: three events with three different names
+    admit exactly 2 (a new name is not a fresh budget)."""
+    sio = socketio.AsyncServer(async_mode="asgi")
+    ran: list[str] = []
+
+    @sio.on("*")
+    @limit("2/minute")
+    async def anything(name: str, sid: str) -> str:
+        ran.append(name)
+        return f"ok:{name}"
+
+    with_ratelimit(sio, {})
+    async with served(sio) as url, client(url) as c:
+        replies = [await c.call(name, timeout=5) for name in ("one", "two", "three")]
+    assert replies[:2] == ["ok:one", "ok:two"]
+    refusal_data(replies[2], "2 per 1 minute")
+    assert ran == ["one", "two"]
+
+
+async def test_namespace_class_for_every_namespace_has_one_budget() -> None:
+    """An ``AsyncNamespace`` registered for ``"*"``: its ``@limit("2/minute", key="ip")``
+    method is one budget whatever namespace the client names (3 namespaces, 2 admitted;
+    ``key="ip"`` since each namespace is a socket of its own sid)."""
+    sio = socketio.AsyncServer(async_mode="asgi", namespaces="*")
+
+    class Anywhere(socketio.AsyncNamespace):  # type: ignore[misc]
+        @limit("2/minute", key="ip")
+        async def on_shout(self, namespace: str, sid: str) -> str:
+            return "ok:shout"
+
+    sio.register_namespace(Anywhere("*"))
+    with_ratelimit(sio, {})
+    names = ["/x", "/y", "/z"]
+    async with served(sio) as url, client(url, namespaces=names) as c:
+        replies = [await c.call("shout", namespace=name, timeout=5) for name in names]
+    assert replies[:2] == ["ok:shout", "ok:shout"]
+    refusal_data(replies[2], "2 per 1 minute")
+
+
 async def test_config_event_limits_every_event() -> None:
     """[ratelimit] event = "3/minute": every event of the socket spends one budget."""
     sio, _ = echo_server({"event": "3/minute"})
