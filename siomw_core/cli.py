@@ -313,6 +313,7 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
         click.echo(json.dumps(described, indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=160)
@@ -332,16 +333,19 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
             console.print(table)
     for ns, events in handlers.items():
         table = Table(title=f"event handlers of {ns!r}")
-        for column in ("event", "plugin", "requires"):
+        for column in ("event", "plugin", "requires", "from"):
             table.add_column(column)
         for event, requirements in events.items():
             if not requirements:
-                table.add_row(event, "", "(nothing)")
+                table.add_row(escape(event), "", "(nothing)", "")
             for r in requirements:
                 options = ", ".join(f"{k}={v!r}" for k, v in r.items()
-                                    if k not in ("plugin", "kind"))
-                table.add_row(event, r["plugin"], f"{r['kind']}: {options}" if options
-                              else r["kind"])
+                                    if k not in ("plugin", "kind", "source", "config"))
+                where = r.get("config") or r.get("source", "")
+                # "[jwt.events...]" is text, not rich markup
+                table.add_row(escape(event), escape(r["plugin"]),
+                              escape(f"{r['kind']}: {options}" if options else r["kind"]),
+                              escape(str(where)))
         console.print(table)
 
 

@@ -276,3 +276,16 @@ def test_chain_of_a_starlette_app(tmp_path: Path) -> None:
     described = json.loads(result.stdout)
     assert [m["name"] for m in described["engine"]] == ["logging-http", "mine"]
     assert [m["name"] for m in described["connect"]["/"]] == ["logging"]
+
+
+def test_chain_table_shows_where_each_event_rule_comes_from() -> None:
+    """The table view of `siomw chain` names the source of each handler rule: "decorator",
+    or the config table as written (``[jwt.events."admin:ban"]`` is text, not markup)."""
+    root = Path(__file__).resolve().parents[1]
+    result = run("chain", "docs.examples.jwt_events_app:sio", cwd=root,
+                 env={"SIOMW_JWT_SECRET": "s" * 40})
+    assert result.returncode == 0, result.stderr
+    rows = [" ".join(line.strip("│ ").split()) for line in result.stdout.splitlines()
+            if line.startswith("│")]
+    assert "admin:kick │ jwt │ scopes: scopes=['admin'] │ decorator" in rows
+    assert "admin:ban │ jwt │ scopes: scopes=['admin'] │ [jwt.events.\"admin:ban\"]" in rows
