@@ -13,6 +13,7 @@ from limits import RateLimitItem
 from siomw_core import CallNext, Middleware, Refusal, Socket, get_identity
 
 from .options import RateLimitOptions
+from .refusals import rate_limited, unavailable
 from .storage import GuardedLimiter, StorageUnavailable, guarded_limiter
 
 __all__ = ["NAME", "PRIORITY", "build_connect", "unavailable"]
@@ -21,13 +22,6 @@ NAME = "ratelimit"
 #: between logging (3000, outermost) and jwt (1000)
 PRIORITY = 2000
 MESSAGE = "Too many connection attempts"
-
-
-def unavailable() -> Refusal:
-    """The refusal of a fail-closed limiter whose storage failed:
-    ``{"code": "rate_limit_unavailable"}``."""
-    return Refusal("Rate limiting is unavailable", {"code": "rate_limit_unavailable"},
-                   status=503)
 
 
 def _identify(options: RateLimitOptions) -> Callable[[Socket], str]:
@@ -94,8 +88,7 @@ def build_connect(options: RateLimitOptions, guard: GuardedLimiter | None = None
 
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
         retry_after = await guard.retry_after(items, item, identifier)
-        return Refusal(MESSAGE, {"code": "rate_limited", "retry_after": retry_after,
-                                 "limit": str(item)})
+        return rate_limited(MESSAGE, retry_after, item)
 
     async def ratelimit(socket: Socket, call_next: CallNext) -> None:
         identifier = identify(socket)

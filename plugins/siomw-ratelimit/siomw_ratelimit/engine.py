@@ -15,8 +15,8 @@ from limits import RateLimitItem
 
 from siomw_core import CallNext, Middleware, Refusal, Request
 
-from .connect import unavailable
 from .options import RateLimitOptions
+from .refusals import rate_limited, unavailable
 from .storage import GuardedLimiter, StorageUnavailable, Window, guarded_limiter
 
 __all__ = ["HTTP_NAME", "HTTP_PRIORITY", "build_http"]
@@ -68,9 +68,8 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
         retry_after = await guard.retry_after(items, item, identifier)
         seconds = str(retry_after)
-        return Refusal(
-            MESSAGE, {"code": "rate_limited", "retry_after": retry_after, "limit": str(item)},
-            status=429,
+        return rate_limited(
+            MESSAGE, retry_after, item, status=429,
             headers={"Retry-After": seconds, "RateLimit-Limit": str(item.amount),
                      "RateLimit-Remaining": "0", "RateLimit-Reset": seconds},
         )

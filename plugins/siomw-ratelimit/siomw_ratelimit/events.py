@@ -20,7 +20,6 @@ from siomw_core import (
     CallNext,
     Event,
     Middleware,
-    Refusal,
     Requirement,
     Socket,
     get_identity,
@@ -29,8 +28,8 @@ from siomw_core import (
 )
 
 from .connect import NAME as PLUGIN
-from .connect import unavailable
 from .options import RateLimitOptions, limits_problem, parse_limits
+from .refusals import rate_limited, unavailable
 from .storage import Check, GuardedLimiter, StorageUnavailable, guarded_limiter
 
 __all__ = ["EVENT_NAME", "EVENT_PRIORITY", "KEYS", "MESSAGE", "build_events", "limit"]
@@ -266,8 +265,7 @@ def build_events(options: RateLimitOptions, guard: GuardedLimiter | None = None)
                 raise unavailable() from None
             if refused is not None:
                 retry_after = await guard.retry_after_checks(checks, refused)
-                raise Refusal(MESSAGE, {"code": "rate_limited", "retry_after": retry_after,
-                                        "limit": str(refused.item)})
+                raise rate_limited(MESSAGE, retry_after, refused.item)
         await call_next()
 
     def stated(namespace: str, name: str) -> list[Requirement]:
