@@ -51,9 +51,13 @@ class Identity:
         if not isinstance(self.claims, MappingProxyType):
             object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
 
-    def expired(self, now: float) -> bool:
-        """Whether ``expires_at`` has passed at ``now`` (seconds since the epoch)."""
-        return self.expires_at is not None and now >= self.expires_at
+    def expired(self, now: float, leeway: float = 0.0) -> bool:
+        """Whether the identity has expired at ``now``: ``now >= expires_at + leeway``
+        (seconds since the epoch; ``leeway``: seconds of clock skew allowed). The rule of
+        RFC 7519 §4.1.4 as PyJWT applies it (``jwt.api_jwt._validate_exp``); False when
+        ``expires_at`` is None (never expires). (The jwt plugin also reads ``exp`` as an
+        ``int``, as PyJWT does: ``siomw_jwt.session.deadline``.)"""
+        return self.expires_at is not None and now >= self.expires_at + leeway
 
 
 def set_identity(socket: Socket, identity: Identity | None) -> None:

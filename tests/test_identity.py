@@ -38,7 +38,7 @@ def test_set_identity_writes_socket_and_user_and_none_removes_both() -> None:
 
 def test_identity_normalises_and_is_read_only() -> None:
     """sub becomes a string (a numeric jwt sub), scopes a frozenset, claims read-only;
-    expired() compares expires_at with a time in seconds."""
+    expired(now, leeway) is PyJWT's rule (now >= expires_at + leeway)."""
     identity = Identity(sub=7, scopes={"a"}, claims={"sub": 7})  # type: ignore[arg-type]
     assert identity.sub == "7" and identity.scopes == frozenset({"a"})
     assert isinstance(identity.claims, MappingProxyType)
@@ -49,6 +49,10 @@ def test_identity_normalises_and_is_read_only() -> None:
     assert not Identity(sub=None).expired(10**12)
     assert Identity(sub="x", expires_at=100.0).expired(100.0)
     assert not Identity(sub="x", expires_at=100.0).expired(99.9)
+    # leeway (seconds of clock skew): expired once now >= expires_at + leeway
+    assert not Identity(sub="x", expires_at=100.0).expired(104.9, leeway=5)
+    assert Identity(sub="x", expires_at=100.0).expired(105.0, leeway=5)
+    assert not Identity(sub=None).expired(10**12, leeway=5)
 
 
 async def test_identity_set_at_connect_is_read_by_events_and_handlers() -> None:

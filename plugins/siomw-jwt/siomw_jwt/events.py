@@ -27,7 +27,7 @@ from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
 from .requirements import KIND, PLUGIN, required_scopes
 from .scopes import Rule, required
-from .session import SOURCE
+from .session import SOURCE, deadline
 
 __all__ = ["NAME", "PRIORITY", "build_event_middleware"]
 
@@ -112,9 +112,8 @@ def build_event_middleware(options: JwtOptions, reauth: Reauth | None) -> Middle
             return
         identity = get_identity(socket)
         if enforce_expiry and identity is not None and identity.source == SOURCE:
-            expires_at = identity.expires_at
-            # PyJWT's rule (int(exp); expired once now >= exp + leeway), as at connect
-            if expires_at is not None and time.time() >= int(expires_at) + leeway:
+            at = deadline(identity.expires_at, leeway)  # PyJWT's rule, as at connect
+            if at is not None and time.time() >= at:
                 raise invalid_token("Token expired", "expired")
         rule = event_rules.rule(event)
         if rule is not None:

@@ -29,6 +29,7 @@ from siomw_core import CallNext, Middleware, Request
 from .extract import TokenSource
 from .refusals import insufficient_scope, invalid_request
 from .scopes import Rule, granted_scopes
+from .session import deadline
 
 __all__ = ["CLAIMS_KEY", "NAME", "PRIORITY", "VERIFIED_KEY", "Verified", "build_handshake"]
 
@@ -101,12 +102,10 @@ def build_handshake(
         granted = frozenset(granted_scopes(claims))
         if scopes and not scopes <= granted:
             raise insufficient_scope(scope)
-        exp = claims.get("exp")
-        # int() as PyJWT's _validate_exp reads it (it accepted this value already)
-        deadline = None if exp is None else int(exp) + leeway
         state = request.state
         state[CLAIMS_KEY] = claims
-        state[VERIFIED_KEY] = Verified(mark, deadline, granted, claims)
+        state[VERIFIED_KEY] = Verified(mark, deadline(claims.get("exp"), leeway), granted,
+                                       claims)
         await call_next()
 
     return Middleware(name=NAME, func=jwt_handshake, level="engine", priority=PRIORITY)

@@ -38,13 +38,14 @@ def make_identity(claims: Mapping[str, Any], granted: frozenset[str]) -> Identit
     )
 
 
-def deadline(identity: Identity, leeway: float) -> float | None:
-    """When ``identity``'s token stops being valid, in seconds since the epoch: ``exp`` +
-    ``leeway``, read as PyJWT reads ``exp`` (``int(exp)``; expired once ``now >= exp +
-    leeway``, ``jwt.api_jwt._validate_exp``). None: never."""
-    if identity.expires_at is None:
-        return None
-    return int(identity.expires_at) + leeway
+def deadline(exp: Any, leeway: float) -> float | None:
+    """When a token whose ``exp`` claim is ``exp`` stops being valid, in seconds since the
+    epoch: ``int(exp) + leeway``, PyJWT's rule (``jwt.api_jwt._validate_exp``: ``exp`` read
+    as ``int``, expired once ``now >= exp + leeway``; RFC 7519 §4.1.4). The one expiry rule
+    of the plugin: the handshake, the event member and the expiry timers use it. ``exp``:
+    the claim as PyJWT accepted it (a number) or ``Identity.expires_at``; None: never.
+    """
+    return None if exp is None else int(exp) + leeway
 
 
 class ExpiryTimers:
@@ -76,7 +77,7 @@ class ExpiryTimers:
                 previous.cancel()
         else:
             socket.on_disconnect(lambda reason: self.cancel(socket))
-        at = deadline(identity, self._leeway)
+        at = deadline(identity.expires_at, self._leeway)
         if at is None:
             self._timers[socket] = None
             return
