@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from siomw_core import Secrets, current_secrets
-from siomw_core.secrets import SECRET_NAMES, SECRET_SUFFIXES, normal
+from siomw_core.secrets import SECRET_NAMES, SECRET_SUFFIXES
 
 __all__ = [
     "ENGINE_PARAMS",
@@ -47,7 +47,10 @@ class QueryView:
     """Builds the ``query`` field from a parsed query (``request.query``).
 
     Args:
-        extra: more secret parameter names (the ``redact_params`` option).
+        extra: more secret parameter names (the ``redact_params`` option), compared as
+            the core compares declared query names (a :class:`siomw_core.Secrets` holds
+            them, as ``ArgsView`` holds ``event_redact``): case-insensitively, ``-`` read
+            as ``_``, camelCase as snake_case (``access_code`` redacts ``?accessCode=``).
         secrets: the registry of secret names to follow (default
             :func:`siomw_core.current_secrets`: built inside the plugin's
             ``siomw_middlewares``, that is the stack's). It is asked per request, so names
@@ -58,17 +61,13 @@ class QueryView:
     __slots__ = ("_extra", "_secrets")
 
     def __init__(self, extra: Iterable[str] = (), secrets: Secrets | None = None) -> None:
-        self._extra = frozenset(self.normal(name) for name in extra)
+        self._extra = Secrets()
+        self._extra.declare(query=list(extra))
         self._secrets = secrets if secrets is not None else current_secrets()
-
-    @staticmethod
-    def normal(name: str) -> str:
-        """The form names are compared in: lower case, ``-`` read as ``_``."""
-        return normal(name)
 
     def is_secret(self, name: str) -> bool:
         """Whether ``name``'s value must be replaced by :data:`REDACTED`."""
-        return self._secrets.is_secret_query(name) or self.normal(name) in self._extra
+        return self._secrets.is_secret_query(name) or self._extra.is_secret_query(name)
 
     def __call__(self, query: Mapping[str, str]) -> dict[str, str] | None:
         """``{name: value or "[redacted]"}`` of the non-engine parameters; None when none.

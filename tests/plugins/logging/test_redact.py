@@ -38,3 +38,11 @@ def test_extra_names() -> None:
     view = QueryView(["Tenant-ID"])
     assert view({"tenant_id": "acme", "TENANT-id": "acme"}) == {
         "tenant_id": REDACTED, "TENANT-id": REDACTED}
+
+
+def test_extra_names_match_camel_case() -> None:
+    """redact_params = ["access_code"] redacts ?accessCode= too, as the core reads
+    declared names (and as event_redact is read in event arguments)."""
+    view = QueryView(["access_code"])
+    assert view({"accessCode": "1234", "access_code": "1234", "room": "a"}) == {
+        "accessCode": REDACTED, "access_code": REDACTED, "room": "a"}
