@@ -6,7 +6,8 @@ The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`
 :class:`Identity` / :func:`set_identity` / :func:`get_identity` (who authenticated a
 connection), :class:`Requirement` / :func:`require` / :func:`requirements_of` (what a
 handler's decorators ask of plugins) / :func:`handler_name` (a handler as logs name it),
-:data:`hookimpl`, :class:`ConfigError`,
+:data:`hookimpl`, :class:`ConfigError`, :data:`CLIENT_GONE` (the refusal code of a client
+that left before its chain finished),
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
 parameters, headers and cookies are secret). Applications use :func:`attach`.
@@ -19,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .config import Config, CoreSettings, load_config
 from .context import Handshake, Request, Socket, client_address
 from .cookies import parse_cookies
-from .errors import ConfigError, OrderingError, PluginLoadError, Refusal
+from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Refusal
 from .event import Event, send_refusal
 from .hookspecs import hookimpl
 from .identity import Identity, get_identity, set_identity
@@ -30,6 +31,7 @@ from .secrets import Secrets, current_secrets, declare_secret
 from .server import Siomw, attach
 
 __all__ = [
+    "CLIENT_GONE",
     "CallNext",
     "Config",
     "ConfigError",

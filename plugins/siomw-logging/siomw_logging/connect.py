@@ -22,10 +22,9 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from siomw_core import CallNext, Refusal, Socket, get_identity
-from siomw_core.errors import CLIENT_GONE  # the core's code for a client that left
+from siomw_core import CLIENT_GONE, CallNext, Refusal, Socket, get_identity
 
-__all__ = ["CLIENT_GONE", "TRANSPORTS", "connect_logger", "user_of"]
+__all__ = ["TRANSPORTS", "connect_logger", "user_of"]
 #: the Engine.IO transports; any other ``transport`` query value is logged as null
 TRANSPORTS = frozenset({"polling", "websocket"})
 

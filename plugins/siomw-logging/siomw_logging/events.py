@@ -22,8 +22,7 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
-from siomw_core import CallNext, Event, EventMiddleware, Refusal, get_identity
-from siomw_core.errors import CLIENT_GONE  # the core's code for a client that left
+from siomw_core import CLIENT_GONE, CallNext, Event, EventMiddleware, Refusal, get_identity
 
 from .args import REDACTED, ArgsView
 from .output import Output

@@ -14,23 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from siomw_core import Secrets, current_secrets
-from siomw_core.secrets import SECRET_NAMES, SECRET_SUFFIXES
 
 __all__ = [
     "ENGINE_PARAMS",
     "MAX_LENGTH",
     "MAX_PARAMS",
     "REDACTED",
-    "SECRET_PARAMS",
-    "SECRET_SUFFIXES",
     "QueryView",
 ]
 
 #: the replacement of a secret value
 REDACTED = "[redacted]"
-#: built-in parameter names (lower case, ``-`` read as ``_``) whose values are never logged
-#: (the core's :data:`siomw_core.secrets.SECRET_NAMES`)
-SECRET_PARAMS = SECRET_NAMES
 #: Engine.IO's own parameters (protocol revision, transport, session, cache-buster)
 ENGINE_PARAMS = frozenset({"EIO", "transport", "sid", "t"})
 #: at most this many parameters are shown; ``"..."`` maps to how many were left out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from siomw_logging.redact import REDACTED, SECRET_PARAMS, QueryView
+from siomw_logging.redact import REDACTED, QueryView
+
+from siomw_core.secrets import SECRET_NAMES
 
 
-@pytest.mark.parametrize("name", sorted(SECRET_PARAMS))
+@pytest.mark.parametrize("name", sorted(SECRET_NAMES))
 def test_builtin_names_redacted(name: str) -> None:
     """Each built-in token-like name is redacted, in any case."""
     view = QueryView()
