@@ -7,7 +7,8 @@ The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`
 connection), :class:`Requirement` / :func:`require` / :func:`requirements_of` (what a
 handler's decorators ask of plugins) / :func:`handler_name` (a handler as logs name it),
 :data:`hookimpl`, :class:`ConfigError`, :data:`CLIENT_GONE` (the refusal code of a client
-that left before its chain finished),
+that left before its chain finished), :data:`ENGINE_QUERY_PARAMS` (Engine.IO's own query
+parameters),
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
 parameters, headers and cookies are secret). Applications use :func:`attach`.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import Config, CoreSettings, load_config
-from .context import Handshake, Request, Socket, client_address
+from .context import ENGINE_QUERY_PARAMS, Handshake, Request, Socket, client_address
 from .cookies import parse_cookies
 from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Refusal
 from .event import Event, send_refusal
@@ -32,6 +33,7 @@ from .server import Siomw, attach
 
 __all__ = [
     "CLIENT_GONE",
+    "ENGINE_QUERY_PARAMS",
     "CallNext",
     "Config",
     "ConfigError",

@@ -15,9 +15,17 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .middleware import EventMiddleware, Middleware
 
-__all__ = ["DisconnectCallback", "Handshake", "Request", "Socket", "client_address"]
+__all__ = ["ENGINE_QUERY_PARAMS", "DisconnectCallback", "Handshake", "Request", "Socket",
+           "client_address"]
 
 DisconnectCallback = Callable[[str], Awaitable[None] | None]
+
+#: the query parameters of the Engine.IO protocol itself, not the application's: ``EIO``
+#: (protocol revision), ``transport``, ``sid`` (Engine.IO protocol v4), ``t``
+#: (engine.io-client's cache-busting ``timestampParam``), ``j`` and ``b64`` (protocol v3's
+#: JSONP index and base64 flag, which python-engineio still reads). A log leaves them out of
+#: the application's query; a plugin's own query parameter cannot take their names.
+ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
 
 
 def client_address(environ: Mapping[str, Any]) -> str:
@@ -65,7 +73,7 @@ class Handshake:
     - ``cookies``: ``dict[str, str]`` of the ``Cookie`` header (not in Node's interface;
       the same parser as :attr:`Request.cookies`);
     - ``query``: ``dict[str, str]``, the last value of a repeated key wins (as in Node),
-      ``EIO``, ``transport`` and ``t`` included;
+      Engine.IO's own (:data:`ENGINE_QUERY_PARAMS`: ``EIO``, ``transport``, ``t``) included;
     - ``auth``: ``dict``, the CONNECT packet's payload (``{}`` when none was sent);
     - ``address``: the client's IP address as a string;
     - ``time``: when the CONNECT was processed, as a string; ``issued``: the same in

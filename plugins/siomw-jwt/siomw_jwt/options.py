@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from siomw_core import ENGINE_QUERY_PARAMS
+
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
@@ -29,8 +31,6 @@ ASYMMETRIC_ALGORITHMS = frozenset({
 })
 
 
-#: query parameters of the Engine.IO protocol itself: a token parameter cannot take their name
-ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
 # RFC 3986 §2.3 unreserved characters: a name that needs no percent-encoding
 _QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]+")
 # RFC 6265 §4.1.1: cookie-name = token (RFC 9110 §5.6.2 tchar)

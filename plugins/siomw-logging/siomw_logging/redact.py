@@ -2,8 +2,9 @@
 
 The raw query string is never logged. The ``query`` field holds the parameters the
 application's client added (socket.io-client's ``query`` option, or a query on the connect
-URL), without Engine.IO's own (``EIO``, ``transport``, ``sid``: logged as fields; ``t``: a
-cache-buster), with the value of every secret parameter replaced by ``"[redacted]"``: which
+URL), without Engine.IO's own (:data:`siomw_core.ENGINE_QUERY_PARAMS`: ``EIO``,
+``transport``, ``sid``, logged as fields; ``t``, a cache-buster; protocol v3's ``j``, ``b64``),
+with the value of every secret parameter replaced by ``"[redacted]"``: which
 ones is the core's one fact (:mod:`siomw_core.secrets`): the built-in token-like names, what
 the stack's plugins declared (the jwt plugin's ``query_param``), the ``redact_params`` option.
 Sizes are bounded so that a hostile client cannot make long lines.
@@ -13,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from siomw_core import Secrets, current_secrets
+from siomw_core import ENGINE_QUERY_PARAMS, Secrets, current_secrets
 
 __all__ = [
-    "ENGINE_PARAMS",
     "MAX_LENGTH",
     "MAX_PARAMS",
     "REDACTED",
@@ -25,8 +25,6 @@ __all__ = [
 
 #: the replacement of a secret value
 REDACTED = "[redacted]"
-#: Engine.IO's own parameters (protocol revision, transport, session, cache-buster)
-ENGINE_PARAMS = frozenset({"EIO", "transport", "sid", "t"})
 #: at most this many parameters are shown; ``"..."`` maps to how many were left out
 MAX_PARAMS = 16
 #: names and values are cut to this many characters (``"..."`` appended)
@@ -70,12 +68,12 @@ class QueryView:
         ``Request.query``). Beyond :data:`MAX_PARAMS` parameters the rest are counted under
         ``"..."``; names and values longer than :data:`MAX_LENGTH` are cut.
         """
-        if len(query) <= len(ENGINE_PARAMS) and query.keys() <= ENGINE_PARAMS:
+        if len(query) <= len(ENGINE_QUERY_PARAMS) and query.keys() <= ENGINE_QUERY_PARAMS:
             return None  # the common case: nothing but Engine.IO's own
         shown: dict[str, str] = {}
         left_out = 0
         for name, value in query.items():
-            if name in ENGINE_PARAMS:
+            if name in ENGINE_QUERY_PARAMS:
                 continue
             if len(shown) == MAX_PARAMS:
                 left_out += 1

@@ -28,9 +28,11 @@ def test_suffixes(name: str, secret: bool) -> None:
 
 
 def test_engine_params_left_out() -> None:
-    """EIO, transport, sid and t are not in the field; nothing else gives null."""
+    """Engine.IO's own parameters (siomw_core.ENGINE_QUERY_PARAMS: EIO, transport, sid, t,
+    v3's j and b64) are not in the field; nothing else gives null."""
     view = QueryView()
     assert view({"EIO": "4", "transport": "polling", "t": "abc", "sid": "x"}) is None
+    assert view({"EIO": "3", "j": "0", "b64": "1", "room": "a"}) == {"room": "a"}
     assert view({}) is None
     assert view({"EIO": "4", "room": "a"}) == {"room": "a"}
 
