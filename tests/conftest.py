@@ -28,7 +28,7 @@ def _process_secrets() -> Iterator[None]:
     application would at import time, and later tests must not see it."""
     from siomw_core.secrets import PROCESS
 
-    saved = PROCESS.declared()
+    saved = PROCESS.declared()  # every kind of name ({"query": [...], "event": [...], ...})
     yield
-    PROCESS._query, PROCESS._header, PROCESS._cookie = (
-        set(saved["query"]), set(saved["header"]), set(saved["cookie"]))
+    for kind, names in saved.items():  # each kind's set is the slot "_<kind>"
+        setattr(PROCESS, f"_{kind}", set(names))

@@ -102,3 +102,23 @@ def test_camel_case_of_a_declared_name_is_secret() -> None:
     secrets.declare(query="ticket_id")
     assert secrets.is_secret_query("ticketId") and secrets.is_secret_query("TICKET-ID")
     assert not secrets.is_secret_query("page") and not secrets.is_secret_query("pageSize")
+
+
+
+_SAVED: list[dict[str, list[str]]] = []
+
+
+def test_conftest_restores_every_kind_of_process_declaration() -> None:
+    """Declares every kind of name process-wide (event names too); the next test checks
+    that the autouse fixture (tests/conftest.py) put PROCESS back."""
+    assert set(PROCESS.declared()) == {"query", "header", "cookie", "event"}
+    _SAVED.append(PROCESS.declared())
+    declare_secret(query="leak_q", header="x-leak", cookie="leak_c", event="leak:event")
+    assert PROCESS.is_secret_event("leak:event") and PROCESS.is_secret_query("leak_q")
+
+
+def test_conftest_restored_the_previous_declarations() -> None:
+    """(Runs after the one above.) Its event, query, header and cookie names are gone."""
+    assert _SAVED and PROCESS.declared() == _SAVED[0]
+    assert not PROCESS.is_secret_event("leak:event")
+    assert not PROCESS.is_secret_query("leak_q")
