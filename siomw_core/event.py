@@ -7,9 +7,7 @@ can enforce what the handler's decorators require (``requirements.py``).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from .errors import Refusal
@@ -22,8 +20,6 @@ __all__ = ["NO_REPLY", "Event", "send_refusal"]
 
 #: ``Event.reply_value`` when no member answered the event itself
 NO_REPLY: Any = object()
-#: how many calling functions of ``Event.reply`` are kept to name the member that replied
-_REPLY_FRAMES = 8
 
 
 def _clip(value: Any, size: int = 60) -> str:
@@ -53,7 +49,7 @@ class Event:
             cannot choose it: a budget or cache per handler is keyed on it.
     """
 
-    __slots__ = ("_args", "_handled", "_replied_by", "ack", "handler", "name", "reply_value",
+    __slots__ = ("_args", "_handled", "ack", "handler", "name", "reply_value",
                  "route", "socket")
 
     def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
@@ -67,7 +63,6 @@ class Event:
         self.handler = handler
         self.reply_value: Any = NO_REPLY
         self._handled = False  # the chain reached the handler (set by the event level)
-        self._replied_by: tuple[CodeType, ...] = ()
 
     @property
     def args(self) -> list[Any]:
@@ -105,7 +100,8 @@ class Event:
         - after the handler ran (a member's code after its ``call_next()`` returned) the
           handler's value has answered: ``reply()`` raises RuntimeError;
         - ``reply()`` then ``call_next()``: the handler is not run and the event is
-          refused with ``internal_error`` (logged naming the member that replied).
+          refused with ``internal_error`` (logged with the event and the chain's member
+          names).
 
         Raises:
             RuntimeError: the event was answered already (a reply, or its handler ran).
@@ -118,14 +114,6 @@ class Event:
             raise RuntimeError(f"event.reply() called for {self!r} after its handler ran: "
                                f"the handler's return value answers it")
         self.reply_value = value
-        # who replied, for the log if a member calls call_next() after it: the calling
-        # functions, nearest first (a member may reply from a helper)
-        codes: list[CodeType] = []
-        frame = sys._getframe(1)
-        while frame is not None and len(codes) < _REPLY_FRAMES:
-            codes.append(frame.f_code)
-            frame = frame.f_back  # type: ignore[assignment]
-        self._replied_by = tuple(codes)
 
     @property
     def answered(self) -> bool:

@@ -84,33 +84,13 @@ def malformed_reason(data: Any, reserved: frozenset[str]) -> str:
     return f"its event name {_clipped(name)} is reserved ({', '.join(sorted(reserved))})"
 
 
-def _codes_of(func: Any) -> tuple[Any, ...]:
-    """The code objects a member's callable runs: a function's, or a callable object's
-    ``__call__``'s."""
-    inner = getattr(func, "__func__", func)
-    code = getattr(inner, "__code__", None)
-    if code is not None:
-        return (code,)
-    code = getattr(type(func).__dict__.get("__call__"), "__code__", None)
-    return (code,) if code is not None else ()
-
-
 def _replied_then_call_next(event: Event, chain: tuple[Middleware, ...]) -> Refusal:
-    """The refusal when the chain reached the handler after ``event.reply()``: logged as
-    the member that replied (found by its function), the handler not run."""
-    codes = event._replied_by  # the calling functions of reply(), nearest first
-    who = "?"
-    for code in codes:
-        found = next((m.name for m in chain if code in _codes_of(m.func)), None)
-        if found is not None:
-            who = repr(found)
-            break
-    else:
-        if codes:
-            who = f"(in function {codes[0].co_qualname})"
-    log.error("siomw: middleware %s called event.reply() and then call_next() for %r: after "
-              "reply() a member returns without call_next(); the handler was not run; "
-              "refusing with internal_error", who, event)
+    """The refusal when the chain reached the handler after ``event.reply()``: logged with
+    the event and the chain's member names (the one that replied is among them), the
+    handler not run."""
+    log.error("siomw: a middleware called event.reply() and then call_next() for %r (chain: "
+              "%s): after reply() a member returns without call_next(); the handler was not "
+              "run; refusing with internal_error", event, ", ".join(repr(m.name) for m in chain))
     return internal_error()
 
 

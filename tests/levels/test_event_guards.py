@@ -142,11 +142,12 @@ async def test_args_assigned_a_non_list_is_the_members_failure(
 # --- event.reply() misuse ------------------------------------------------------------------
 
 
-async def test_reply_then_call_next_refuses_and_names_the_member(
+async def test_reply_then_call_next_refuses_and_names_the_chain(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """reply() then call_next(): the handler is not run (its value cannot replace the
-    reply silently), the client gets internal_error, the log names the member."""
+    reply silently), the client gets internal_error, the log names the event and the
+    chain's members."""
     sio, mw = make()
     calls: list[str] = []
 
@@ -170,8 +171,9 @@ async def test_reply_then_call_next_refuses_and_names_the_member(
         assert c.connected
     assert calls == []
     [line] = [r.getMessage() for r in caplog.records if "event.reply()" in r.getMessage()]
-    assert line.startswith("siomw: middleware 'answers_then_goes_on' called event.reply() "
-                           "and then call_next() for <Event 'ask' sid=")
+    assert line.startswith("siomw: a middleware called event.reply() and then call_next() "
+                           "for <Event 'ask' sid=")
+    assert "(chain: 'answers_then_goes_on', 'outer'): after reply()" in line
     assert line.endswith("the handler was not run; refusing with internal_error")
 
 
