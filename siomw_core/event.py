@@ -49,14 +49,18 @@ class Event:
             cannot choose it: a budget or cache per handler is keyed on it.
     """
 
-    __slots__ = ("_args", "_handled", "ack", "handler", "name", "reply_value",
+    __slots__ = ("_args", "_handled", "_requirements", "ack", "handler", "name", "reply_value",
                  "route", "socket")
 
     def __init__(self, name: str, args: list[Any], ack: bool, socket: Socket,
                  handler: Callable[..., Any] | None,
-                 route: tuple[str, str] | None = None) -> None:
+                 route: tuple[str, str] | None = None,
+                 requirements: tuple[Requirement, ...] | None = None) -> None:
         self.name = name
         self.route = route
+        # read once per event (the event level passes what it read for its own check)
+        self._requirements = (requirements if requirements is not None
+                              else requirements_of(handler))
         self._args = args
         self.ack = ack
         self.socket = socket
@@ -133,8 +137,9 @@ class Event:
 
     @property
     def requirements(self) -> tuple[Requirement, ...]:
-        """What the handler's decorators declared (``siomw_core.require``); ``()``."""
-        return requirements_of(self.handler)
+        """What the handler's decorators declared (``siomw_core.require``); ``()``.
+        Read once when the event is dispatched."""
+        return self._requirements
 
     def __repr__(self) -> str:
         return f"<Event {self.name!r} sid={self.socket.sid!r} namespace={self.socket.namespace!r}>"

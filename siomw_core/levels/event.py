@@ -177,7 +177,7 @@ class EventLevel:
                 await adapter.send_ack(eio_sid, namespace, ack_id, result)
             return
         event = Event(name, list(data[1:]), ack_id is not None, socket, handler,
-                      found[:2] if found is not None else None)
+                      found[:2] if found is not None else None, requirements)
         outcome: list[Any] = []
 
         async def endpoint() -> None:

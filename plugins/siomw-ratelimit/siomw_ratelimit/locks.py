@@ -18,6 +18,10 @@ class KeyLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
+    def __contains__(self, key: object) -> bool:
+        """Whether someone holds or awaits ``key``'s lock."""
+        return key in self._locks
+
     async def acquire(self, keys: Sequence[str]) -> None:
         """Take every lock of ``keys`` (sorted and distinct: no two holders can deadlock)."""
         locks = self._locks

@@ -220,6 +220,11 @@ class GuardedLimiter:
         before the refused one were spent (and, on the fixed window, after its own cost
         was counted: limits' ``incr`` has no conditional form).
 
+        The common event, one check that one atomic storage call serves (:meth:`_atomic`),
+        takes no lock when no other acquire holds or awaits its identifier's: that call
+        is exact on its own. (On a remote storage, an acquire of several budgets that
+        starts while such a call is in flight meets it as it would another process's.)
+
         Raises:
             StorageUnavailable: the storage failed and the policy is ``"closed"``.
         """
@@ -229,15 +234,19 @@ class GuardedLimiter:
         loop = asyncio.get_running_loop()
         if loop is not self.loop:
             self._bind(loop)
+        if len(checks) == 1 and not self.down:
+            check = checks[0]
+            if check.identifier not in self.locks and self._atomic(self.limiter, check):
+                try:
+                    return await self._spend_storage(checks)
+                except Exception as exc:  # StorageError (wrapped), TimeoutError
+                    self._trip(exc)  # then the locked path below: the fallback
         keys = sorted({check.identifier for check in checks})
         await self.locks.acquire(keys)
         try:
             if not self.down:
                 try:
-                    if self.timeout is None:
-                        return await self._spend(self.limiter, checks)
-                    async with asyncio.timeout(self.timeout):
-                        return await self._spend(self.limiter, checks)
+                    return await self._spend_storage(checks)
                 except Exception as exc:  # StorageError (wrapped), TimeoutError
                     self._trip(exc)
             self._start_probe()
@@ -247,17 +256,27 @@ class GuardedLimiter:
         finally:
             self.locks.release(keys)
 
+    async def _spend_storage(self, checks: Sequence[Check]) -> Check | None:
+        if self.timeout is None:
+            return await self._spend(self.limiter, checks)
+        async with asyncio.timeout(self.timeout):
+            return await self._spend(self.limiter, checks)
+
     @staticmethod
+    def _atomic(limiter: limits.aio.strategies.RateLimiter, check: Check) -> bool:
+        """Whether one ``hit`` spends ``check`` exactly, or refuses it spending nothing:
+        every strategy's, except the fixed window's with a cost above 1 (its ``incr``
+        counts a refused cost too; a cost of 1 is refused only when the window is full)."""
+        return check.cost == 1 or not isinstance(
+            limiter, limits.aio.strategies.FixedWindowRateLimiter)
+
+    @classmethod
     async def _spend(
-        limiter: limits.aio.strategies.RateLimiter, checks: Sequence[Check]
+        cls, limiter: limits.aio.strategies.RateLimiter, checks: Sequence[Check]
     ) -> Check | None:
         if len(checks) == 1:
-            # one atomic call; the fixed window's ``incr`` counts a refused cost too, so
-            # only a cost of 1 (refused only when the window is already full) goes alone
             check = checks[0]
-            if check.cost == 1 or not isinstance(
-                limiter, limits.aio.strategies.FixedWindowRateLimiter
-            ):
+            if cls._atomic(limiter, check):  # one atomic call
                 fits = await limiter.hit(check.item, check.identifier, cost=check.cost)
                 return None if fits else check
         for check in checks:
