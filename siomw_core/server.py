@@ -27,6 +27,7 @@ import socketio
 
 from .adapters.async_server import AsyncServerAdapter
 from .config import Config, load_config
+from .describe import describe, handlers
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
 from .levels.engine import EngineApp, watch_unwrapped
@@ -37,7 +38,6 @@ from .proxies import TrustedProxies
 from .registrars import Decorator, Engine, Namespace, register
 from .registrars import Event as EventRegistrar
 from .registry import Registry
-from .requirements import requirements_of
 
 __all__ = ["Siomw", "attach"]
 
@@ -331,54 +331,13 @@ class Siomw:
         return sorted(known, key=lambda ns: (ns != "/", ns))
 
     def describe(self) -> dict[str, Any]:
-        """``siomw chain --json``: ``{"engine": [member, ...], "connect": {namespace:
-        [member, ...]}, "event": {namespace: [member, ...]}, "handlers": {namespace:
-        {event: [requirement, ...]}}}``, each member ``{"name", "plugin", "priority",
-        "reason"}``, each requirement ``Requirement.describe()`` (``{"plugin", "kind",
-        **options}``); every registered event handler is listed, ``[]`` without any."""
-        def rows(placed: list[Placed]) -> list[dict[str, Any]]:
-            return [
-                {
-                    "name": p.middleware.name,
-                    "plugin": p.middleware.plugin,
-                    "priority": p.middleware.priority,
-                    "reason": p.reason,
-                }
-                for p in placed
-            ]
-
-        return {
-            "engine": rows(self.placed("engine")),
-            "connect": {ns: rows(self.placed("connect", ns)) for ns in self.namespaces()},
-            "event": {ns: rows(self.placed("event", ns)) for ns in self.namespaces()},
-            "handlers": self.handlers(),
-        }
+        """``siomw chain --json``: every chain and handler requirement of this stack
+        (:func:`siomw_core.describe.describe`)."""
+        return describe(self)
 
     def handlers(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
-        """What each event must satisfy: ``{namespace: {event: [requirement, ...]}}``, each
-        ``Requirement.describe()`` plus ``"source"``: ``"decorator"`` (the handler's) first,
-        then ``"config"`` (what an event member of the namespace's chain states with its
-        ``Middleware.requirements``). Every registered handler is listed
-        (``connect``/``disconnect`` left out), and every event a member's configuration
-        names (``Middleware.configured_events``) even without a handler."""
-        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for namespace, event, handler in self.event_level.adapter.handlers_of():
-            out.setdefault(namespace, {})[event] = [
-                {**r.describe(), "source": "decorator"} for r in requirements_of(handler)]
-        for namespace in sorted({*out, *self.namespaces()} - {"*"}):
-            members = [p.middleware for p in self.placed("event", namespace, quiet=True)]
-            events = out.setdefault(namespace, {})
-            for m in members:
-                for name in m.configured_events(namespace) if m.configured_events else ():
-                    events.setdefault(name, [])
-            for name, rows in events.items():
-                for m in members:
-                    if m.requirements is not None:
-                        rows.extend({**r.describe(), "source": "config"}
-                                    for r in m.requirements(namespace, name))
-            if not events:
-                del out[namespace]
-        return out
+        """What each event must satisfy (:func:`siomw_core.describe.handlers`)."""
+        return handlers(self)
 
 
 def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:
