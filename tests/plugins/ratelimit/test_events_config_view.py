@@ -33,7 +33,7 @@ def test_bare_limit_fails_at_decoration_above_and_below_sio_on() -> None:
     assert str(info.value).endswith(".above)")
     with pytest.raises(ValueError) as info:
         @sio.on("below")
-        @limit  # type: ignore[arg-type]  # the misuse under test
+        @limit  # type: ignore[arg-type, unused-ignore]  # the misuse under test
         async def below(sid: str) -> None:
             return None
     assert str(info.value).startswith(expected)
