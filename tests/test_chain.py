@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from siomw_core import Middleware, Refusal
-from siomw_core.chain import ENDPOINT, run_chain
+from siomw_core.chain import ENDPOINT, Deadlines, run_chain
 
 Func = Callable[[Any, Callable[[], Awaitable[None]]], Awaitable[None]]
 SUBJECT = "subject-1"
@@ -766,3 +766,318 @@ async def test_untimed_endpoint_is_not_polled_while_it_runs(
         await run_chain([mw("late", late_member)], SUBJECT, slow_endpoint, timeout=0.2,
                         endpoint_timed=False)
     assert info.value.code == "middleware_timeout"
+
+
+# the subject's ``answered`` ------------------------------------------------------------------
+class _Answered:
+    """A subject a member answered itself (``Event.reply()`` sets ``answered``)."""
+
+    answered = True
+
+    def __repr__(self) -> str:
+        return "answered-subject"
+
+
+async def test_member_that_answered_ends_the_run_without_refusing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A member that returns without call_next on an answered subject is not refused: the
+    endpoint does not run, outer members' after parts do, nothing is logged."""
+    trace: list[str] = []
+
+    async def answers(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        trace.append("answers")
+
+    with caplog.at_level(logging.DEBUG, logger="siomw"):
+        await run_chain([recorder(trace, "a"), mw("answers", answers)], _Answered(),
+                        endpoint_into(trace), timeout=5)
+    assert trace == ["a:before", "answers", "a:after"]
+    assert siomw_messages(caplog) == []
+
+
+# Deadlines: one timer for a level's runs -----------------------------------------------------
+def _counting_call_at(monkeypatch: pytest.MonkeyPatch,
+                      loop: asyncio.AbstractEventLoop) -> list[float]:
+    """The ``when`` of every ``loop.call_at`` a Deadlines makes (its ``_fire``)."""
+    armed: list[float] = []
+    call_at = loop.call_at
+
+    def counting(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        if getattr(callback, "__name__", "") == "_fire":
+            armed.append(when)
+        return call_at(when, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", counting)
+    return armed
+
+
+async def test_deadlines_one_timer_expires_runs_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs added at different times expire in order, each at its own start + timeout, with
+    one timer at a time (set for the oldest run, then for the next); once all expired, a new
+    run arms it again."""
+    loop = asyncio.get_running_loop()
+    armed = _counting_call_at(monkeypatch, loop)
+    deadlines = Deadlines(0.1)
+    assert len(deadlines) == 0
+    assert deadlines.timeout == 0.1
+    expired: list[tuple[str, float]] = []
+    bounds: dict[str, tuple[float, float]] = {}
+
+    def add(name: str) -> None:
+        before = loop.time()
+        deadlines.add(loop, name, lambda: expired.append((name, loop.time())))
+        bounds[name] = (before + 0.1, loop.time() + 0.1)
+
+    add("a")
+    await asyncio.sleep(0.03)
+    add("b")
+    await asyncio.sleep(0.03)
+    add("c")
+    assert len(deadlines) == 3
+    assert len(armed) == 1  # one timer for the three runs
+    async with asyncio.timeout(2):
+        while len(expired) < 3:
+            await asyncio.sleep(0.01)
+    assert [name for name, _ in expired] == ["a", "b", "c"]
+    for name, at in expired:
+        assert at >= bounds[name][0], (name, at, bounds[name])
+    assert len(deadlines) == 0
+    assert len(armed) == 3  # the oldest run's deadline, then each next one's
+    for when, name in zip(armed, "abc", strict=True):
+        assert bounds[name][0] <= when <= bounds[name][1]
+    add("d")  # all expired: the timer is set again
+    assert len(armed) == 4
+    async with asyncio.timeout(2):
+        while len(expired) < 4:
+            await asyncio.sleep(0.01)
+    assert expired[3][0] == "d" and expired[3][1] >= bounds["d"][0]
+
+
+async def test_deadlines_discard_forgets_a_run() -> None:
+    """A discarded run never expires; the others still do; discarding a run that expired
+    already (or was never added) is harmless."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(0.05)
+    expired: list[str] = []
+    for name in ("a", "b", "c"):
+        deadlines.add(loop, name, lambda name=name: expired.append(name))  # type: ignore[misc]
+    deadlines.discard("a")
+    assert len(deadlines) == 2
+    await asyncio.sleep(0.15)
+    assert expired == ["b", "c"]
+    assert len(deadlines) == 0
+    deadlines.discard("b")  # expired already
+    deadlines.discard("never added")
+    assert len(deadlines) == 0
+
+
+def test_deadlines_on_a_new_event_loop() -> None:
+    """A Deadlines kept across event loops (a server restarted in tests) starts afresh on a
+    new loop: the old loop's pending timer and runs are dropped, the new run expires."""
+    deadlines = Deadlines(0.05)
+    expired: list[str] = []
+
+    async def first() -> None:
+        deadlines.add(asyncio.get_running_loop(), "old", lambda: expired.append("old"))
+        # the loop ends before the deadline: its timer never fires
+
+    async def second() -> None:
+        deadlines.add(asyncio.get_running_loop(), "new", lambda: expired.append("new"))
+        assert len(deadlines) == 1  # the old loop's run is gone
+        await asyncio.sleep(0.15)
+
+    asyncio.run(first())
+    assert len(deadlines) == 1
+    asyncio.run(second())
+    assert expired == ["new"]
+    assert len(deadlines) == 0
+
+
+async def test_run_chain_with_shared_deadlines_concurrent_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Runs sharing a Deadlines: the one past its deadline refuses with middleware_timeout
+    naming its member, the others pass; every run is discarded when it ends."""
+    deadlines = Deadlines(0.2)
+    trace: list[str] = []
+    never = asyncio.Event()
+
+    async def stuck(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await never.wait()
+
+    async def quick(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(0.05)
+        await call_next()
+
+    async def endpoint() -> None:
+        trace.append("endpoint")
+
+    start = asyncio.get_running_loop().time()
+    with caplog.at_level(logging.ERROR, logger="siomw"):
+        async with asyncio.timeout(3):
+            results = await asyncio.gather(
+                run_chain([mw("stuck", stuck)], "s1", endpoint, deadlines),
+                run_chain([mw("quick", quick)], "s2", endpoint, deadlines),
+                run_chain([mw("quick", quick)], "s3", endpoint, deadlines),
+                return_exceptions=True)
+    elapsed = asyncio.get_running_loop().time() - start
+    assert isinstance(results[0], Refusal) and results[0].code == "middleware_timeout"
+    assert results[1] is None and results[2] is None
+    assert trace == ["endpoint", "endpoint"]
+    assert 0.2 <= elapsed < 2
+    assert siomw_messages(caplog) == [
+        "siomw: chain deadline passed while 'stuck' was running for 's1'"]
+    assert len(deadlines) == 0
+    # a later run on the same Deadlines is timed again
+    with pytest.raises(Refusal) as info:
+        async with asyncio.timeout(3):
+            await run_chain([mw("stuck", stuck)], "s4", endpoint, deadlines)
+    assert info.value.code == "middleware_timeout"
+    assert len(deadlines) == 0
+
+
+# endpoint_timed=False: the endpoint's own time is not counted --------------------------------
+def _timed_member(before: float, after: float | None) -> Middleware:
+    """Sleeps ``before`` seconds, calls call_next, then sleeps ``after`` (None: forever)."""
+    never = asyncio.Event()
+
+    async def func(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(before)
+        await call_next()
+        if after is None:
+            await never.wait()
+        else:
+            await asyncio.sleep(after)
+
+    return mw("m", func)
+
+
+def _sleeping(seconds: float) -> Callable[[], Awaitable[None]]:
+    async def endpoint() -> None:
+        await asyncio.sleep(seconds)
+
+    return endpoint
+
+
+def _counting_call_later(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delay of every ``call_later`` of a run's deadline (its ``expire``)."""
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    call_later = loop.call_later
+
+    def counting(delay: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        if getattr(callback, "__name__", "") == "expire":
+            armed.append(delay)
+        return call_later(delay, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_later", counting)
+    return armed
+
+
+async def test_untimed_endpoint_time_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint longer than the whole deadline passes when the members' own time is
+    short; the deadline that fell due while it ran is set again after it, for what is left
+    of the members' time (0.3 s less the member's 0.02 s before)."""
+    armed = _counting_call_later(monkeypatch)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with asyncio.timeout(3):
+        await run_chain([_timed_member(0.02, 0.05)], SUBJECT, _sleeping(0.4), timeout=0.3,
+                        endpoint_timed=False)
+    assert loop.time() - start >= 0.47
+    assert len(armed) == 2, armed
+    assert armed[0] == 0.3
+    assert 0.1 < armed[1] <= 0.28  # what the member left: at most 0.3 - 0.02
+
+
+async def test_untimed_fast_run_arms_one_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that ends before its deadline sets exactly one timer."""
+    armed = _counting_call_later(monkeypatch)
+    await run_chain([_timed_member(0, 0)], SUBJECT, _sleeping(0), timeout=0.3,
+                    endpoint_timed=False)
+    assert armed == [0.3]
+
+
+async def test_untimed_members_time_before_and_after_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deadline falling due after the endpoint returned gives back the endpoint's time
+    (0.15 s): a member with 0.02 s before and 0.2 s after it (0.22 s of a 0.3 s deadline)
+    passes."""
+    armed = _counting_call_later(monkeypatch)
+    trace: list[str] = []
+    async with asyncio.timeout(3):
+        await run_chain([recorder(trace, "r"), _timed_member(0.02, 0.2)], SUBJECT,
+                        _sleeping(0.15), timeout=0.3, endpoint_timed=False)
+    assert trace == ["r:before", "r:after"]
+    assert len(armed) == 2, armed  # the run's timer, then the endpoint's time given back
+    assert armed[0] == 0.3
+    assert 0.05 < armed[1] <= 0.15
+
+
+async def test_untimed_members_time_after_the_endpoint_times_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A member that runs on after the endpoint is cancelled once the members' own time
+    reaches the deadline: at 0.3 s plus the endpoint's 0.15 s, naming the member."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with caplog.at_level(logging.ERROR, logger="siomw"), pytest.raises(Refusal) as info:
+        async with asyncio.timeout(3):
+            await run_chain([_timed_member(0.02, None)], SUBJECT, _sleeping(0.15),
+                            timeout=0.3, endpoint_timed=False)
+    elapsed = loop.time() - start
+    assert info.value.code == "middleware_timeout"
+    assert 0.45 <= elapsed < 2
+    assert siomw_messages(caplog) == [
+        "siomw: chain deadline passed while 'm' was running for 'subject-1'"]
+
+
+async def test_untimed_member_before_the_endpoint_times_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before the endpoint runs the clock runs as usual: a member stuck there is cancelled
+    at the deadline and the endpoint never runs."""
+    trace: list[str] = []
+    never = asyncio.Event()
+
+    async def stuck(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await never.wait()
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with caplog.at_level(logging.ERROR, logger="siomw"), pytest.raises(Refusal) as info:
+        async with asyncio.timeout(3):
+            await run_chain([mw("stuck", stuck)], SUBJECT, endpoint_into(trace),
+                            timeout=0.1, endpoint_timed=False)
+    assert info.value.code == "middleware_timeout"
+    assert 0.1 <= loop.time() - start < 2
+    assert trace == []
+    assert siomw_messages(caplog) == [
+        "siomw: chain deadline passed while 'stuck' was running for 'subject-1'"]
+
+
+async def test_untimed_runs_sharing_deadlines() -> None:
+    """Concurrent untimed runs on one Deadlines: a slow endpoint passes, a member stuck
+    before its endpoint times out, a fast run passes; all are discarded."""
+    deadlines = Deadlines(0.2)
+    never = asyncio.Event()
+
+    async def stuck(subject: Any, call_next: Callable[[], Awaitable[None]]) -> None:
+        await never.wait()
+
+    async with asyncio.timeout(3):
+        results = await asyncio.gather(
+            run_chain([_timed_member(0.02, 0.05)], "slow", _sleeping(0.35), deadlines,
+                      endpoint_timed=False),
+            run_chain([mw("stuck", stuck)], "stuck", _sleeping(0), deadlines,
+                      endpoint_timed=False),
+            run_chain([_timed_member(0, 0)], "fast", _sleeping(0), deadlines,
+                      endpoint_timed=False),
+            return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], Refusal) and results[1].code == "middleware_timeout"
+    assert results[2] is None
+    assert len(deadlines) == 0

@@ -137,6 +137,85 @@ def test_forwarded_first_when_configured() -> None:
         TrustedProxies([PEER], ["x-real-ip"])
 
 
+def test_bad_forwarded_header_name_exact_error() -> None:
+    """A header name outside HEADERS is refused with a message naming it and listing the
+    accepted names; validation covers every entry, not only the first."""
+    expected = ("'x-real-ip' is not a forwarded header siomw reads; "
+                "expected one of x-forwarded-for, forwarded")
+    for headers in (["x-real-ip"], ["forwarded", "x-real-ip"]):
+        with pytest.raises(ValueError) as info:
+            TrustedProxies([PEER], headers)
+        assert str(info.value) == expected
+    # names are exact: upper case is not a header siomw reads
+    with pytest.raises(ValueError) as info:
+        TrustedProxies([PEER], ["Forwarded"])
+    assert str(info.value) == ("'Forwarded' is not a forwarded header siomw reads; "
+                               "expected one of x-forwarded-for, forwarded")
+
+
+@pytest.mark.parametrize(
+    ("order", "expected_client", "expected_proto"),
+    [
+        (("x-forwarded-for", "forwarded"), "198.51.100.1", "http"),
+        (("forwarded", "x-forwarded-for"), "198.51.100.2", "https"),
+        (("x-forwarded-for",), "198.51.100.1", "http"),
+        (("forwarded",), "198.51.100.2", "https"),
+        ((), PEER, ""),  # none read: the peer itself, no scheme
+    ],
+)
+def test_forwarded_headers_orders(order: tuple[str, ...], expected_client: str,
+                                  expected_proto: str) -> None:
+    """With both families present, the first configured one gives both the client and the
+    scheme; the order given is kept as ``headers``."""
+    headers = {"x-forwarded-for": "198.51.100.1", "x-forwarded-proto": "http",
+               "forwarded": "for=198.51.100.2;proto=https"}
+    proxies = TrustedProxies([PEER], order)
+    assert proxies.headers == order
+    assert proxies.client(PEER, headers) == expected_client
+    assert proxies.forwarded_proto(PEER, headers) == expected_proto
+
+
+def test_forwarded_proto_family_with_x_forwarded_for_but_no_proto() -> None:
+    """A request with X-Forwarded-For (read first) and no X-Forwarded-Proto has no scheme:
+    the proto of a Forwarded header, which this proxy did not write, is not borrowed."""
+    headers = {"x-forwarded-for": CLIENT, "forwarded": "for=9.9.9.9;proto=https"}
+    assert TrustedProxies([PEER]).forwarded_proto(PEER, headers) == ""
+    assert TrustedProxies([PEER], ["x-forwarded-for"]).forwarded_proto(
+        PEER, {"x-forwarded-for": CLIENT}) == ""
+    # X-Forwarded-Proto alone still selects the X- family
+    assert TrustedProxies([PEER]).forwarded_proto(
+        PEER, {"x-forwarded-proto": "HTTPS", "forwarded": "proto=http"}) == "https"
+
+
+@pytest.mark.parametrize(
+    ("order", "headers", "expected"),
+    [
+        # an empty Forwarded is as good as absent: the next family answers
+        (("forwarded", "x-forwarded-for"),
+         {"forwarded": "", "x-forwarded-for": CLIENT, "x-forwarded-proto": "https"}, "https"),
+        (("forwarded",), {"forwarded": "", "x-forwarded-proto": "https"}, ""),
+        # empty X-Forwarded-For and X-Forwarded-Proto: Forwarded answers
+        (("x-forwarded-for", "forwarded"),
+         {"x-forwarded-for": "", "x-forwarded-proto": "", "forwarded": "proto=wss"}, "wss"),
+        (("x-forwarded-for",), {"x-forwarded-for": "", "x-forwarded-proto": ""}, ""),
+    ],
+)
+def test_forwarded_proto_header_present_but_empty(order: tuple[str, ...],
+                                                  headers: dict[str, str],
+                                                  expected: str) -> None:
+    """A header present with an empty value does not choose its family."""
+    assert TrustedProxies([PEER], order).forwarded_proto(PEER, headers) == expected
+
+
+def test_client_header_present_but_empty() -> None:
+    """An empty first-choice header falls through to the next configured one."""
+    both = TrustedProxies([PEER], ["forwarded", "x-forwarded-for"])
+    assert both.client(PEER, {"forwarded": "", "x-forwarded-for": CLIENT}) == CLIENT
+    assert TrustedProxies([PEER]).client(
+        PEER, {"x-forwarded-for": "", "forwarded": f"for={CLIENT}"}) == CLIENT
+    assert TrustedProxies([PEER], ["forwarded"]).client(PEER, {"forwarded": ""}) == PEER
+
+
 def test_forwarded_extension_parameter_named_like_for_is_ignored() -> None:
     """An extension parameter whose name ends in "for" (xfor=) does not name the client."""
     assert resolve([PEER], {"forwarded": f"xfor={CLIENT}"}) == PEER
