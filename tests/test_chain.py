@@ -914,6 +914,9 @@ async def test_run_chain_with_shared_deadlines_concurrent_runs(
     async def endpoint() -> None:
         trace.append("endpoint")
 
+    await run_chain([mw("quick", quick)], "s0", endpoint, deadlines)
+    assert len(deadlines) == 0  # discarded when it ended, long before its deadline
+    trace.clear()
     start = asyncio.get_running_loop().time()
     with caplog.at_level(logging.ERROR, logger="siomw"):
         async with asyncio.timeout(3):
