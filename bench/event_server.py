@@ -50,9 +50,9 @@ MODES: dict[str, Callable[[socketio.AsyncServer], Any]] = {
     "noop1": noops(1),
     "noop10": noops(10),
     "jwt": lambda sio: stack(sio, ["jwt"], {"jwt": {}}),  # jwt event member: expiry check per event
-    "ratelimit": lambda sio: stack(sio, ["ratelimit"], {"ratelimit": {"event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501  one unit of a per-socket budget per event
+    "ratelimit": lambda sio: stack(sio, ["ratelimit"], {"ratelimit": {"connect": "1000000/second", "event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501  one unit of a per-socket budget per event
     # issue 7's figure: ratelimit + jwt expiry check + logging with events = false
-    "full": lambda sio: stack(sio, ["jwt", "logging", "ratelimit"], {"jwt": {}, "logging": {"events": False, "file": "logging"}, "ratelimit": {"event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501
+    "full": lambda sio: stack(sio, ["jwt", "logging", "ratelimit"], {"jwt": {}, "logging": {"events": False, "file": "logging"}, "ratelimit": {"connect": "1000000/second", "event": "1000000/second", "strategy": "fixed-window"}}),  # noqa: E501
 }
 
 
