@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from siomw_core import Requirement, require
+from siomw_core import Requirement, handler_name, require
 
 from .options import scope_problem
 
@@ -48,7 +48,7 @@ def requires(*scopes: str) -> Callable[[F], F]:
     """
     if len(scopes) == 1 and callable(scopes[0]):
         raise ValueError('siomw_jwt.requires takes scope names: write @siomw_jwt.requires('
-                         '"admin"), not @siomw_jwt.requires')
+                         f'"admin"), not @siomw_jwt.requires (on {handler_name(scopes[0])})')
     if not scopes:
         raise ValueError("siomw_jwt.requires needs at least one scope, e.g. "
                          'requires("admin")')

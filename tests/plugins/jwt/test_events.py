@@ -185,11 +185,15 @@ def test_requires_validated_at_decoration(scopes: tuple[Any, ...], message: str)
 
 
 def test_requires_used_bare() -> None:
-    """@siomw_jwt.requires without parentheses is a clear error, not a silent no-op."""
-    with pytest.raises(ValueError, match=r"write @siomw_jwt.requires\(\"admin\"\), not "):
+    """@siomw_jwt.requires without parentheses is a clear error naming the handler, not a
+    silent no-op."""
+    with pytest.raises(ValueError) as info:
         @siomw_jwt.requires  # type: ignore[arg-type]
         async def handler(sid: str) -> None:
             pass
+    assert str(info.value) == (
+        'siomw_jwt.requires takes scope names: write @siomw_jwt.requires("admin"), not '
+        f"@siomw_jwt.requires (on {__name__}.test_requires_used_bare.<locals>.handler)")
 
 
 def test_event_member_spec() -> None:
