@@ -55,3 +55,23 @@ async def js_outcome(url: str, **spec: Any) -> dict[str, Any]:
         if obs["event"] in ("connect", "connect_error", "timeout"):
             return obs
     return {"event": "none"}
+
+
+async def run_node_script(script: Path, url: str, **spec: Any) -> list[dict[str, Any]]:
+    """Run a test's own Node script (``node script '{"url", **spec}'``) that prints one JSON
+    observation per line; returns them in order. ``spec["overallMs"]`` (default 20000)
+    bounds its run, plus 10 s.
+
+    Raises:
+        RuntimeError: node exited with a non-zero status (its stderr in the message).
+    """
+    payload = json.dumps({"url": url, **spec})
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(script), payload,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(),
+                                            spec.get("overallMs", 20000) / 1000 + 10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"node exited {proc.returncode}: {stderr.decode()}")
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import socketio
 
 from siomw_core import Config, CoreSettings, Siomw, attach
 from siomw_core.testing import close_client, connect_result, serve
+from tests.jsclient import run_node_script
 from tests.plugins.jwt.helpers import TABLE
 
 SESSION_JS = Path(__file__).with_name("session_client.mjs")
@@ -140,13 +140,4 @@ def recorder(sock: socketio.AsyncClient, name: str, namespace: str = "/"
 
 async def js_session(url: str, **spec: Any) -> list[dict[str, Any]]:
     """Run ``session_client.mjs`` with ``spec``; its observations in order."""
-    payload = json.dumps({"url": url, **spec})
-    proc = await asyncio.create_subprocess_exec(
-        "node", str(SESSION_JS), payload,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(),
-                                            spec.get("overallMs", 20000) / 1000 + 10)
-    if proc.returncode != 0:
-        raise RuntimeError(f"node exited {proc.returncode}: {stderr.decode()}")
-    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    return await run_node_script(SESSION_JS, url, **spec)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import socketio
 
 from siomw_core import Config, CoreSettings, Siomw, attach
 from siomw_core.testing import serve
+from tests.jsclient import run_node_script
 
 EVENTS_JS = Path(__file__).with_name("events_client.mjs")
 MESSAGE = "Rate limit exceeded"
@@ -96,13 +96,4 @@ def outcomes(replies: list[Any]) -> tuple[int, int]:
 
 async def js_events(url: str, **spec: Any) -> list[dict[str, Any]]:
     """Run ``events_client.mjs`` with ``spec``; its observations in order."""
-    payload = json.dumps({"url": url, **spec})
-    proc = await asyncio.create_subprocess_exec(
-        "node", str(EVENTS_JS), payload,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(),
-                                            spec.get("overallMs", 20000) / 1000 + 10)
-    if proc.returncode != 0:
-        raise RuntimeError(f"node exited {proc.returncode}: {stderr.decode()}")
-    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    return await run_node_script(EVENTS_JS, url, **spec)
