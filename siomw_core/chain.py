@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ class _Run:
         self.chain = chain
         self.subject = subject
         self.endpoint_name = endpoint_name
-        self.task = asyncio.current_task()  # the task the deadline cancels
+        self.task = _current_task()  # the task the deadline cancels (None: a sync server)
         self.timed_out = False
         self.over = False  # decided: nothing may start the endpoint any more
         # the deadline's clock when it stops while the endpoint runs (``untimed``)
@@ -110,10 +111,64 @@ class _Run:
         self.task.cancel()
 
 
+def _current_task() -> asyncio.Task[Any] | None:
+    """The running task; None when no event loop runs (a sync server's ``drive``)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+class _SyncRun(_Run):
+    """A run driven without an event loop (a sync server): nothing can cancel a thread, so
+    the deadline is read at each checkpoint the async runner checks for a swallowed
+    cancel: when a member calls ``call_next``, when it returns, when the endpoint returns.
+    What ran past the deadline is discarded and the run refuses ``middleware_timeout``; the
+    connect level also answers the client at the deadline itself (its overdue timer)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
+        self._state: bool | None = False  # True: passed; None: converted (or no deadline)
+        super().__init__(chain, subject, endpoint_name)
+        self.loop = _MONOTONIC  # type: ignore[assignment]
+
+    @property  # type: ignore[override]
+    def timed_out(self) -> bool:
+        state = self._state
+        if state is not False:
+            return bool(state)
+        if self.endpoint_since is not None:  # an untimed endpoint runs: its time is its own
+            return False
+        if time.monotonic() - self.started - self.endpoint_time >= self.seconds:
+            self._state = True
+            return True
+        return False
+
+    @timed_out.setter
+    def timed_out(self, value: bool) -> None:
+        if value:
+            self._state = True
+        elif self._state:  # converted into the refusal once: later checkpoints pass
+            self._state = None
+
+    def resume(self) -> None:
+        """Nothing to re-arm: the clock is read at the next checkpoint."""
+
+
+class _Monotonic:
+    """``loop.time()`` for a run without a loop."""
+
+    time = staticmethod(time.monotonic)
+
+
+_MONOTONIC = _Monotonic()
+
+
 def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     """Turn an exception raised by ``name`` into the refusal outer members will see."""
     if isinstance(exc, asyncio.CancelledError):
-        task = asyncio.current_task()
+        task = _current_task()
         if run.timed_out and task is run.task:
             run.timed_out = False  # converted once, at the innermost member of the run's task
             if task is not None and task.cancelling():
@@ -196,7 +251,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
         if state != _NOT_CALLED:
             raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
         state = _RUNNING
-        task = asyncio.current_task()
+        task = _current_task()
         if task is not here:
             inner = task
         try:
@@ -211,7 +266,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
 
     error: BaseException | None = None
     try:
-        await member.func(run.subject, call_next)
+        await member.call(run.subject, call_next)
     except BaseException as exc:
         error = exc
     exited = True
@@ -345,6 +400,16 @@ async def run_chain(
             passed (``middleware_timeout``).
         asyncio.CancelledError: the run was cancelled from outside.
     """
+    if _current_task() is None and timeout is not None:  # a sync server: no timers
+        sync = _SyncRun(chain, subject, endpoint_name)
+        sync.seconds = timeout.timeout if isinstance(timeout, Deadlines) else timeout
+        sync.started = time.monotonic()
+        sync.untimed = not endpoint_timed
+        try:
+            await _step(sync, 0, endpoint, None)
+        finally:
+            sync.over = True
+        return
     run = _Run(chain, subject, endpoint_name)
     if timeout is None:
         try:

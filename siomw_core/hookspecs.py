@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .config import CoreSettings
     from .middleware import Middleware
+    from .runtime import Runtime
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -43,15 +44,21 @@ def siomw_config_schema() -> type[BaseModel] | None:
 
 @hookspec
 def siomw_middlewares(  # type: ignore[empty-body]
-    config: Any, settings: CoreSettings
+    config: Any, settings: CoreSettings, runtime: Runtime
 ) -> Sequence[Middleware]:
     """Return the middlewares this plugin contributes, at any level.
 
-    Called once at startup, after configuration is validated.
+    Called once at startup, after configuration is validated. An implementation takes the
+    arguments it needs, by name (pluggy passes only those): ``(config, settings)`` is
+    enough for a plugin that runs the same on every server kind.
 
     Args:
         config: an instance of the model from :func:`siomw_config_schema` (or None).
         settings: the validated core settings (``strict``, ``connect_timeout``, ...).
+        runtime: the server kind's services (:class:`~siomw_core.runtime.Runtime`):
+            ``runtime.blocking`` is True on a sync ``socketio.Server``, where the members
+            run in the request's thread and must call blocking APIs; ``call_later`` and
+            ``spawn`` for timers and background work on every kind.
 
     Returns:
         The plugin's :class:`~siomw_core.Middleware` specs; each declares its name, level,

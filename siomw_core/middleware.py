@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
@@ -102,6 +102,16 @@ class Middleware:
     preflight: bool = False
     requirements: Callable[[str, str], Sequence[Requirement]] | None = None
     configured_events: Callable[[str], Iterable[str]] | None = None
+    #: what the runner awaits: ``func`` itself, or, for a plain ``def`` (sync servers), a
+    #: coroutine function calling it with a blocking ``call_next`` (:func:`_blocking`)
+    call: Callable[[Any, CallNext], Awaitable[None]] = field(init=False, repr=False,
+                                                             compare=False)
+
+    @property
+    def blocking(self) -> bool:
+        """True for a plain ``def`` member: it runs on sync servers only (``socketio.Server``
+        calls it in the request's thread; on an event loop it would block every client)."""
+        return self.call is not self.func
 
     def __post_init__(self) -> None:
         """Check the declarations.
@@ -121,10 +131,14 @@ class Middleware:
             raise TypeError(f"middleware {self.name!r}: func is not callable")
         shape = f"async def {self.name}({SUBJECTS.get(self.level, 'socket')}, call_next)"
         call = type(self.func).__call__ if not inspect.isfunction(self.func) else None
-        if not (inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call)):
+        if inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call):
+            object.__setattr__(self, "call", self.func)
+        elif inspect.isfunction(self.func) or inspect.ismethod(self.func) or call is not None:
+            object.__setattr__(self, "call", _blocking(self.func))
+        else:
             raise TypeError(
-                f"middleware {self.name!r}: func must be a coroutine function "
-                f"({shape}), got {self.func!r}"
+                f"middleware {self.name!r}: func must be a function ({shape}, or a plain "
+                f"def on a sync server), got {self.func!r}"
             )
         problem = _two_positional(self.func)
         if problem is not None:
@@ -150,3 +164,21 @@ class Middleware:
     def applies_to(self, namespace: str) -> bool:
         """Whether this member belongs in ``namespace``'s chain."""
         return self.namespaces is None or namespace in self.namespaces
+
+
+def _blocking(func: Callable[[Any, Callable[[], None]], Any]
+              ) -> Callable[[Any, CallNext], Awaitable[None]]:
+    """A plain ``def fn(subject, call_next)`` as the runner awaits it: ``call_next()`` runs
+    the rest of the chain to its end in the same thread (:func:`~siomw_core.drive.drive`),
+    returning None or raising the refusal, as the async ``call_next`` does."""
+    from .drive import drive
+
+    async def call(subject: Any, call_next: CallNext) -> None:
+        def blocking_next() -> None:
+            drive(call_next())
+
+        result = func(subject, blocking_next)
+        if inspect.isawaitable(result):  # a callable object returning an awaitable
+            await result
+
+    return call

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from .config import Config
 from .config import _validate as validate_partial
 from .errors import ConfigError, PluginLoadError
 from .middleware import Middleware
+from .runtime import AsyncRuntime, Runtime
 from .secrets import PROCESS, Secrets, building
 
 __all__ = ["PluginRecord", "Registry"]
@@ -106,8 +107,12 @@ class Registry:
         entry_points: bool = True,
         diagnose: bool = False,
         discover_only: bool = False,
+        runtime: Runtime | None = None,
     ) -> None:
         self.config = config
+        #: the server kind's services handed to ``siomw_middlewares`` (an async one when
+        #: no server is known: ``siomw chain`` and ``siomw plugins``)
+        self.runtime: Runtime = runtime if runtime is not None else AsyncRuntime()
         self.diagnose = diagnose or discover_only
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
@@ -245,7 +250,7 @@ class Registry:
         plugin = self.pm.get_plugin(name)
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin is plugin:
-                return impl.function
+                return _by_name(impl)
         return None
 
     def _validate(self, record: PluginRecord) -> list[str]:
@@ -278,7 +283,8 @@ class Registry:
             return
         try:
             with building(self.secrets):
-                specs = list(build(config=record.options, settings=self.config.core))
+                specs = list(build(config=record.options, settings=self.config.core,
+                                   runtime=self.runtime))
             for spec in specs:
                 if not isinstance(spec, Middleware):
                     raise TypeError(f"siomw_middlewares returned {spec!r}, not a Middleware")
@@ -307,6 +313,17 @@ class Registry:
     def plugins(self) -> Iterable[PluginRecord]:
         """Every plugin seen, enabled or not, by name."""
         return sorted(self.records.values(), key=lambda r: r.name)
+
+
+def _by_name(impl: pluggy.HookImpl) -> Callable[..., Any]:
+    """``impl`` called as pluggy calls it: with only the hook arguments it declares, so that
+    an implementation written before an argument was added keeps working."""
+    function, names = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return function(**{name: kwargs[name] for name in names if name in kwargs})
+
+    return call
 
 
 def _with_plugin(spec: Middleware, plugin: str) -> Middleware:
