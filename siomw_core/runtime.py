@@ -68,6 +68,16 @@ class Runtime:
         is logged with ``fn``'s name, never lost."""
         raise NotImplementedError
 
+    async def disconnect(self, sid: str, namespace: str) -> None:
+        """Disconnect ``sid`` from ``namespace`` (python-socketio's ``disconnect``: the
+        client gets a DISCONNECT packet, the disconnect handler runs)."""
+        raise NotImplementedError
+
+    async def emit(self, event: str, data: Any, *, to: str, namespace: str) -> None:
+        """Emit ``event`` with ``data`` to the sid ``to`` on this process only (python-
+        socketio's ``emit(..., ignore_queue=True)``)."""
+        raise NotImplementedError
+
 
 class AsyncRuntime(Runtime):
     """:class:`Runtime` of a ``socketio.AsyncServer``: the running event loop.
@@ -76,8 +86,9 @@ class AsyncRuntime(Runtime):
         kind: the server's ``async_mode``.
     """
 
-    def __init__(self, kind: str = "asgi") -> None:
-        self.kind = kind
+    def __init__(self, server: Any = None, kind: str | None = None) -> None:
+        self.server = server
+        self.kind = kind or str(getattr(server, "async_mode", None) or "asgi")
         self._tasks: set[asyncio.Task[Any]] = set()  # referenced until done (the loop
         # keeps only weak references to tasks)
 
@@ -104,6 +115,14 @@ class AsyncRuntime(Runtime):
             task = asyncio.ensure_future(result)
             self._tasks.add(task)
             task.add_done_callback(self._finished)
+
+    async def disconnect(self, sid: str, namespace: str) -> None:
+        """``await server.disconnect(sid, namespace=namespace)``."""
+        await self.server.disconnect(sid, namespace=namespace)
+
+    async def emit(self, event: str, data: Any, *, to: str, namespace: str) -> None:
+        """``await server.emit(event, data, to=to, namespace=namespace, ignore_queue=True)``."""
+        await self.server.emit(event, data, to=to, namespace=namespace, ignore_queue=True)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -162,6 +181,14 @@ class SyncRuntime(Runtime):
         """Run ``fn(*args)`` in a background task of the server's async mode, a coroutine
         function's coroutine driven to completion there."""
         self.server.start_background_task(self._run, fn, args)
+
+    async def disconnect(self, sid: str, namespace: str) -> None:
+        """``server.disconnect(sid, namespace=namespace)``, in the calling thread."""
+        self.server.disconnect(sid, namespace=namespace)
+
+    async def emit(self, event: str, data: Any, *, to: str, namespace: str) -> None:
+        """``server.emit(event, data, to=to, namespace=namespace, ignore_queue=True)``."""
+        self.server.emit(event, data, to=to, namespace=namespace, ignore_queue=True)
 
     def _run(self, fn: Callback, args: tuple[Any, ...]) -> None:
         try:
