@@ -133,7 +133,7 @@ class _SyncRun(_Run):
         super().__init__(chain, subject, endpoint_name)
         self.loop = _MONOTONIC  # type: ignore[assignment]
 
-    @property  # type: ignore[override]
+    @property
     def timed_out(self) -> bool:
         state = self._state
         if state is not False:

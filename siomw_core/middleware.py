@@ -134,7 +134,7 @@ class Middleware:
         if inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call):
             object.__setattr__(self, "call", self.func)
         elif inspect.isfunction(self.func) or inspect.ismethod(self.func) or call is not None:
-            object.__setattr__(self, "call", _blocking(self.func))
+            object.__setattr__(self, "call", _blocking(self.func))  # type: ignore[arg-type]
         else:
             raise TypeError(
                 f"middleware {self.name!r}: func must be a function ({shape}, or a plain "

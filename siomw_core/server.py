@@ -26,29 +26,55 @@ from typing import Any, overload
 import socketio
 
 from .adapters.async_server import AsyncServerAdapter
+from .adapters.base import ServerAdapter
+from .adapters.sync_server import SyncServerAdapter
 from .config import Config, load_config
 from .describe import describe, handlers
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
 from .levels.engine import EngineApp, watch_unwrapped
 from .levels.event import EventLevel
-from .middleware import ConnectMiddleware, Level, Middleware
+from .middleware import SUBJECTS, ConnectMiddleware, Level, Middleware
 from .ordering import Placed, order_chain
 from .proxies import TrustedProxies
 from .registrars import Decorator, Engine, Namespace, register
 from .registrars import Event as EventRegistrar
 from .registry import Registry
+from .runtime import Runtime
 
 __all__ = ["Siomw", "attach"]
 
 log = logging.getLogger("siomw")
 
 
+def server_adapter(server: Any) -> ServerAdapter:
+    """The adapter of ``server``'s kind: ``socketio.AsyncServer`` (ASGI, aiohttp),
+    ``socketio.Server`` (WSGI threads, gevent, eventlet), or a ``flask_socketio.SocketIO``
+    (its ``server``, a ``socketio.Server``, made by ``SocketIO(app)`` or ``init_app``).
+
+    Raises:
+        TypeError: none of these, or a ``SocketIO`` whose ``init_app`` has not run yet.
+    """
+    if isinstance(server, socketio.AsyncServer):
+        return AsyncServerAdapter(server)
+    if isinstance(server, socketio.Server):
+        return SyncServerAdapter(server)
+    if type(server).__module__.startswith("flask_socketio") and hasattr(server, "server"):
+        if server.server is None:
+            raise TypeError("siomw: this flask_socketio.SocketIO has no server yet: attach "
+                            "after SocketIO(app) or socketio.init_app(app)")
+        return server_adapter(server.server)
+    raise TypeError(f"siomw attaches to a socketio.AsyncServer, a socketio.Server or a "
+                    f"flask_socketio.SocketIO, not {type(server).__name__}")
+
+
 class Siomw:
-    """Middleware chains for one ``socketio.AsyncServer``, from plugins and from code.
+    """Middleware chains for one python-socketio server, from plugins and from code.
 
     Args:
-        sio: the server to attach to.
+        sio: the server to attach to: ``socketio.AsyncServer`` (ASGI, aiohttp),
+            ``socketio.Server`` (WSGI under threads or gevent) or a
+            ``flask_socketio.SocketIO`` (its ``server``).
         config: a :class:`Config`, or a path to ``siomw.toml`` / ``pyproject.toml``;
             ``None`` looks for ``$SIOMW_CONFIG``, ``./siomw.toml``, then embedded defaults.
         local_plugins: plugins registered in code, as ``(name, module_or_object)`` pairs,
@@ -65,14 +91,17 @@ class Siomw:
 
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        sio: socketio.AsyncServer | socketio.Server | Any,
         *,
         config: Config | str | os.PathLike[str] | None = None,
         local_plugins: Sequence[tuple[str, object]] = (),
         entry_points: bool = True,
         **core: Any,
     ) -> None:
-        self.sio = sio
+        adapter = server_adapter(sio)
+        self.sio = sio = adapter.sio
+        #: the server kind's services (timers, background work, ``blocking``)
+        self.runtime: Runtime = adapter.runtime
         # keyword overrides are validated like any source and never change a Config passed
         # in; every problem (core keys, keywords, plugin tables) is raised by the registry
         if not isinstance(config, Config):
@@ -80,7 +109,8 @@ class Siomw:
         else:
             config = config.with_overrides(core)
         self.config = config
-        self.registry = Registry(config, local_plugins=local_plugins, entry_points=entry_points)
+        self.registry = Registry(config, local_plugins=local_plugins, entry_points=entry_points,
+                                 runtime=self.runtime)
         self._own: list[Middleware] = []
         self._chains: dict[str | None, tuple[Middleware, ...]] = {}
         self._engine_chains: dict[bool, tuple[Middleware, ...]] = {}
@@ -89,11 +119,12 @@ class Siomw:
         self._event_named: frozenset[str] | None = None
         self._warned: set[str] = set()
         self.proxies = TrustedProxies(config.core.trusted_proxies, config.core.forwarded_headers)
-        self.connect_level = ConnectLevel(sio, self.connect_chain, config.core.connect_timeout,
-                                          self.proxies, guarded=self._named_namespaces)
+        self.connect_level = ConnectLevel(adapter, self.connect_chain,
+                                          config.core.connect_timeout, self.proxies,
+                                          guarded=self._named_namespaces)
         self.connect_level.install()
         settings = config.core
-        self.event_level = EventLevel(AsyncServerAdapter(sio), self.event_chain,
+        self.event_level = EventLevel(adapter, self.event_chain,
                                       self.connect_level.sockets, settings.event_timeout,
                                       settings.event_error_event, settings.strict)
         self.event_level.install(sio)
@@ -101,7 +132,8 @@ class Siomw:
         self.engine = Engine(self)
         #: Node's ``socket.use`` for every socket of the main namespace: ``mw.event.use(fn)``
         self.event = EventRegistrar(self, "/")
-        watch_unwrapped(sio, self.engine_chain)  # socketio.ASGIApp(sio) served: say so
+        if not self.runtime.blocking:  # the engine helper replaces this with the seam
+            watch_unwrapped(sio, self.engine_chain)  # socketio.ASGIApp(sio) served: say so
         self.check()  # a cycle is a startup error, not a connect error
 
     # registering -----------------------------------------------------------------------
@@ -180,7 +212,12 @@ class Siomw:
 
         Raises:
             OrderingError: it would make a chain unorderable; nothing is added.
+            TypeError: a plain ``def`` member on an async server (it would block the event
+                loop; plain ``def`` middlewares are for sync servers).
         """
+        problem = self._kind_problem(spec)
+        if problem:
+            raise TypeError(problem)
         self._own.append(spec)
         self._forget()
         try:  # cycles now; absent references when the chains are checked or first composed
@@ -207,10 +244,30 @@ class Siomw:
         """Every middleware of ``level``: plugins' first, then the application's."""
         return [*self.registry.middlewares(level), *(m for m in self._own if m.level == level)]
 
+    def _kind_problem(self, spec: Middleware) -> str | None:
+        """Why ``spec`` cannot run on this server's kind (None: it can)."""
+        if spec.blocking and not self.runtime.blocking:
+            where = f"plugin {spec.plugin!r}" if spec.plugin else "your code"
+            return (f"middleware {spec.name!r} ({where}) is a plain def, but "
+                    f"{type(self.sio).__name__} runs an event loop it would block: write "
+                    f"async def {spec.name}({SUBJECTS[spec.level]}, call_next) (plain def "
+                    f"middlewares are for a sync socketio.Server)")
+        return None
+
     def check(self) -> None:
         """Compose every chain now: a cycle, or in strict mode an absent reference, raises
         :class:`OrderingError`; absent references are warned about (once). ``asgi_app()``
-        and ``siomw serve`` call it; chains are otherwise composed on first use."""
+        and ``siomw serve`` call it; chains are otherwise composed on first use.
+
+        Raises:
+            OrderingError: as above.
+            ConfigError: a plugin's member cannot run on this server's kind (a plain
+                ``def`` on an async server).
+        """
+        for spec in self.registry.middlewares():
+            problem = self._kind_problem(spec)
+            if problem:
+                raise ConfigError(f"siomw: {problem}")
         for namespace in self.namespaces():
             self.placed("connect", namespace)
             self.placed("event", namespace)

@@ -1,36 +1,39 @@
-"""The event-dispatch seam of ``socketio.AsyncServer`` (python-socketio 5.18).
+"""The seams of ``socketio.AsyncServer`` (python-socketio 5.18), under ASGI and aiohttp.
 
-Every private attribute of the async server that the event level touches is here, so that
-another server kind (the sync ``socketio.Server``, ``aiohttp``) adds an adapter, not a
-second event level (``reference/python-socketio-internals.md`` §1.3, §3.2):
+Every private attribute of the async server that the connect and event levels touch is here
+or in ``base.py`` (what both kinds share), so that the levels do not know which kind they
+run on (``reference/python-socketio-internals.md`` §1.3, §3.2):
 
+- ``_handle_connect`` / ``_trigger_event`` / ``_send_packet`` / ``_send_eio_packet``: the
+  connect level replaces them on the instance (:meth:`replace`; the same seam as
+  ``sio.instrument()`` uses) and calls the originals (:meth:`original`);
+- ``manager.pre_connect`` / ``connect`` / ``disconnect`` and ``_handle_disconnect``:
+  awaited;
 - ``_handle_event_internal(server, sid, eio_sid, data, namespace, id)``: called by
   ``_handle_event`` once the sid is known to be connected, inside the background task
-  python-socketio starts per event when ``async_handlers`` (the default); it calls
-  ``_trigger_event`` and sends the ACK from the return value. siomw replaces it on the
-  instance, and sends the ACK the same way (``None`` -> ``[]``, a tuple -> its items,
-  else ``[value]``; ``not_handled`` -> no ACK).
-- ``_handle_event(eio_sid, namespace, id, data)``: the first step of an EVENT packet; it
-  reads ``data[0]`` before anything checks ``data`` (``427"abc"`` would run event ``"a"``,
-  ``425[]`` and ``426{}`` raise IndexError / KeyError there and leave a traceback and an
-  unanswered ack). siomw replaces it on the instance: a packet whose data is not a
-  non-empty list with a string first goes straight to ``dispatch`` (which refuses it with
-  ``invalid_event``), every other packet to python-socketio's own ``_handle_event``.
-- ``_trigger_event(event, namespace, sid, *args)``: calls the handler. It is called
-  through the instance attribute, so the connect level's wrapper (disconnect callbacks)
-  and ``sio.instrument()`` stay in the path.
-- ``handlers`` / ``namespace_handlers`` / ``reserved_events`` / ``not_handled``: resolved
-  in ``_get_event_handler``'s and ``_get_namespace_handler``'s order to tell the chain
-  which handler will run.
+  python-socketio starts per event when ``async_handlers`` (the default); siomw replaces it
+  on the instance, and sends the ACK the same way (``None`` -> ``[]``, a tuple -> its
+  items, else ``[value]``; ``not_handled`` -> no ACK);
+- ``_handle_event(eio_sid, namespace, id, data)``: reads ``data[0]`` before anything
+  checks ``data`` (``427"abc"`` would run event ``"a"``; ``425[]`` raises); siomw replaces
+  it so that a malformed packet goes straight to the dispatch, which refuses it.
+
+A connection attempt runs in its own task (the engine keeps reading its socket meanwhile),
+and a chain that ignores its cancellation is refused from outside :attr:`overdue_grace`
+seconds after its deadline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import socketio
 from socketio import packet
+
+from ..runtime import AsyncRuntime
+from .base import ServerAdapter, ack_data, well_formed
 
 __all__ = ["AsyncServerAdapter", "Dispatch", "well_formed"]
 
@@ -40,25 +43,61 @@ __all__ = ["AsyncServerAdapter", "Dispatch", "well_formed"]
 Dispatch = Callable[[str, str, Any, str, "int | None"], Awaitable[None]]
 
 
-def well_formed(data: Any) -> bool:
-    """Whether an EVENT packet's data is ``[name, *args]`` with a string ``name`` (the
-    Socket.IO protocol's EVENT payload, "a non-empty array whose first element is the
-    event name"); the name may still be a reserved one."""
-    return type(data) is list and bool(data) and type(data[0]) is str
+class AsyncServerAdapter(ServerAdapter):
+    """The levels' view of one ``socketio.AsyncServer``.
 
+    Raises:
+        TypeError: ``sio`` is not a ``socketio.AsyncServer``.
+    """
 
-class AsyncServerAdapter:
-    """The event level's view of one ``socketio.AsyncServer``."""
-
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, runtime: AsyncRuntime | None = None) -> None:
         if not isinstance(sio, socketio.AsyncServer):
-            raise TypeError(
-                f"siomw's event level needs a socketio.AsyncServer, got {type(sio).__name__}"
-            )
-        self.sio = sio
-        self.not_handled: object = sio.not_handled
-        self.reserved: frozenset[str] = frozenset(sio.reserved_events)
+            raise TypeError(f"expected a socketio.AsyncServer, got {type(sio).__name__}")
+        super().__init__(sio, runtime or AsyncRuntime(sio))
+        self._tasks: set[asyncio.Task[None]] = set()
 
+    # replacing the server's own methods ----------------------------------------------
+    def original(self, name: str) -> Callable[..., Awaitable[Any]]:
+        """The server's own coroutine method ``name`` (before :meth:`replace`)."""
+        return getattr(self.sio, name)  # type: ignore[no-any-return]
+
+    def replace(self, name: str, func: Callable[..., Awaitable[Any]]) -> None:
+        """Make the instance call ``func`` (a coroutine function) for its method ``name``."""
+        setattr(self.sio, name, func)
+
+    # the manager and the server, awaited ----------------------------------------------
+    async def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
+        """Register a sid for ``eio_sid`` on ``namespace`` before it is accepted."""
+        return await self.sio.manager.pre_connect(eio_sid, namespace)  # type: ignore[no-any-return]
+
+    async def manager_connect(self, sid: str, namespace: str) -> None:
+        """Mark ``sid`` connected: it joins its rooms and receives broadcasts."""
+        await self.sio.manager.connect(sid, namespace)
+
+    async def manager_disconnect(self, sid: str, namespace: str) -> None:
+        """Forget ``sid`` on this process (``ignore_queue``: nothing goes to other hosts)."""
+        await self.sio.manager.disconnect(sid, namespace, ignore_queue=True)
+
+    async def handle_disconnect(self, eio_sid: str, namespace: str, reason: str) -> None:
+        """Run python-socketio's disconnect of ``eio_sid`` on ``namespace``."""
+        await self.sio._handle_disconnect(eio_sid, namespace, reason)
+
+    async def start_attempt(self, attempt: Coroutine[Any, Any, None], timeout: float,
+                            overdue: Callable[[float], None]) -> None:
+        """Run a connection attempt in a task of its own; call ``overdue(grace)`` if it
+        still runs ``timeout + overdue_grace`` seconds from now."""
+        task = asyncio.create_task(attempt)
+        self._tasks.add(task)
+        grace = self.overdue_grace
+        handle = asyncio.get_running_loop().call_later(timeout + grace, overdue, grace)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            handle.cancel()
+
+        task.add_done_callback(finished)
+
+    # the event level ------------------------------------------------------------------
     def install(self, dispatch: Dispatch) -> None:
         """Route every incoming event of a connected sid to ``dispatch``: well-formed ones
         through python-socketio's ``_handle_event`` (its log line, its background task),
@@ -85,76 +124,16 @@ class AsyncServerAdapter:
         sio._handle_event_internal = handle_event_internal
         sio._handle_event = guarded_handle_event
 
-    def handler(self, event: str, namespace: str) -> Callable[..., Any] | None:
-        """The handler ``_trigger_event`` will call for ``event`` on ``namespace`` (None:
-        nothing handles it); :meth:`route`'s third item."""
-        found = self.route(event, namespace)
-        return found[2] if found is not None else None
-
-    def route(self, event: str, namespace: str
-              ) -> tuple[str, str, Callable[..., Any]] | None:
-        """``(namespace, event, handler)`` as the handler python-socketio will call for
-        ``event`` on ``namespace`` is registered: ``("/", "*", h)`` for ``@sio.on("*")``,
-        ``("*", "chat", h)`` for ``@sio.on("chat", namespace="*")``, ``("*", "chat",
-        on_chat)`` for an ``AsyncNamespace`` registered for ``"*"``. None: nothing
-        handles it.
-
-        python-socketio's order: ``handlers[ns][event]`` -> ``handlers[ns]["*"]`` ->
-        ``handlers["*"][event]`` -> ``handlers["*"]["*"]`` (the catch-alls not for reserved
-        events) -> ``namespace_handlers[ns]`` / ``["*"]`` (its bound ``on_<event>``, None
-        when the class has none).
-        """
-        handlers = self.sio.handlers
-        for registered in (namespace, "*"):
-            here = handlers.get(registered)
-            if here is None:
-                continue
-            found = here.get(event)
-            if found is not None:
-                return registered, event, found
-            if "*" in here and event not in self.reserved:
-                return registered, "*", here["*"]
-        classes = self.sio.namespace_handlers
-        registered = namespace if namespace in classes else "*"
-        instance = classes.get(registered)
-        method = getattr(instance, "on_" + event, None) if instance is not None else None
-        return (registered, event, method) if method is not None else None
-
     async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any:
         """Call the handler as python-socketio does; returns its value or ``not_handled``."""
         return await self.sio._trigger_event(event, namespace, sid, *args)
 
     async def send_ack(self, eio_sid: str, namespace: str, ack_id: int, result: Any) -> None:
         """Answer the client's acknowledgement ``ack_id`` with a handler's ``result``."""
-        if result is None:
-            data: list[Any] = []
-        elif isinstance(result, tuple):
-            data = list(result)
-        else:
-            data = [result]
-        sio = self.sio
-        await sio._send_packet(eio_sid, sio.packet_class(packet.ACK, namespace=namespace,
-                                                         id=ack_id, data=data))
+        await self.sio._send_packet(eio_sid, self.sio.packet_class(
+            packet.ACK, namespace=namespace, id=ack_id, data=ack_data(result)))
 
     async def emit(self, sid: str, namespace: str, event: str, data: Any) -> None:
         """Emit ``event`` to ``sid`` only, on this server (not through a message queue)."""
         await self.sio.emit(event, data, to=sid, namespace=namespace, ignore_queue=True)
 
-    def connected(self, sid: str, namespace: str) -> bool:
-        """Whether ``sid`` is still connected to ``namespace``."""
-        return bool(self.sio.manager.is_connected(sid, namespace))
-
-    def handlers_of(self) -> Iterator[tuple[str, str, Callable[..., Any]]]:
-        """Every registered event handler as ``(namespace, event, handler)``: decorated
-        functions, then class-based namespaces' ``on_<event>`` methods (bound);
-        ``connect`` and ``disconnect`` left out."""
-        for namespace, events in self.sio.handlers.items():
-            for event, handler in events.items():
-                if event not in self.reserved:
-                    yield namespace, event, handler
-        for namespace, instance in self.sio.namespace_handlers.items():
-            for attr in sorted(dir(type(instance))):
-                if attr.startswith("on_") and attr[3:] not in self.reserved:
-                    method = getattr(instance, attr)
-                    if callable(method):
-                        yield namespace, attr[3:], method

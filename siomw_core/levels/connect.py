@@ -1,5 +1,7 @@
-"""The connect level: Node's ``io.use`` / ``io.of(ns).use`` on ``socketio.AsyncServer``.
+"""The connect level: Node's ``io.use`` / ``io.of(ns).use``, on every server kind.
 
+Written once against a server adapter (``adapters/async_server.py``, ``adapters/
+sync_server.py``: every private attribute of python-socketio it touches lives there).
 python-socketio 5.18 runs the connect handler inline in the engine's read loop, leaks the sid
 when the client leaves mid-handler, hangs on an exception and delivers broadcasts to sockets
 it has not accepted (``reference/python-socketio-internals.md`` §1-2). This module replaces
@@ -10,11 +12,12 @@ uses for ``_trigger_event``) so that, per CONNECT packet:
    namespace a middleware guards, as Node's ``io.of`` creates it); an unknown one is
    refused with ``{"message": "Invalid namespace"}``, the payload Node sends
    (python-socketio sends a bare string the JS client cannot read);
-2. the sid is pre-registered and the chain runs in its own task, so the engine keeps
-   reading and notices a client that leaves; no packet sent from elsewhere reaches the
-   pending socket, and what its own chain or connect handler emits to it (``to=sid``, a
-   room it joined, a broadcast) is held and sent right after its CONNECT, in order, or
-   dropped when it is refused;
+2. the sid is pre-registered and the chain runs in its own task (async servers: the
+   engine keeps reading and notices a client that leaves; sync servers: in the thread that
+   read the CONNECT, refused from a timer at the deadline if it still runs); no packet
+   sent from elsewhere reaches the pending socket, and what its own chain or connect
+   handler emits to it (``to=sid``, a room it joined, a broadcast) is held and sent right
+   after its CONNECT, in order, or dropped when it is refused;
 3. the chain's endpoint is the application's own connect handler (decorator or
    ``AsyncNamespace``), called as python-socketio would, after checking that the client is
    still there and after saving ``socket.data`` as the session;
@@ -28,15 +31,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-import socketio
 from socketio import packet
 from socketio.exceptions import ConnectionRefusedError as SioConnectionRefusedError
 
+from ..adapters.base import ServerAdapter
 from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
 from ..errors import CLIENT_GONE, Refusal, as_refusal, internal_error, middleware_timeout
@@ -47,9 +51,13 @@ __all__ = ["CLIENT_GONE", "ConnectLevel"]
 
 log = logging.getLogger("siomw")
 
+#: one decision per attempt (accepted, or refused by its chain or by the overdue timer,
+#: which on a sync server runs in another thread)
+_decide = threading.Lock()
+
 #: seconds past ``connect_timeout`` after which a chain that ignored its cancellation is
-#: refused from outside (its late result is then dropped)
-OVERDUE_GRACE = 1.0
+#: refused from outside, on servers that cancel (``ServerAdapter.overdue_grace``)
+OVERDUE_GRACE = ServerAdapter.overdue_grace
 
 
 class _ClientGone(Refusal):
@@ -93,12 +101,12 @@ class _PendingEio(str):
 
 
 class ConnectLevel:
-    """Connect chains installed on one ``socketio.AsyncServer``.
+    """Connect chains installed on one python-socketio server, of any kind.
 
     Args:
-        sio: the server; its ``_handle_connect``, ``_trigger_event``, ``_send_packet``,
-            ``_send_eio_packet`` and its manager's ``get_participants`` are wrapped on the
-            instance.
+        adapter: the server's seams; its ``_handle_connect``, ``_trigger_event``,
+            ``_send_packet``, ``_send_eio_packet`` and its manager's ``get_participants``
+            are replaced on the instance.
         chain_for: returns the composed chain of a namespace (outermost first).
         timeout: the chain deadline in seconds (config ``connect_timeout``).
         proxies: the trusted proxies (config ``trusted_proxies``) for ``handshake.address``.
@@ -108,31 +116,27 @@ class ConnectLevel:
 
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        adapter: ServerAdapter,
         chain_for: Callable[[str], Sequence[Middleware]],
         timeout: float,
         proxies: TrustedProxies | None = None,
         guarded: Callable[[], Collection[str]] = frozenset,
     ) -> None:
-        if not isinstance(sio, socketio.AsyncServer):
-            raise TypeError(
-                f"siomw's connect level needs a socketio.AsyncServer, got {type(sio).__name__}"
-            )
-        self.sio = sio
+        self.adapter = adapter  # its kind's awaitable methods (see adapters/)
+        self.sio = adapter.sio
         self.chain_for = chain_for
         self.timeout = timeout
         self.proxies = proxies
         self.guarded = guarded
         #: sid -> attempt, from pre_connect until it is accepted or refused
         self.pending: dict[str, _Attempt] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._on_disconnect: dict[tuple[str, str], list[DisconnectCallback]] = {}
         #: sid -> the Socket of every accepted connection, until its disconnect: the event
         #: level hands the same object to every event of that sid
         self.sockets: dict[str, Socket] = {}
-        self._trigger_event = sio._trigger_event
-        self._send_packet = sio._send_packet
-        self._send_eio_packet = sio._send_eio_packet
+        self._trigger_event = adapter.original("_trigger_event")
+        self._send_packet = adapter.original("_send_packet")
+        self._send_eio_packet = adapter.original("_send_eio_packet")
 
     def install(self) -> None:
         """Wrap the server instance; idempotent per server."""
@@ -145,14 +149,15 @@ class ConnectLevel:
                 "siomw: always_connect=True is ignored: CONNECT is sent once the connect chain "
                 "and handler accepted, so that a refusal reaches clients as CONNECT_ERROR"
             )
-        sio._handle_connect = self._handle_connect
-        sio._trigger_event = self._trigger_with_callbacks
-        sio._send_packet = self._send_packet_held
-        sio._send_eio_packet = self._send_eio_packet_held
-        self._wrap_manager(sio.manager)
+        adapter = self.adapter
+        adapter.replace("_handle_connect", self._handle_connect)
+        adapter.replace("_trigger_event", self._trigger_with_callbacks)
+        adapter.replace("_send_packet", self._send_packet_held)
+        adapter.replace("_send_eio_packet", self._send_eio_packet_held)
+        adapter.wrap_participants(self._participants)
 
-    def _wrap_manager(self, manager: Any) -> None:
-        participants = manager.get_participants
+    def _participants(self, participants: Callable[..., Iterator[tuple[str, str]]]
+                      ) -> Callable[..., Iterator[tuple[str, str]]]:
         pending = self.pending
 
         def get_participants(namespace: str, room: Any) -> Iterator[tuple[str, str]]:
@@ -167,7 +172,7 @@ class ConnectLevel:
                 else:  # not yet accepted: held for its own chain, dropped for the rest
                     yield sid, _PendingEio(eio_sid, attempt if attempt is own else None)
 
-        manager.get_participants = get_participants
+        return get_participants
 
     # python-socketio seams -----------------------------------------------------------
     async def _send_eio_packet_held(self, eio_sid: str, eio_pkt: Any) -> None:
@@ -203,78 +208,70 @@ class ConnectLevel:
                 await _call_all(callbacks, reason)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        sio = self.sio
+        adapter = self.adapter
         namespace = namespace or "/"
         sid = None
-        if (
-            namespace in sio.handlers
-            or namespace in sio.namespace_handlers
-            or sio.namespaces == "*"
-            or namespace in sio.namespaces
-            or namespace in self.guarded()
-        ):
-            sid = await sio.manager.pre_connect(eio_sid, namespace)
+        if adapter.knows(namespace) or namespace in self.guarded():
+            sid = await adapter.pre_connect(eio_sid, namespace)
         if sid is None:
             # Node's answer for an unknown namespace; python-socketio also lands here for a
             # second CONNECT to a namespace this engine session already joined
-            joined = sio.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+            joined = adapter.joined(eio_sid, namespace)
             message = "Already connected to namespace" if joined else "Invalid namespace"
             await self._send(eio_sid, packet.CONNECT_ERROR, {"message": message}, namespace)
             return
-        environ = sio.environ.get(eio_sid)
-        engine_socket = sio.eio.sockets.get(eio_sid)
-        if environ is None or engine_socket is None:  # the engine session closed already
-            await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+        environ = adapter.environ(eio_sid)
+        if environ is None or adapter.engine_socket(eio_sid) is None:  # the session closed
+            await adapter.manager_disconnect(sid, namespace)
             return
         # python-socketio keeps a namespace's session for the engine session's life: a new
         # CONNECT must not see what an earlier connection on it stored (internals §4)
-        engine_socket.session.pop(namespace, None)
-        socket = Socket(sid, namespace, Handshake(environ, data, self.proxies), eio_sid, sio)
+        adapter.keep_session(eio_sid, namespace, None)
+        socket = Socket(sid, namespace, Handshake(environ, data, self.proxies), eio_sid,
+                        self.sio)
         attempt = self.pending[sid] = _Attempt(socket)
-        task = asyncio.create_task(self._connect(attempt, data))
-        self._tasks.add(task)
-        # a member that swallows the deadline's cancel must not leave the client waiting
-        overdue = asyncio.get_running_loop().call_later(
-            self.timeout + OVERDUE_GRACE, self._overdue, attempt
-        )
+        # a member that swallows the deadline's cancel (or, on a sync server, a thread that
+        # cannot be cancelled) must not leave the client waiting
+        await adapter.start_attempt(self._connect(attempt, data), self.timeout,
+                                    lambda late: self._overdue(attempt, late))
 
-        def finished(done: asyncio.Task[None]) -> None:
-            self._tasks.discard(done)
-            overdue.cancel()
-
-        task.add_done_callback(finished)
-
-    def _overdue(self, attempt: _Attempt) -> None:
+    def _overdue(self, attempt: _Attempt, late: float) -> None:
         socket = attempt.socket
-        log.error(
-            "siomw: the connect chain of %s on %s still runs %.1f s after its deadline (a "
-            "middleware ignores cancellation); refusing with middleware_timeout",
-            socket.sid, socket.namespace, OVERDUE_GRACE,
-        )
-        task = asyncio.create_task(self._refuse(attempt, middleware_timeout()))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if late:
+            log.error(
+                "siomw: the connect chain of %s on %s still runs %.1f s after its deadline "
+                "(a middleware ignores cancellation); refusing with middleware_timeout",
+                socket.sid, socket.namespace, late,
+            )
+        else:
+            log.error(
+                "siomw: the connect chain of %s on %s passed its deadline (a thread cannot "
+                "be cancelled: what it does later is discarded); refusing with "
+                "middleware_timeout", socket.sid, socket.namespace,
+            )
+        self.adapter.runtime.spawn(self._refuse, attempt, middleware_timeout())
 
     # one connection attempt ------------------------------------------------------------
     async def _connect(self, attempt: _Attempt, auth: Any) -> None:
         socket = attempt.socket
-        sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
-        _connecting.set(attempt)  # this task's context: what the chain emits is held
+        adapter = self.adapter
+        sid, namespace, eio_sid = socket.sid, socket.namespace, socket.eio_sid
+        # this context (the attempt's task, or the sync server's thread until the attempt
+        # ends): what the chain emits is held
+        token = _connecting.set(attempt)
 
         async def endpoint() -> None:
-            engine_socket = sio.eio.sockets.get(eio_sid)
             if attempt.answered:  # refused already by _overdue: what the client got
                 raise middleware_timeout()
-            if engine_socket is None or engine_socket.closed:
+            if not adapter.alive(eio_sid):
                 raise _ClientGone()
-            # what sio.save_session stores, without its sid -> eio_sid lookups
-            engine_socket.session[namespace] = socket.data
+            adapter.keep_session(eio_sid, namespace, socket.data)
             try:
                 await self._call_handler(socket, auth)
             except Refusal:
                 raise
             except Exception:
-                if self._alive(eio_sid):
+                if adapter.alive(eio_sid):
                     raise
                 # a consequence of the client leaving (save_session: KeyError('Session not
                 # found')), not a server failure: a quiet abandoned attempt
@@ -284,7 +281,7 @@ class ConnectLevel:
             attempt.handler_accepted = True  # a later refusal owes it a disconnect
             if attempt.answered:  # refused while the handler ran (overdue)
                 await self._pair(attempt)
-            if not self._alive(eio_sid):  # left while the handler ran: outer members see it
+            if not adapter.alive(eio_sid):  # left while the handler ran: outer members see it
                 raise _ClientGone()
 
         try:
@@ -299,11 +296,13 @@ class ConnectLevel:
             except Refusal as refusal:
                 await self._refuse(attempt, refusal)
                 return
-            if attempt.answered:  # refused already by _overdue; its handler is paired
+            with _decide:
+                refused = attempt.answered
+                attempt.accepted = not refused
+            if refused:  # refused already by _overdue; its handler is paired
                 if attempt.handler_accepted:
                     await self._pair(attempt)
                 return
-            attempt.accepted = True
             # before CONNECT is sent: the client may emit its first event as soon as it reads it
             self.sockets[sid] = socket
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
@@ -313,20 +312,23 @@ class ConnectLevel:
                 send = self._send_packet if is_sio else self._send_eio_packet
                 await send(eio_sid, pkt)
             self.pending.pop(sid, None)
-            await sio.manager.connect(sid, namespace)
+            await adapter.manager_connect(sid, namespace)
             if socket._on_disconnect:
                 self._on_disconnect[(namespace, sid)] = socket._on_disconnect
-            if not self._alive(eio_sid):
+            if not adapter.alive(eio_sid):
                 # it left between the chain's end and manager.connect: python-socketio's
                 # engine disconnect skipped the sid (not yet connected), so run it now, or
                 # the sid, its Socket and its callbacks would stay forever
-                await sio._handle_disconnect(eio_sid, namespace, sio.reason.TRANSPORT_CLOSE)
+                await adapter.handle_disconnect(eio_sid, namespace,
+                                                adapter.reason.TRANSPORT_CLOSE)
         except asyncio.CancelledError:
             await self._abandon(attempt)
             raise
         except Exception:  # a task's exception would go unretrieved: log and clean up
             log.exception("siomw: connect of %s to %s failed", sid, namespace)
             await self._abandon(attempt)
+        finally:
+            _connecting.reset(token)
 
     async def _call_handler(self, socket: Socket, auth: Any) -> None:
         """Call the application's connect handler the way python-socketio 5.18 does.
@@ -358,16 +360,16 @@ class ConnectLevel:
 
     async def _refuse(self, attempt: _Attempt, refusal: Refusal) -> None:
         socket = attempt.socket
-        sio, sid, namespace, eio_sid = socket.server, socket.sid, socket.namespace, socket.eio_sid
-        if attempt.answered or attempt.accepted:  # answered already (overdue, or accepted
-            return  # just as the deadline's grace ran out), or the chain ended late
-        attempt.answered = True
+        adapter = self.adapter
+        sid, namespace, eio_sid = socket.sid, socket.namespace, socket.eio_sid
+        with _decide:
+            decided = attempt.answered or attempt.accepted
+            attempt.answered = True
+        if decided:  # answered already (overdue, or accepted just as the deadline's grace
+            return  # ran out), or the chain ended late
         attempt.held.clear()  # what its chain emitted to it is dropped with it
-        alive = self._alive(eio_sid)
-        if alive:
-            engine_socket = sio.eio.sockets.get(eio_sid)
-            if engine_socket is not None:  # nothing of a refused attempt stays in memory
-                engine_socket.session.pop(namespace, None)
+        if adapter.alive(eio_sid):
+            adapter.keep_session(eio_sid, namespace, None)  # nothing of it stays in memory
             try:
                 await self._send(eio_sid, packet.CONNECT_ERROR, refusal.payload(), namespace)
             except (TypeError, ValueError):  # data that JSON cannot carry
@@ -377,7 +379,7 @@ class ConnectLevel:
                                  namespace)
         if attempt.handler_accepted:
             await self._pair(attempt)
-        await sio.manager.disconnect(sid, namespace, ignore_queue=True)
+        await adapter.manager_disconnect(sid, namespace)
         self.pending.pop(sid, None)
         log.debug("siomw: refused %s on %s: %r", sid, namespace, refusal)
 
@@ -391,7 +393,7 @@ class ConnectLevel:
         if attempt.handler_accepted:
             await self._pair(attempt)
         self.pending.pop(sid, None)
-        await self.sio.manager.disconnect(sid, namespace, ignore_queue=True)
+        await self.adapter.manager_disconnect(sid, namespace)
 
     async def _pair(self, attempt: _Attempt) -> None:
         """Call the disconnect handler for a refused attempt its connect handler accepted."""
@@ -399,18 +401,14 @@ class ConnectLevel:
             return
         attempt.paired = True
         socket = attempt.socket
-        reason = self.sio.reason
-        why = reason.SERVER_DISCONNECT if self._alive(socket.eio_sid) else reason.TRANSPORT_CLOSE
+        reason = self.adapter.reason
+        why = (reason.SERVER_DISCONNECT if self.adapter.alive(socket.eio_sid)
+               else reason.TRANSPORT_CLOSE)
         await self._trigger_event("disconnect", socket.namespace, socket.sid, why)
 
     # helpers ---------------------------------------------------------------------------
-    def _alive(self, eio_sid: str) -> bool:
-        sock = self.sio.eio.sockets.get(eio_sid)
-        return sock is not None and not sock.closed
-
     async def _send(self, eio_sid: str, kind: int, data: Any, namespace: str) -> None:
-        sio = self.sio
-        await self._send_packet(eio_sid, sio.packet_class(kind, data=data, namespace=namespace))
+        await self._send_packet(eio_sid, self.adapter.packet(kind, data, namespace))
 
 
 async def _call_all(callbacks: list[DisconnectCallback], reason: str) -> None:

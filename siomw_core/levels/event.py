@@ -1,6 +1,6 @@
 """The event level: Node's ``socket.use`` for every incoming event, on any server kind.
 
-Written once against :class:`EventAdapter` (``adapters/``: every private attribute of a
+Written once against the server adapter (``adapters/``: every private attribute of a
 python-socketio server kind lives there). Per incoming event of an accepted socket:
 
 1. the Socket the connect chain saw is looked up by sid (the connect level keeps it until
@@ -20,9 +20,10 @@ python-socketio server kind lives there). Per incoming event of an accepted sock
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
+from ..adapters.base import ServerAdapter
 from ..chain import Deadlines, run_chain
 from ..context import Socket
 from ..errors import Refusal, internal_error, invalid_event
@@ -38,21 +39,8 @@ log = logging.getLogger("siomw")
 ENDPOINT = "event handler"
 
 
-class EventAdapter(Protocol):
-    """What the event level needs of a server kind (see ``adapters/async_server.py``)."""
-
-    not_handled: object
-    reserved: frozenset[str]
-
-    def install(self, dispatch: Any) -> None: ...
-    def handler(self, event: str, namespace: str) -> Callable[..., Any] | None: ...
-    def route(self, event: str, namespace: str
-              ) -> tuple[str, str, Callable[..., Any]] | None: ...
-    async def call(self, event: str, namespace: str, sid: str, args: list[Any]) -> Any: ...
-    async def send_ack(self, eio_sid: str, namespace: str, ack_id: int, result: Any) -> None: ...
-    async def emit(self, sid: str, namespace: str, event: str, data: Any) -> None: ...
-    def connected(self, sid: str, namespace: str) -> bool: ...
-    def handlers_of(self) -> Iterator[tuple[str, str, Callable[..., Any]]]: ...
+#: what the event level needs of a server kind: the adapters' common base
+EventAdapter = ServerAdapter
 
 
 class _Gone(Refusal):

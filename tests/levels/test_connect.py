@@ -1189,10 +1189,12 @@ def test_attach_twice_is_an_error() -> None:
         make(sio)
 
 
-def test_sync_server_is_refused() -> None:
-    """The connect level needs socketio.AsyncServer; a sync Server raises TypeError."""
-    with pytest.raises(TypeError, match="AsyncServer"):
-        attach(socketio.Server(), config=Config(source="test", core=CoreSettings()),
+def test_not_a_server_is_refused() -> None:
+    """siomw attaches to python-socketio servers (or Flask-SocketIO's); anything else is a
+    TypeError naming the kinds it takes."""
+    with pytest.raises(TypeError, match=r"socketio.AsyncServer, a socketio.Server or a "
+                                        r"flask_socketio.SocketIO, not object"):
+        attach(object(), config=Config(source="test", core=CoreSettings()),
                entry_points=False)
 
 

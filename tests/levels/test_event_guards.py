@@ -7,8 +7,11 @@ import logging
 from typing import Any
 
 import pytest
+import socketio
 
+import siomw_core
 from siomw_core import CallNext, Event, Middleware
+from siomw_core.config import Config, CoreSettings
 from siomw_core.testing import serve
 from tests.levels.test_connect import RawClient, eventually
 from tests.levels.test_event import INTERNAL, client, make
@@ -292,13 +295,23 @@ def test_event_use_checks_two_positional_arguments() -> None:
 
 
 @pytest.mark.parametrize(("level", "shape"), [
-    ("event", "(async def sync_member(event, call_next))"),
-    ("connect", "(async def sync_member(socket, call_next))"),
-    ("engine", "(async def sync_member(request, call_next))"),
+    ("event", "async def sync_member(event, call_next)"),
+    ("connect", "async def sync_member(socket, call_next)"),
+    ("engine", "async def sync_member(request, call_next)"),
 ])
-def test_a_sync_member_is_shown_its_levels_signature(level: str, shape: str) -> None:
-    """A plain (sync) function: the message shows the level's own signature."""
+def test_a_sync_member_on_an_async_server_is_shown_its_levels_signature(
+        level: str, shape: str) -> None:
+    """A plain (sync) function is a member for sync servers; added to an AsyncServer's
+    stack it is a TypeError showing the level's own async signature, and nothing is added."""
+    spec = Middleware(name="sync_member", func=sync_member, level=level)  # type: ignore[arg-type]
+    assert spec.blocking
+    mw = siomw_core.attach(socketio.AsyncServer(async_mode="asgi"),
+                           config=Config(source="test", core=CoreSettings()),
+                           entry_points=False)
     with pytest.raises(TypeError) as info:
-        Middleware(name="sync_member", func=sync_member, level=level)  # type: ignore[arg-type]
-    assert str(info.value).startswith(
-        f"middleware 'sync_member': func must be a coroutine function {shape}, got ")
+        mw.add(spec)
+    assert str(info.value) == (
+        "middleware 'sync_member' (your code) is a plain def, but AsyncServer runs an event "
+        f"loop it would block: write {shape} (plain def middlewares are for a sync "
+        "socketio.Server)")
+    assert mw.members(level) == []  # type: ignore[arg-type]
