@@ -74,11 +74,30 @@ def require(handler: F, requirement: Requirement) -> F:
 
 
 def requirements_of(handler: Callable[..., Any] | None) -> tuple[Requirement, ...]:
-    """The requirements recorded on ``handler`` (a function or a bound method); ``()``."""
+    """The requirements recorded on ``handler`` (a function or a bound method); ``()``.
+
+    A wrapper made with ``functools.wraps`` counts as the function it wraps: its
+    ``__wrapped__`` chain is followed (Flask-SocketIO's ``@socketio.on`` registers such a
+    wrapper and returns the original, so a decorator written above ``@socketio.on`` marks
+    the original after the wrapper was made). Requirements found on several layers are
+    listed once, the innermost layer's first.
+    """
     if handler is None:
         return ()
-    found: tuple[Requirement, ...] = getattr(handler, ATTRIBUTE, ())
-    return found
+    layers: list[Any] = []
+    layer: Any = handler
+    while layer is not None and len(layers) < 100:  # a __wrapped__ cycle is not followed
+        layers.append(layer)
+        layer = getattr(layer, "__wrapped__", None)
+    if len(layers) == 1:
+        found: tuple[Requirement, ...] = getattr(handler, ATTRIBUTE, ())
+        return found
+    merged: list[Requirement] = []
+    for layer in reversed(layers):
+        for requirement in getattr(layer, ATTRIBUTE, ()):
+            if not any(requirement is seen for seen in merged):
+                merged.append(requirement)
+    return tuple(merged)
 
 
 def handler_name(handler: Callable[..., Any]) -> str:
