@@ -13,14 +13,20 @@ if TYPE_CHECKING:
     from .requirements import Requirement
 
 __all__ = ["CallNext", "ConnectMiddleware", "EngineMiddleware", "EventMiddleware", "Level",
-           "Middleware", "as_names"]
+           "Middleware", "SyncCallNext", "as_names"]
 
 Level: TypeAlias = Literal["engine", "connect", "event"]
 #: a coroutine function, so that ``asyncio.create_task(call_next())`` type-checks too
 CallNext: TypeAlias = Callable[[], Coroutine[Any, Any, None]]
-ConnectMiddleware: TypeAlias = Callable[["Socket", CallNext], Awaitable[None]]
-EngineMiddleware: TypeAlias = Callable[["Request", CallNext], Awaitable[None]]
-EventMiddleware: TypeAlias = Callable[["Event", CallNext], Awaitable[None]]
+#: what a plain ``def`` member gets on a sync server: runs the rest of the chain, in the
+#: same thread, and returns None or raises its refusal
+SyncCallNext: TypeAlias = Callable[[], None]
+ConnectMiddleware: TypeAlias = (Callable[["Socket", CallNext], Awaitable[None]]
+                                | Callable[["Socket", SyncCallNext], None])
+EngineMiddleware: TypeAlias = (Callable[["Request", CallNext], Awaitable[None]]
+                               | Callable[["Request", SyncCallNext], None])
+EventMiddleware: TypeAlias = (Callable[["Event", CallNext], Awaitable[None]]
+                              | Callable[["Event", SyncCallNext], None])
 
 LEVELS: tuple[Level, ...] = ("engine", "connect", "event")
 
@@ -67,7 +73,8 @@ class Middleware:
         name: unique within a chain; ``before``/``after`` and the config's ``order`` use it.
         func: the async callable ``(subject, call_next) -> None``: ``(request, call_next)``
             at the engine level, ``(socket, call_next)`` at connect, ``(event, call_next)``
-            at the event level.
+            at the event level; on a sync ``socketio.Server`` also a plain ``def`` whose
+            ``call_next()`` is a plain call (:data:`SyncCallNext`).
         level: ``"engine"``, ``"connect"`` or ``"event"``.
         priority: higher runs first (Kong's convention); ties are broken by name.
         before: names this member must run before (it is placed outside them).
