@@ -1,7 +1,8 @@
 """siomw: Socket.IO v4 middlewares (``io.use``) and a plugin marketplace for python-socketio.
 
 The contract a plugin imports is re-exported here: :class:`Middleware`, :class:`Refusal`,
-:class:`Socket`, :class:`Handshake`, :class:`Request`, :func:`asgi_middleware`,
+:class:`Socket`, :class:`Handshake`, :class:`Request`, :func:`asgi_middleware` /
+:func:`wsgi_middleware` / :func:`aiohttp_middleware` (framework middlewares as engine members),
 :class:`Event` (an incoming event, at the event level) and :func:`send_refusal`,
 :class:`Identity` / :func:`set_identity` / :func:`get_identity` (who authenticated a
 connection), :class:`Requirement` / :func:`require` / :func:`requirements_of` (what a
@@ -18,6 +19,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .adapters.aiohttp_http import aiohttp_middleware
+from .adapters.asgi_http import asgi_middleware
+from .adapters.wsgi_http import wsgi_middleware
 from .config import Config, CoreSettings, load_config
 from .context import ENGINE_QUERY_PARAMS, Handshake, Request, Socket, client_address
 from .cookies import parse_cookies
@@ -25,7 +29,6 @@ from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Re
 from .event import Event, send_refusal
 from .hookspecs import hookimpl
 from .identity import Identity, get_identity, set_identity
-from .levels.engine import asgi_middleware
 from .middleware import CallNext, EventMiddleware, Middleware
 from .requirements import Requirement, handler_name, require, requirements_of
 from .secrets import Secrets, current_secrets, declare_secret
@@ -52,6 +55,7 @@ __all__ = [
     "Siomw",
     "Socket",
     "__version__",
+    "aiohttp_middleware",
     "asgi_middleware",
     "attach",
     "client_address",
@@ -66,6 +70,7 @@ __all__ = [
     "requirements_of",
     "send_refusal",
     "set_identity",
+    "wsgi_middleware",
 ]
 
 try:

@@ -20,7 +20,7 @@ import click
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .registry import Registry
-from .uvicorn_serve import build_or_fail, run_serve
+from .serve_command import build_or_fail, run_serve
 
 __all__ = ["CliState", "main"]
 
@@ -217,12 +217,15 @@ def main(argv: list[str] | None = None) -> None:
               "change (development).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (state is per process: see the warning it prints).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="gunicorn's gthread worker (a sync socketio.Server, threading mode): "
+              "threads per worker, each WebSocket client holding one  [default: 100]")
 @click.option("--log-level", type=click.Choice(
     ["critical", "error", "warning", "info", "debug", "trace"]), default=None,
-    help="uvicorn's and siomw's log level (default: uvicorn warning, siomw info); secrets "
-    "in uvicorn's lines (query parameters, headers, cookies, frames) are redacted.")
+    help="The server's and siomw's log level (default: the server warning, siomw info); "
+    "secrets in the server's lines (query parameters, headers, cookies, frames) are redacted.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
-              help="uvicorn's own access log (redacted); off by default: the logging "
+              help="The server's own access log (redacted); off by default: the logging "
               "plugin's access log is siomw's.")
 @click.option("--root-path", default="", help="The mount prefix behind a proxy that strips "
               "it (ASGI root_path); the engine path is matched below it.")
@@ -239,12 +242,16 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--ssl-keyfile-password", default=None, help="Password of the key file.")
 @click.pass_obj
 def serve(state: CliState, /, app: str | None, **options: Any) -> None:
-    """Serve APP under uvicorn with the installed plugins and the configuration.
+    """Serve APP with the installed plugins and the configuration, under the server of its
+    kind: uvicorn (ASGI), aiohttp's runner (aiohttp), gunicorn with threads or gevent (a sync
+    socketio.Server, Flask-SocketIO).
 
     APP is module:attribute naming a socketio.AsyncServer, a socketio.ASGIApp, the app
     mw.asgi_app() returned, or an ASGI application (FastAPI, Starlette) holding one of them
-    (mounted or as other_asgi_app). Without APP, serves the bundled demo: namespace / echoes
-    an `echo` event through its ack, /admin requires the scope `admin`.
+    (mounted or as other_asgi_app); an aiohttp web.Application with a Socket.IO server
+    attached; a socketio.Server or a WSGI app wrapping it (socketio.WSGIApp); a Flask app
+    with Flask-SocketIO, or its SocketIO object. Without APP, serves the bundled demo:
+    namespace / echoes an `echo` event through its ack, /admin requires the scope `admin`.
     """
     run_serve(state, app, **options)
 
@@ -308,6 +315,8 @@ def chain(state: CliState, app: str | None, as_json: bool) -> None:
     if len(served.stacks) > 1:
         click.echo(f"siomw: APP holds {len(served.stacks)} Socket.IO servers "
                    f"({'; '.join(served.found)}); showing the first", err=True)
+    if not served.stacks:
+        raise click.ClickException(f"no siomw stack to show: {served.found[0]}")
     described = served.stacks[0].describe()
     if as_json:
         click.echo(json.dumps(described, indent=2))

@@ -1,4 +1,5 @@
-"""The views a middleware sees: the socket of a connection attempt and its handshake."""
+"""The views a middleware sees: the socket of a connection attempt and its handshake (the
+engine level's :class:`Request` is in :mod:`siomw_core.http`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
-from .cookies import parse_cookies
+from .http import Request, request_of_environ
 from .proxies import TrustedProxies
 
 if TYPE_CHECKING:
@@ -29,45 +29,21 @@ ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
 
 
 def client_address(environ: Mapping[str, Any]) -> str:
-    """The TCP peer address of the request behind ``environ`` (no proxy headers).
-
-    python-engineio hard-codes ``REMOTE_ADDR = "127.0.0.1"`` under ASGI, so the ASGI scope's
-    ``client`` is read first; WSGI servers set ``REMOTE_ADDR`` truthfully. For the client
-    behind trusted proxies, use ``socket.handshake.address``.
-    """
-    scope = environ.get("asgi.scope")
-    if scope is not None:
-        client = scope.get("client")
-        if client:
-            return str(client[0])
-        return ""
-    aio = environ.get("aiohttp.request")
-    if aio is not None and aio.remote:
-        return str(aio.remote)
-    return str(environ.get("REMOTE_ADDR", ""))
-
-
-def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
-    """The headers of an ASGI scope as ``{lower-case name: value}``.
-
-    Repeated headers are joined with ``,`` (RFC 9110 §5.3), ``Cookie`` with ``; `` (RFC 9113
-    §8.2.3), so a second ``Cookie`` header cannot hide the first one's cookies.
-    """
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            value = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}"
-        headers[name] = value
-    return headers
+    """The TCP peer address of the request behind python-engineio's ``environ`` (no proxy
+    headers), on every server kind: python-engineio writes ``REMOTE_ADDR = "127.0.0.1"``
+    under ASGI and aiohttp, so the server kind's adapter reads the real peer. For the client
+    behind trusted proxies, use ``socket.handshake.address``."""
+    return request_of_environ(environ).peer
 
 
 class Handshake:
     """Node's ``socket.handshake``, built from the Engine.IO handshake request.
 
     Fields are computed on first access, so a chain that reads only ``auth`` pays for nothing
-    else. Shapes follow Socket.IO v4's ``Handshake`` interface:
+    else. They are the same on every server kind (ASGI, aiohttp, WSGI): the handshake
+    request's :class:`~siomw_core.Request` is found again from python-engineio's per-session
+    ``environ`` (the very one the engine chain saw, when it ran). Shapes follow Socket.IO
+    v4's ``Handshake`` interface:
 
     - ``headers``: ``dict[str, str]``, lower-case names (duplicates joined with ``,``);
     - ``cookies``: ``dict[str, str]`` of the ``Cookie`` header (not in Node's interface;
@@ -75,11 +51,18 @@ class Handshake:
     - ``query``: ``dict[str, str]``, the last value of a repeated key wins (as in Node),
       Engine.IO's own (:data:`ENGINE_QUERY_PARAMS`: ``EIO``, ``transport``, ``t``) included;
     - ``auth``: ``dict``, the CONNECT packet's payload (``{}`` when none was sent);
-    - ``address``: the client's IP address as a string;
+    - ``address``: the client's IP address as a string (trusted proxies applied);
     - ``time``: when the CONNECT was processed, as a string; ``issued``: the same in
       milliseconds since the epoch (int);
     - ``url``: the handshake request's path and query; ``secure``: HTTPS/WSS;
-      ``xdomain``: an ``Origin`` header was sent.
+      ``xdomain``: an ``Origin`` header was sent;
+    - ``state``: what engine members left in ``request.state`` (not in Node's interface).
+
+    Args:
+        environ: python-engineio's environ of the session (the ``environ`` its connect
+            handler gets).
+        auth: the CONNECT packet's payload.
+        proxies: trusted proxies for ``address``.
     """
 
     def __init__(
@@ -91,83 +74,58 @@ class Handshake:
         self._proxies = proxies
 
     @cached_property
+    def request(self) -> Request:
+        """The handshake's HTTP request, as the engine level sees it."""
+        return request_of_environ(self.environ, self._proxies)
+
+    @property
     def headers(self) -> dict[str, str]:
         """Request headers, lower-case names."""
-        scope = self.environ.get("asgi.scope")
-        if scope is not None:
-            return scope_headers(scope)
-        headers: dict[str, str] = {}
-        for key, value in self.environ.items():
-            if key.startswith("HTTP_"):
-                headers[key[5:].replace("_", "-").lower()] = str(value)
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-                headers[key.replace("_", "-").lower()] = str(value)
-        return headers
+        return self.request.headers
 
-    @cached_property
+    @property
     def cookies(self) -> dict[str, str]:
         """Cookies of the handshake request's ``Cookie`` header(s) as ``{name: value}``,
         parsed by :func:`siomw_core.cookies.parse_cookies` (as :attr:`Request.cookies`)."""
-        return parse_cookies(self.headers.get("cookie"))
+        return self.request.cookies
 
-    @cached_property
+    @property
     def query(self) -> dict[str, str]:
         """Query parameters of the handshake request (last value wins)."""
-        return dict(parse_qsl(self.environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        return self.request.query
 
-    @cached_property
+    @property
     def address(self) -> str:
         """The client's IP address: the TCP peer, or the forwarded client when the peer is
         one of ``trusted_proxies``."""
-        peer = client_address(self.environ)
-        if self._proxies:
-            return self._proxies.client(peer, self.headers)
-        return peer
-
-    @property
-    def scope(self) -> Mapping[str, Any] | None:
-        """The ASGI scope of the handshake request (None under WSGI)."""
-        return self.environ.get("asgi.scope")
+        return self.request.address
 
     @property
     def state(self) -> dict[str, Any]:
         """What engine-level middlewares left for this handshake (``request.state``), e.g.
         claims verified by the jwt plugin's handshake check; ``{}`` when none ran."""
-        scope = self.environ.get("asgi.scope")
-        if scope is None:
-            return {}
-        state: dict[str, Any] = scope.get("siomw", {})
-        return state
+        return self.request.state
 
     @property
     def session(self) -> Any:
-        """The HTTP session an ASGI session middleware (Starlette's ``SessionMiddleware``)
+        """The HTTP session a framework middleware (Starlette's ``SessionMiddleware``)
         attached to the handshake request, or None."""
-        scope = self.environ.get("asgi.scope")
-        return None if scope is None else scope.get("session")
+        return self.request.session
 
     @property
     def time(self) -> str:
         """When the CONNECT was processed, like JavaScript's ``String(new Date())``."""
         return time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(self.issued / 1000))
 
-    @cached_property
+    @property
     def url(self) -> str:
         """Path and query string of the handshake request."""
-        raw = self.environ.get("RAW_URI")
-        if raw:
-            return str(raw)
-        qs = self.environ.get("QUERY_STRING", "")
-        path = self.environ.get("PATH_INFO", "/")
-        return f"{path}?{qs}" if qs else str(path)
+        return self.request.url
 
-    @cached_property
+    @property
     def secure(self) -> bool:
         """True when the handshake came over TLS (``https``/``wss``)."""
-        scope = self.environ.get("asgi.scope")
-        if scope is not None:
-            return scope.get("scheme") in ("https", "wss")
-        return self.environ.get("wsgi.url_scheme") == "https"
+        return self.request.secure
 
     @property
     def xdomain(self) -> bool:
@@ -271,106 +229,3 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket sid={self.sid!r} namespace={self.namespace!r}>"
-
-
-class Request:
-    """What an engine-level middleware sees: one HTTP request of the engine (Node's ``req``
-    inside ``io.engine.use``): the handshake, each long-poll GET and POST, the WebSocket
-    upgrade.
-
-    Attributes:
-        scope: the ASGI scope (``type`` ``"http"`` or ``"websocket"``).
-        method: ``"GET"``, ``"POST"``, ``"OPTIONS"`` (``"GET"`` for WebSocket requests).
-        path: the URL path, e.g. ``"/socket.io/"``.
-        state: a dict shared with the connect level of the same handshake
-            (``socket.handshake.state``): put verified claims here.
-        response_headers: ``(name, value)`` pairs added to the engine's response (also to a
-            refusal's); a middleware appends to it before or after ``call_next``.
-        status: the response status once sent (None before); ``bytes_sent``: body bytes sent.
-        asgi: the ``(scope, receive, send)`` the rest of the chain gets: an ASGI member
-            replaces it, and a middleware may wrap ``send`` to watch the response start
-            (the access log does, to log a WebSocket's 101 when it happens).
-        continuations: private to ASGI members (their ``call_next`` per member name).
-    """
-
-    def __init__(self, scope: dict[str, Any], proxies: TrustedProxies | None = None) -> None:
-        self.scope = scope
-        self.method: str = scope.get("method", "GET")
-        self.path: str = scope.get("path", "")
-        self._proxies = proxies
-        self.state: dict[str, Any] = scope.setdefault("siomw", {})
-        self.response_headers: list[tuple[str, str]] = []
-        self.status: int | None = None
-        self.bytes_sent = 0
-        self.started = False
-        # the (scope, receive, send) the next layer gets; ASGI members replace it
-        self.asgi: tuple[dict[str, Any], Any, Any] = (scope, None, None)
-        self.continuations: dict[str, Any] = {}
-
-    @cached_property
-    def headers(self) -> dict[str, str]:
-        """Request headers, lower-case names (duplicates joined with ``,``; cookies with
-        ``; ``)."""
-        return scope_headers(self.scope)
-
-    @cached_property
-    def query(self) -> dict[str, str]:
-        """Query parameters (last value wins)."""
-        raw = self.scope.get("query_string", b"").decode("latin-1")
-        return dict(parse_qsl(raw, keep_blank_values=True))
-
-    @cached_property
-    def cookies(self) -> dict[str, str]:
-        """Cookies of the ``Cookie`` header(s) as ``{name: value}``, parsed by
-        :func:`siomw_core.cookies.parse_cookies` (a malformed pair never hides the others)."""
-        return parse_cookies(self.headers.get("cookie"))
-
-    @cached_property
-    def address(self) -> str:
-        """The client's IP address (forwarded headers only believed from trusted proxies)."""
-        client = self.scope.get("client")
-        peer = str(client[0]) if client else ""
-        if self._proxies:
-            return self._proxies.client(peer, self.headers)
-        return peer
-
-    @cached_property
-    def forwarded_proto(self) -> str:
-        """The scheme a trusted proxy reports for the client (``"https"``, ``"http"``, ...,
-        lower case; ``""`` when the TCP peer is not one of ``trusted_proxies`` or says
-        nothing): ``TrustedProxies.forwarded_proto`` (``Forwarded: proto=``, RFC 7239 §5.4,
-        else ``X-Forwarded-Proto``)."""
-        client = self.scope.get("client")
-        if not self._proxies or not client:
-            return ""
-        return self._proxies.forwarded_proto(str(client[0]), self.headers)
-
-    @property
-    def sid(self) -> str | None:
-        """The engine sid of the request's session; None for a handshake."""
-        return self.query.get("sid") or None
-
-    @property
-    def is_handshake(self) -> bool:
-        """True for the request that opens an engine session (it has no ``sid``)."""
-        return not self.query.get("sid")
-
-    @property
-    def transport(self) -> str | None:
-        """``"polling"`` or ``"websocket"`` as the client asked; None otherwise."""
-        transport = self.query.get("transport")
-        return transport if transport in ("polling", "websocket") else None
-
-    @property
-    def is_upgrade(self) -> bool:
-        """True for a WebSocket request (an upgrade of a polling session, or a
-        WebSocket-only handshake)."""
-        return self.scope.get("type") == "websocket"
-
-    @property
-    def secure(self) -> bool:
-        """True over TLS (``https``/``wss``)."""
-        return self.scope.get("scheme") in ("https", "wss")
-
-    def __repr__(self) -> str:
-        return f"<Request {self.method} {self.path} sid={self.sid!r}>"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .levels.engine import asgi_middleware
+from .adapters.asgi_http import asgi_middleware
 from .middleware import (
     ConnectMiddleware,
     EngineMiddleware,

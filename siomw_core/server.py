@@ -25,14 +25,15 @@ from typing import Any, overload
 
 import socketio
 
+from .adapters.asgi_http import EngineApp
 from .adapters.async_server import AsyncServerAdapter
 from .adapters.base import ServerAdapter
+from .adapters.engine_seam import install_engine
 from .adapters.sync_server import SyncServerAdapter
 from .config import Config, load_config
 from .describe import describe, handlers
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
-from .levels.engine import EngineApp, watch_unwrapped
 from .levels.event import EventLevel
 from .middleware import SUBJECTS, ConnectMiddleware, Level, Middleware
 from .ordering import Placed, order_chain
@@ -132,8 +133,7 @@ class Siomw:
         self.engine = Engine(self)
         #: Node's ``socket.use`` for every socket of the main namespace: ``mw.event.use(fn)``
         self.event = EventRegistrar(self, "/")
-        if not self.runtime.blocking:  # the engine helper replaces this with the seam
-            watch_unwrapped(sio, self.engine_chain)  # socketio.ASGIApp(sio) served: say so
+        install_engine(sio, self.engine_chain, self.proxies)  # in eio.handle_request: any serving
         self.check()  # a cycle is a startup error, not a connect error
 
     # registering -----------------------------------------------------------------------

@@ -4,7 +4,9 @@ APP is ``module:attribute`` naming a ``socketio.AsyncServer``, a ``socketio.ASGI
 app ``mw.asgi_app()`` returned, or any ASGI application (FastAPI, Starlette) that holds one
 of those, mounted or as ``other_asgi_app``. :func:`build` finds every Socket.IO server in it,
 attaches siomw where the module did not, puts the engine chain in front of each
-``socketio.ASGIApp`` that lacks it, and says what it found.
+``socketio.ASGIApp`` that lacks it, and says what it found. APP may also be of another kind
+(:mod:`siomw_core.serve_kinds`): an aiohttp application, a WSGI application of a sync
+``socketio.Server``, a Flask app with Flask-SocketIO; :attr:`Served.kind` says which.
 
 uvicorn's ``--reload`` and ``--workers`` import the application in other processes, from an
 import string: :func:`create_app` is that factory (``siomw_core.serving:create_app``); it
@@ -26,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 
+from .levels.engine import EngineApp
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
-from .levels.engine import EngineApp
+from .serve_kinds import KindError, non_asgi
 
 if TYPE_CHECKING:
     from .server import Siomw
@@ -67,14 +70,19 @@ class Served:
     """The result of :func:`build`.
 
     Attributes:
-        app: the ASGI application to serve.
+        app: the application to serve: ASGI (kind ``asgi``), an ``aiohttp.web.Application``
+            (``aiohttp``) or a WSGI callable (``threading``, ``gevent``).
         stacks: the siomw stack of each Socket.IO server found, in the order found.
         found: one line per server found: where, and what was done with it.
+        kind: ``asgi``, ``aiohttp``, ``threading`` or ``gevent`` (the server's async_mode).
+        sio: the Socket.IO servers found (one per stack, and those left without one).
     """
 
     app: Any
     stacks: list[Siomw] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+    kind: str = "asgi"
+    sio: list[Any] = field(default_factory=list)
 
 
 def error_line(exc: BaseException) -> str:
@@ -211,11 +219,24 @@ def build(ref: str | None, config: Config) -> Served:
         stack.check()
         return Served(demo.demo_asgi_app(stack), [stack], ["the bundled demo at /socket.io/"])
     target = import_target(ref)
+    try:
+        other = non_asgi(ref, target)
+    except KindError as exc:
+        raise ServeError(str(exc), usage=exc.usage) from None
+    if other is not None:
+        existing: Siomw | None = getattr(other.sio, "_siomw_stack", None)
+        if existing is not None:
+            stack, line = existing, f"{other.found}: the module's siomw stack"
+        else:
+            stack, line = Siomw(other.sio, config=config), f"{other.found}: siomw attached"
+        stack.check()
+        return Served(other.app, [stack], [line], other.kind, [other.sio])
     if isinstance(target, socketio.AsyncServer):
         stack = stack_of(target)
         stack.check()
         return Served(stack.asgi_app(), [stack],
-                      [f"{ref} is a socketio.AsyncServer: serving mw.asgi_app() at /socket.io/"])
+                      [f"{ref} is a socketio.AsyncServer: serving mw.asgi_app() at /socket.io/"],
+                      sio=[target])
     found = _find(target) if callable(target) else []
     if not found:
         what = type(target).__name__
@@ -242,7 +263,7 @@ def build(ref: str | None, config: Config) -> Served:
         lines.append(f"socketio.ASGIApp at {item.path}: the engine chain put in front of it")
     for stack in stacks:
         stack.check()
-    return Served(served, stacks, lines)
+    return Served(served, stacks, lines, sio=[item.sio for item in found])
 
 
 class _Format(logging.Formatter):

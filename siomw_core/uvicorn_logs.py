@@ -29,7 +29,8 @@ from urllib.parse import unquote
 
 from .secrets import Secrets
 
-__all__ = ["REDACTED", "UVICORN_LOGGERS", "SecretsFilter", "install"]
+__all__ = ["AIOHTTP_LOGGERS", "GUNICORN_LOGGERS", "REDACTED", "UVICORN_LOGGERS", "SecretsFilter",
+           "install"]
 
 REDACTED = "[redacted]"
 _BLANK = " \t"
@@ -125,12 +126,21 @@ class SecretsFilter(logging.Filter):
         return True
 
 
-def install(secrets: Iterable[Secrets]) -> SecretsFilter:
-    """Put one :class:`SecretsFilter` on every logger of :data:`UVICORN_LOGGERS` (replacing
-    one installed before); returns it. A logger's filters see the records logged to that
-    logger only, so each of them gets it; handlers further up see the rewritten record."""
+#: the loggers of gunicorn (its error log and its access log) and of aiohttp's server
+GUNICORN_LOGGERS = ("gunicorn", "gunicorn.error", "gunicorn.access")
+AIOHTTP_LOGGERS = ("aiohttp", "aiohttp.access", "aiohttp.server", "aiohttp.web",
+                   "aiohttp.websocket")
+
+
+def install(secrets: Iterable[Secrets],
+            loggers: Sequence[str] = UVICORN_LOGGERS) -> SecretsFilter:
+    """Put one :class:`SecretsFilter` on every logger of ``loggers`` (default
+    :data:`UVICORN_LOGGERS`; :data:`GUNICORN_LOGGERS` and :data:`AIOHTTP_LOGGERS` for the
+    other servers), replacing one installed before; returns it. A logger's filters see the
+    records logged to that logger only, so each of them gets it; handlers further up see the
+    rewritten record."""
     chosen = SecretsFilter(secrets)
-    for name in UVICORN_LOGGERS:
+    for name in loggers:
         logger = logging.getLogger(name)
         for old in [f for f in logger.filters if isinstance(f, SecretsFilter)]:
             logger.removeFilter(old)

@@ -1,7 +1,7 @@
 """Engine middlewares: Node's ``io.engine.use((req, res, next) => ...)`` in Python.
 
-Serve ``app`` (``uvicorn engine_registering:app``): the engine chain only runs in front of
-``mw.asgi_app()``.
+Serve ``app`` (``uvicorn engine_registering:app``); the engine chain runs however the server
+is served (``socketio.ASGIApp(sio)`` too).
 """
 
 from __future__ import annotations

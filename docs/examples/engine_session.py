@@ -19,9 +19,9 @@ mw.engine.use_asgi(SessionMiddleware, name="session", priority=100,
 
 @mw.engine.use(after="session")
 async def count_visits(request: Request, call_next: CallNext) -> None:
-    """Runs inside the session member, so ``request.scope["session"]`` is the session."""
+    """Runs inside the session member, so ``request.session`` is the session."""
     if request.is_handshake:
-        session = request.scope["session"]
+        session = request.session
         session["visits"] = session.get("visits", 0) + 1
     await call_next()
 

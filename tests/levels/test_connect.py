@@ -30,11 +30,11 @@ from siomw_core import (
     Middleware,
     OrderingError,
     Refusal,
-    Request,
     Siomw,
     Socket,
     attach,
 )
+from siomw_core.adapters.asgi_http import scope_request
 from siomw_core.testing import connect_result, serve
 from tests.conftest import requires_js
 from tests.jsclient import js_client, js_outcome
@@ -1429,8 +1429,8 @@ def test_misspelt_order_name_warns_or_fails_when_strict(caplog: pytest.LogCaptur
 
 def test_duplicate_cookie_headers_join_with_semicolons() -> None:
     """Two Cookie headers are one cookie list (RFC 9113 §8.2.3), not a comma-joined value."""
-    request = Request({"type": "http", "headers": [(b"cookie", b"a=1"),
-                                                   (b"cookie", b"access_token=xyz")]})
+    request = scope_request({"type": "http", "headers": [(b"cookie", b"a=1"),
+                                                         (b"cookie", b"access_token=xyz")]})
     assert request.cookies == {"a": "1", "access_token": "xyz"}
 
 

@@ -117,12 +117,13 @@ def build_middleware(
         verified = socket.handshake.state.get(VERIFIED_KEY)
         if type(verified) is Verified and verified.mark is mark:
             return verified
-        if not warned:  # the engine chain did not run: the app is not mw.asgi_app()
+        if not warned:  # the engine chain did not run for this handshake
             warned = True
             log.warning(
                 "siomw: [jwt] handshake = true, but a handshake reached the connect level "
-                "without passing the jwt-handshake engine member; serve mw.asgi_app() for "
-                "the engine chain to run (the connect level verifies the token meanwhile)"
+                "without passing the jwt-handshake engine member (the engine chain did not "
+                "run for it; see the core's error about it); the connect level verifies "
+                "the token meanwhile"
             )
         return None
 

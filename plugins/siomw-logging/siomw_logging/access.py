@@ -9,8 +9,9 @@ When the line is written:
 - plain HTTP requests: when the response has been sent (after ``await call_next()``), from
   ``request.status`` and ``request.bytes_sent``; a long-poll ``GET`` is held by the engine
   until it has something to send (at most ``ping_interval``), and its duration says so;
-- WebSocket requests: when the upgrade is answered (``101``), not when the connection ends
-  (the ASGI call lasts the whole connection): ``duration_ms`` is the time to the answer, and
+- WebSocket requests: when the upgrade is answered (``101``, the request's ``on_start``
+  hook, on every server kind), not when the connection ends (the request lasts the whole
+  connection): ``duration_ms`` is the time to the answer, and
   ``bytes`` is null (frames are not counted). The connection's length is in the connect
   level's ``disconnect`` line (``connected_s``). A WebSocket request the engine turns down
   before accepting it is logged when its call ends, with that status;
@@ -28,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
@@ -41,7 +41,6 @@ __all__ = ["access_logger"]
 _log = logging.getLogger("siomw")
 
 EngineMiddleware = Callable[[Request, CallNext], Awaitable[None]]
-Message = dict[str, Any]
 
 #: a response status from this one on is logged at level "warning" (RFC 9110 §15.5, §15.6)
 WARNING_STATUS = 400
@@ -113,7 +112,7 @@ def access_logger(
     def refused(request: Request, refusal: Refusal, started: float) -> None:
         if request.started and request.status == 101:
             return  # a WebSocket failing after its accept: the core logs the failure
-        if request.started:  # answered already (an ASGI member's own 400, say)
+        if request.started:  # answered already (a framework member's own 400, say)
             line(request, request.status, refusal.code, _size(request), started, refused=True)
         else:  # the core answers with the refusal's status once it is re-raised
             line(request, refusal.status, refusal.code, None, started, refused=True)
@@ -136,17 +135,14 @@ def access_logger(
         started = perf_counter()
         accepted = False
         if request.is_upgrade:
-            # the call lasts as long as the connection: write the line at websocket.accept
-            scope, receive, send = request.asgi
-
-            async def send_logged(message: Message) -> None:
+            # the request lasts as long as the connection: write the line at its 101
+            def at_start(request: Request) -> None:
                 nonlocal accepted
-                await send(message)
-                if message["type"] == "websocket.accept" and not accepted:
+                if request.status == 101:
                     accepted = True
                     line(request, 101, None, None, started)
 
-            request.asgi = (scope, receive, send_logged)
+            request.on_start(at_start)
         try:
             await call_next()
         except Refusal as refusal:
@@ -164,10 +160,11 @@ def access_logger(
 
 
 def _size(request: Request) -> int | None:
-    """Response body bytes: known for HTTP responses and WebSocket denial responses (ASGI
-    "WebSocket Denial Response"); None before a response started or for a bare close."""
+    """Response body bytes: known for HTTP responses and for refused WebSocket requests
+    answered with a body; None before a response started, for a 101 (frames are not
+    counted) or a bare close."""
     if not request.started:
         return None
-    if request.scope["type"] == "http" or request.bytes_sent:
+    if not request.is_upgrade or request.bytes_sent:
         return request.bytes_sent
     return None

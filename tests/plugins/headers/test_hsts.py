@@ -136,7 +136,7 @@ async def test_hsts_from_trusted_proxy_seen_as_ipv4_mapped_peer(trusted: list[st
     seen: list[tuple[str, str, str]] = []
 
     async def record(request: Request, call_next: CallNext) -> None:
-        seen.append((request.scope["client"][0], request.address, request.forwarded_proto))
+        seen.append((request.peer, request.address, request.forwarded_proto))
         await call_next()
 
     mw.engine.use(record, priority=5)

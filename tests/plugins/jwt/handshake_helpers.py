@@ -1,5 +1,5 @@
-"""Helpers for the tests of the ``jwt-handshake`` engine member: a real server behind
-``mw.asgi_app()``, a decoder that counts its calls, raw HTTP and curl."""
+"""Helpers for the tests of the ``jwt-handshake`` engine member: a real server (behind
+``mw.asgi_app()`` unless said otherwise), a decoder that counts its calls, raw HTTP and curl."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from typing import Any
 
 import siomw_jwt
 import socketio
+from aiohttp import web
 from siomw_jwt import JwtOptions, TokenDecoder, build_middlewares
 from siomw_jwt.keys import load_keys
 
 from siomw_core import Config, CoreSettings, Middleware, Siomw, attach, hookimpl
 from siomw_core.testing import serve
+from tests.levels.engine_kinds import serve_aiohttp
 from tests.plugins.jwt.helpers import AUDIENCE, ISSUER
 
 #: the [jwt] table of the handshake tests
@@ -80,14 +82,20 @@ async def handshake_server(
     *,
     plugin: object = siomw_jwt,
     namespaces: Iterable[str] = ("/", "/admin", "/public"),
-    engine_chain: bool = True,
+    served: str = "asgi_app",
     setup: Callable[[Siomw], None] | None = None,
     **server: Any,
 ) -> AsyncIterator[Served]:
-    """A real server with the jwt plugin; ``mw.asgi_app()`` is served (the engine chain runs)
-    unless ``engine_chain`` is False (plain ``socketio.ASGIApp``). Connect handlers record
-    ``(namespace, session)``. ``server``: ``socketio.AsyncServer`` arguments."""
-    sio = socketio.AsyncServer(async_mode="asgi", **server)
+    """A real server with the jwt plugin, ``served`` as: ``"asgi_app"`` (``mw.asgi_app()``),
+    ``"bare"`` (the user's own ``socketio.ASGIApp(sio)``: the engine chain runs too), or
+    ``"aiohttp_late"`` (``sio.attach(app)`` before siomw is attached: aiohttp then holds
+    python-engineio's own handler and the engine chain does not run). Connect handlers
+    record ``(namespace, session)``. ``server``: ``socketio.AsyncServer`` arguments."""
+    late = served == "aiohttp_late"
+    sio = socketio.AsyncServer(async_mode="aiohttp" if late else "asgi", **server)
+    web_app = web.Application() if late else None
+    if web_app is not None:
+        sio.attach(web_app)
     sessions: list[tuple[str, dict[str, Any]]] = []
     for namespace in namespaces:
         async def connect(sid: str, environ: Any, auth: Any, namespace: str = namespace) -> None:
@@ -99,8 +107,9 @@ async def handshake_server(
     mw = attach(sio, config=config, entry_points=False, local_plugins=[("jwt", plugin)])
     if setup is not None:
         setup(mw)
-    app = mw.asgi_app() if engine_chain else socketio.ASGIApp(sio)
-    async with serve(app) as url:
+    serving = (serve_aiohttp(sio, web_app) if web_app is not None
+               else serve(mw.asgi_app() if served == "asgi_app" else socketio.ASGIApp(sio)))
+    async with serving as url:
         try:
             yield Served(url, mw, sessions)
         finally:  # end pending long-polls now, not at uvicorn's graceful-shutdown timeout

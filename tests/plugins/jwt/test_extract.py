@@ -15,6 +15,7 @@ import pytest
 from siomw_jwt.extract import TokenSource, auth_token, bearer_token, cookie_value
 
 from siomw_core import Handshake, Refusal, Request
+from siomw_core.adapters.asgi_http import scope_request
 
 BAD_HEADER = "Authorization header is not a valid Bearer credential"
 
@@ -135,7 +136,7 @@ def _scope(query: str = "", **headers: str) -> dict[str, Any]:
 def _views(query: str = "", **headers: str) -> tuple[Request, Handshake]:
     scope = _scope(query, **headers)
     environ = {"asgi.scope": scope, "QUERY_STRING": query}
-    return Request(scope), Handshake(environ, {})
+    return scope_request(scope), Handshake(environ, {})
 
 
 def both() -> TokenSource:

@@ -453,14 +453,35 @@ async def test_state_from_elsewhere_is_not_trusted() -> None:
         assert srv.sessions == []
 
 
+async def test_bare_asgi_app_runs_the_handshake_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """handshake = true with the user's own socketio.ASGIApp(sio): the engine chain runs in
+    python-engineio's seam, so the handshake is verified there and the connect level reuses
+    the claims (one decode per connection), and nothing is warned."""
+    plugin = CountingJwt()
+    caplog.set_level(logging.WARNING)
+    async with handshake_server(plugin=plugin, served="bare") as srv:
+        for _ in range(2):
+            outcome, _, client = await connect_result(srv.url, headers=bearer(token()))
+            assert outcome == "connect"
+            await close_client(client)
+        _, data, _ = await connect_result(srv.url, transports=["polling"])
+        assert data == MISSING
+    assert plugin.calls == 2
+    assert [r.getMessage() for r in caplog.records
+            if r.name.startswith("siomw") and r.levelno >= logging.WARNING] == []
+
+
 async def test_without_engine_chain_connect_level_verifies(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """handshake = true but plain socketio.ASGIApp served: the connect level verifies the
-    handshake's token itself (nothing reused) and warns once that mw.asgi_app() is needed."""
+    """handshake = true but the engine chain cannot run (aiohttp's sio.attach(app) before
+    siomw was attached): the connect level verifies the handshake's token itself (nothing
+    reused); the core says why in one error line and the plugin warns once."""
     plugin = CountingJwt()
-    caplog.set_level(logging.WARNING, logger="siomw.jwt")
-    async with handshake_server(plugin=plugin, engine_chain=False) as srv:
+    caplog.set_level(logging.WARNING)
+    async with handshake_server(plugin=plugin, served="aiohttp_late") as srv:
         for _ in range(2):
             outcome, _, client = await connect_result(srv.url, headers=bearer(token()))
             assert outcome == "connect"
@@ -469,12 +490,13 @@ async def test_without_engine_chain_connect_level_verifies(
         assert data == MISSING
     assert plugin.calls == 2
     warnings = [r for r in caplog.records if r.name == "siomw.jwt"
-                and "serve mw.asgi_app()" in r.getMessage()]
+                and "without passing the jwt-handshake engine member" in r.getMessage()]
     assert len(warnings) == 1
-    # and the core's own warning that the engine chain is skipped, once too
-    core = [r for r in caplog.records if r.name == "siomw"
-            and "without the engine chain" in r.getMessage()]
-    assert len(core) == 1
+    core = [r.getMessage() for r in caplog.records if r.name == "siomw"
+            and r.levelno == logging.ERROR]
+    assert core == ["siomw: an engine request reached python-engineio without the engine "
+                    "chain: sio.attach(app) ran before siomw_core.attach(sio), so aiohttp "
+                    "holds python-engineio's own handler; attach siomw first"]
 
 
 async def test_refused_client_closes_cleanly() -> None:

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from siomw_jwt.decoder import _DETAILS
 
-from siomw_core import CoreSettings, Handshake, Middleware, Refusal, Request, Socket
+from siomw_core import CoreSettings, Handshake, Middleware, Refusal, Socket
+from siomw_core.adapters.asgi_http import scope_request
 from siomw_core.testing import connect_result
 from tests.plugins.jwt.helpers import SECRET, TABLE, jwt_server, refusal, token
 
@@ -275,7 +276,7 @@ def handshake_scope(headers: list[tuple[bytes, bytes]], query: bytes) -> dict[st
 
 def engine_outcome(headers: list[tuple[bytes, bytes]], query: bytes) -> Refusal | dict[str, Any]:
     """Run jwt-handshake on one handshake request; return the refusal, or request.state."""
-    request = Request(handshake_scope(headers, query))
+    request = scope_request(handshake_scope(headers, query))
     result = run_member(handshake_members()[0].func, request)
     return dict(request.state) if result is None else result
 

@@ -1,0 +1,241 @@
+"""``siomw serve``: APP built, what was found said, the server for its kind picked and run.
+
+The kind (:attr:`siomw_core.serving.Served.kind`) picks the server:
+
+============  ==========================================  =================================
+kind          APP                                         server
+============  ==========================================  =================================
+asgi          AsyncServer (asgi), ASGIApp, ASGI apps      uvicorn (:mod:`.uvicorn_serve`)
+aiohttp       aiohttp ``web.Application``, AsyncServer    aiohttp's runner (:mod:`.aiohttp_serve`)
+threading     WSGIApp / Server / Flask-SocketIO           gunicorn, gthread worker
+gevent        the same, ``async_mode="gevent"``           gunicorn, gevent worker
+============  ==========================================  =================================
+
+Options keep one meaning on every server; one a server cannot honour is a one-line error
+(:class:`OptionError`, status 2) naming the option and the server, never ignored.
+``--proxy-headers`` / ``--forwarded-allow-ips`` set siomw's ``trusted_proxies`` (through
+``SIOMW_TRUSTED_PROXIES``) on every server, none of which rewrites the client address itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .config import Config
+from .errors import ConfigError, OrderingError, PluginLoadError
+from .serving import Served, ServeError, build, setup_logging
+
+if TYPE_CHECKING:
+    from .cli import CliState
+
+__all__ = ["SERVERS", "OptionError", "build_or_fail", "listening_url", "run_serve",
+           "workers_warnings"]
+
+log = logging.getLogger("siomw")
+
+#: the server each kind runs under, as messages name it
+SERVERS = {"asgi": "uvicorn", "aiohttp": "aiohttp's runner", "threading": "gunicorn (gthread)",
+           "gevent": "gunicorn (gevent)"}
+#: the packages each kind's server needs, and the pip extra installing them
+_NEEDS = {"aiohttp": (("aiohttp",), "aiohttp"), "threading": (("gunicorn",), "wsgi"),
+          "gevent": (("gunicorn", "gevent"), "gevent")}
+
+
+class OptionError(click.ClickException):
+    """An option the chosen server cannot honour: ``Error: --OPTION: ...`` and status 2."""
+
+    exit_code = 2
+
+
+def build_or_fail(config: Config, app: str | None) -> Served:
+    """:func:`siomw_core.serving.build` with click's errors: a usage error (status 2) for a
+    bad APP argument, a one-line failure (status 1) otherwise."""
+    try:
+        return build(app, config)
+    except ServeError as exc:
+        if exc.usage:
+            raise click.BadParameter(str(exc), param_hint="APP") from None
+        raise click.ClickException(str(exc)) from None
+    except (ConfigError, OrderingError, PluginLoadError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def listening_url(sock: socket.socket, tls: bool) -> str:
+    """Where ``sock`` listens: ``http(s)://host:port`` (``[v6]``), or ``unix:PATH``."""
+    name = sock.getsockname()
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return f"unix:{name}"
+    host = f"[{name[0]}]" if sock.family == socket.AF_INET6 else name[0]
+    return f"{'https' if tls else 'http'}://{host}:{name[1]}"
+
+
+def _trusted(proxy_headers: bool, forwarded_allow_ips: str | None) -> list[str] | None:
+    """The ``trusted_proxies`` the forwarded-header options ask for (None: leave it)."""
+    if forwarded_allow_ips is None:
+        if not proxy_headers:
+            return None
+        forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")  # uvicorn's
+    entries = [e.strip() for e in forwarded_allow_ips.split(",") if e.strip()]
+    if "*" in entries:  # uvicorn's "any peer"
+        entries = ["0.0.0.0/0", "::/0"]
+    for entry in entries:  # the configuration checks them again, naming the variable
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{entry!r} is not an IP address or CIDR network",
+                                     param_hint="'--forwarded-allow-ips'") from None
+    return entries
+
+
+def workers_warnings(served: Served, workers: int) -> list[str]:
+    """What changes with ``workers`` processes, for the stacks of ``served`` (one line each):
+    per-process ``memory://`` storage of any plugin, polling without sticky sessions, and
+    rooms and emits without a shared client manager."""
+    from socketio import PubSubManager
+    from socketio.async_pubsub_manager import AsyncPubSubManager
+
+    server = SERVERS[served.kind].partition(" ")[0]
+    lines: list[str] = []
+    for stack in served.stacks:
+        for record in stack.registry.records.values():
+            dump = getattr(record.options, "model_dump", None)
+            if not record.enabled or dump is None:
+                continue
+            for key, value in dump().items():
+                if isinstance(value, str) and value.startswith("memory://"):
+                    lines.append(
+                        f"--workers {workers}: [{record.name}] {key} = {value!r} keeps its "
+                        f"counts in each worker process, so every limit allows up to {workers} "
+                        f"times its count; use a storage the workers share (redis://...)")
+    servers = {id(sio): sio for sio in [*(s.sio for s in served.stacks), *served.sio]}
+    for sio in servers.values():
+        if "polling" in getattr(sio.eio, "transports", ()):
+            lines.append(
+                f"--workers {workers}: {server} hands each HTTP request to any worker, and a "
+                "long-polling session lives in one: polling clients need sticky sessions, "
+                "which one shared port cannot give (their requests fail with 400); use "
+                "WebSocket-only clients (transports=['websocket']), or one process per port "
+                "behind a load balancer with sticky sessions")
+        sync = served.kind in ("threading", "gevent")
+        if not isinstance(sio.manager, PubSubManager if sync else AsyncPubSubManager):
+            manager = "socketio.RedisManager" if sync else "socketio.AsyncRedisManager"
+            lines.append(
+                f"--workers {workers}: rooms and emits are per process (no client_manager "
+                f"such as {manager}): a broadcast reaches only the clients of the worker "
+                "that sends it")
+    return list(dict.fromkeys(lines))
+
+
+def shown_source(source: str, given: str | None) -> str:
+    """The configuration file ``source`` as the startup line names it, one form however it
+    was loaded (``--config`` as given, or ``$SIOMW_CONFIG`` made absolute for an APP that
+    attaches itself and for workers): the ``--config`` path as given when it is that file,
+    else the path relative to the working directory when under it, else absolute."""
+    if source.startswith("<"):  # <embedded defaults>
+        return source
+    path = Path(source).resolve()
+    if given is not None and Path(given).resolve() == path:
+        return given
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _chains_line(served: Served, given: str | None) -> str:
+    parts = []
+    for stack in served.stacks:
+        engine = " -> ".join(p.middleware.name for p in stack.placed("engine")) or "(empty)"
+        connect = " -> ".join(p.middleware.name for p in stack.placed("connect", "/"))
+        parts.append(f"config {shown_source(stack.config.source, given)}; engine chain: "
+                     f"{engine}; connect chain of '/': {connect or '(empty)'}")
+    return " | ".join(parts)
+
+
+def check_options(kind: str, options: dict[str, Any]) -> None:
+    """Refuse an option the server of ``kind`` cannot honour (:class:`OptionError`)."""
+    server = SERVERS[kind]
+    refused: list[tuple[str, bool, str]] = [
+        ("--threads", options.get("threads") is not None and kind != "threading",
+         "only gunicorn's gthread worker (a sync socketio.Server in threading mode) has a "
+         "thread pool" + ("; the gevent worker takes any number of clients, one greenlet "
+                          "each" if kind == "gevent" else "")),
+        ("--root-path", bool(options.get("root_path")) and kind != "asgi",
+         "it is ASGI's root_path; mount the engine under the prefix (socketio_path) instead"),
+        ("--reload", bool(options.get("reload")) and kind == "aiohttp",
+         "it serves one process and has no reloader (aiohttp-devtools has one)"),
+        ("--workers", options.get("workers", 1) > 1 and kind == "aiohttp",
+         "it serves one process (run one process per port behind a load balancer with "
+         "sticky sessions)"),
+    ]
+    for option, refuse, why in refused:
+        if refuse:
+            raise OptionError(f"{option}: {server} cannot honour it: {why}")
+
+
+def check_installed(served: Served, flask: bool) -> None:
+    """The server packages for ``served.kind`` import, else a one-line error naming the pip
+    extra that installs them (``flask`` for a Flask app)."""
+    modules, extra = _NEEDS.get(served.kind, ((), ""))
+    if flask:
+        extra = "flask" if served.kind == "threading" else extra
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise click.ClickException(
+                f"serving a {served.kind} app needs {module}, which is not installed: "
+                f"pip install 'siomw-core[{extra}]'") from None
+
+
+def run_serve(state: CliState, app: str | None, **options: Any) -> None:
+    """Build APP's stack (errors are one line), say what was found, then run the server of
+    its kind (see the module) until interrupted. ``options`` are ``siomw serve``'s."""
+    if options["reload"] and options["workers"] > 1:
+        raise click.UsageError("--reload and --workers are exclusive (uvicorn reloads one "
+                               "process)")
+    if options["ssl_keyfile"] and not options["ssl_certfile"]:
+        raise click.UsageError("--ssl-keyfile needs --ssl-certfile")
+    trusted = _trusted(options.pop("proxy_headers"), options.pop("forwarded_allow_ips"))
+    if trusted is not None:  # before the configuration is read, here and in every worker
+        os.environ["SIOMW_TRUSTED_PROXIES"] = ",".join(trusted)
+    log_level = options["log_level"]
+    if log_level:
+        os.environ["SIOMW_LOG_LEVEL"] = log_level
+    setup_logging(log_level)
+    served = build_or_fail(state.config(), app)
+    check_options(served.kind, options)
+    check_installed(served, flask=type(served.app).__module__.startswith("flask"))
+    for line in served.found:
+        click.echo(f"siomw: found {line}", err=True)
+    if served.stacks:
+        click.echo(f"siomw: {_chains_line(served, state.config_path)}", err=True)
+    for stack in served.stacks:
+        if trusted is not None and list(stack.config.core.trusted_proxies) != trusted:
+            log.warning("siomw: --forwarded-allow-ips %s is overridden: the application's "
+                        "code sets trusted_proxies = %s", ",".join(trusted),
+                        list(stack.config.core.trusted_proxies))
+    if options["workers"] > 1:
+        for line in workers_warnings(served, options["workers"]):
+            log.warning("siomw: %s", line)
+    threads = options.pop("threads")
+    if served.kind == "asgi":
+        from .uvicorn_serve import run_uvicorn
+
+        run_uvicorn(served, app, **options)
+    elif served.kind == "aiohttp":
+        from .aiohttp_serve import run_aiohttp
+
+        run_aiohttp(served, **options)
+    else:
+        from .gunicorn_serve import run_gunicorn
+
+        run_gunicorn(served, app, threads=threads, **options)

@@ -1,0 +1,14 @@
+"""A bare sync socketio.Server (async_mode from $SERVE_MODE: threading or gevent) as a
+socketio.WSGIApp, for tests/test_serve_kinds.py: `echo` answers through its ack."""
+
+import os
+
+import socketio
+
+sio = socketio.Server(async_mode=os.environ.get("SERVE_MODE", "threading"))
+app = socketio.WSGIApp(sio)
+
+
+@sio.on("echo")
+def echo(sid: str, data: object) -> object:
+    return data
