@@ -1,14 +1,17 @@
 """Connections per second through siomw's connect chain against bare python-socketio.
 
-Usage: python bench/connect_rate.py [--seconds 5] [--concurrency 50] [--rounds 2]
+Usage: python bench/connect_rate.py [--kind asgi|aiohttp|wsgi|gevent] [--seconds 5]
+[--concurrency 50] [--rounds 3] [--modes bare,full,noop0,noop10]
 
-Each mode's server runs in its own process pinned to one core; the load comes from this
+Each mode's server (``bench/server.py MODE PORT KIND``: uvicorn, aiohttp's runner, gunicorn's
+gthread or gevent worker) runs in its own process pinned to one core; the load comes from this
 process (pinned to the other core when there are two) over loopback: WebSocket-only Engine.IO
 handshakes, then a Socket.IO CONNECT with a token, then close; 50 at a time, from many
 client addresses of 127.0.0.0/8 (so the IP-keyed rate limit keeps per-client windows, as in
 production, instead of one window holding every hit). Modes alternate
 in rounds so that drift affects both alike. Reported: connections per second, server CPU
-microseconds per connection (from /proc), and each mode's ratio against bare in the same run.
+microseconds per connection (from /proc, the server's process and its children: gunicorn's
+worker), each the median of the rounds, and each mode's ratio against bare in the same run.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +35,8 @@ import jwt
 import websockets
 
 HERE = Path(__file__).resolve().parent
+#: bench/server.py's server kinds
+KINDS = ("asgi", "aiohttp", "wsgi", "gevent")
 SECRET = "bench-secret-of-at-least-thirty-two-bytes!"
 CLK = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
@@ -40,9 +48,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stat(pid: int) -> list[str]:
+    """``/proc/PID/stat``'s fields after the command name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    """CPU seconds (user + system, every thread) of ``pid`` and of its live descendants
+    (gunicorn's worker under its arbiter), from ``/proc``."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    for p in tree:
+        try:
+            fields = _stat(p)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK
 
 
 async def one_connection(url: str, auth: str, source: str) -> bool:
@@ -81,35 +115,56 @@ async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
     return done, refused
 
 
-def start(mode: str, port: int, script: str = "server.py") -> subprocess.Popen[bytes]:
-    """Start ``bench/<script> MODE PORT`` pinned to core 0; return once it listens."""
+def serving(port: int) -> bool:
+    """True once an HTTP server answers ``GET /`` on ``port`` (any status: python-socketio
+    answers 404 outside its path), i.e. the server (gunicorn's worker, not only its arbiter's
+    socket) is up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def start(mode: str, port: int, script: str = "server.py",
+          kind: str = "asgi") -> subprocess.Popen[bytes]:
+    """Start ``bench/<script> MODE PORT [KIND]`` pinned to core 0; return once it serves.
+
+    Raises:
+        RuntimeError: it did not serve within 20 seconds, or exited.
+    """
     env = {**os.environ, "SIOMW_JWT_SECRET": SECRET}
     cmd = [sys.executable, str(HERE / script), mode, str(port)]
+    if kind != "asgi":
+        cmd.append(kind)
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         cmd = ["taskset", "-c", "0", *cmd]
     proc = subprocess.Popen(cmd, env=env)
     for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
+        if proc.poll() is not None:
+            raise RuntimeError(f"{kind} {mode} server exited with status {proc.returncode}")
+        if serving(port):
             return proc
-        except OSError:
-            time.sleep(0.05)
+        time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"{mode} server did not start")
+    raise RuntimeError(f"{kind} {mode} server did not start within 20 s")
 
 
 def timed(mode: str, run: Callable[[int, float], T], seconds: float,
-          script: str = "server.py") -> tuple[T, float, float]:
-    """Start ``mode``'s server (``bench/<script>``), warm it up for 1 s, then
-    ``run(port, seconds)``.
+          script: str = "server.py", kind: str = "asgi",
+          warmup: float = 1.0) -> tuple[T, float, float]:
+    """Start ``mode``'s server (``bench/<script>``, as ``kind``), warm it up for ``warmup``
+    seconds, then ``run(port, seconds)``.
 
     Returns:
         ``(run's result, elapsed seconds, server CPU seconds)``.
     """
     port = free_port()
-    proc = start(mode, port, script)
+    proc = start(mode, port, script, kind)
     try:
-        run(port, 1.0)  # warm-up
+        run(port, warmup)
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.monotonic()
         result = run(port, seconds)
@@ -121,41 +176,64 @@ def timed(mode: str, run: Callable[[int, float], T], seconds: float,
     return result, elapsed, cpu
 
 
-def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
+def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
+            warmup: float = 1.0) -> dict[str, float]:
+    """One timed run of ``mode`` on ``kind``: ``{"cps", "cpu_us", "n"}``.
+
+    Raises:
+        RuntimeError: a connection was refused (the benchmark measures accepted ones).
+    """
     (done, refused), elapsed, cpu = timed(
-        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds,
+        kind=kind, warmup=warmup,
     )
     if refused:
-        raise RuntimeError(f"{mode}: {refused} connections were refused")
+        raise RuntimeError(f"{kind} {mode}: {refused} connections were refused")
     return {"cps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "n": done}
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (``/proc/loadavg``), as one string."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", default="asgi", choices=KINDS,
+                        help="the server kind (bench/server.py); default asgi (uvicorn)")
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of load before each timed run")
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="bare,full,noop0,noop10")
     args = parser.parse_args()
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         os.sched_setaffinity(0, {1})
     modes = args.modes.split(",")
+    if "bare" not in modes:
+        parser.error("--modes must include bare (the ratios are against it)")
+    print(f"kind {args.kind}; {args.rounds} rounds of {args.seconds:g} s, concurrency "
+          f"{args.concurrency}; load average before: {load_average()}")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
-            results[mode].append(measure(mode, args.seconds, args.concurrency))
-    bare_cps = sum(r["cps"] for r in results["bare"]) / args.rounds
-    bare_cpu = sum(r["cpu_us"] for r in results["bare"]) / args.rounds
+            results[mode].append(
+                measure(mode, args.seconds, args.concurrency, args.kind, args.warmup))
+
+    def median(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[mode])
+
+    bare_cps, bare_cpu = median("bare", "cps"), median("bare", "cpu_us")
     print(f"{'mode':<6} {'conn/s':>9} {'ratio':>6} {'server CPU us/conn':>19}")
     for mode in modes:
-        cps = sum(r["cps"] for r in results[mode]) / args.rounds
-        cpu = sum(r["cpu_us"] for r in results[mode]) / args.rounds
-        print(f"{mode:<6} {cps:9.1f} {cps / bare_cps:6.3f} {cpu:19.1f}")
+        cps = median(mode, "cps")
+        print(f"{mode:<6} {cps:9.1f} {cps / bare_cps:6.3f} {median(mode, 'cpu_us'):19.1f}")
     if "noop0" in results and "noop10" in results:
-        cpu0 = sum(r["cpu_us"] for r in results["noop0"]) / args.rounds
-        cpu10 = sum(r["cpu_us"] for r in results["noop10"]) / args.rounds
+        cpu0, cpu10 = median("noop0", "cpu_us"), median("noop10", "cpu_us")
         print(f"\nsiomw's fixed cost (empty chain): {cpu0 - bare_cpu:.1f} us CPU per connection")
         print(f"each no-op middleware: {(cpu10 - cpu0) / 10:.2f} us CPU per connection")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

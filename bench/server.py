@@ -1,68 +1,157 @@
-"""A benchmark server: ``python bench/server.py MODE PORT``.
+"""A benchmark server: ``python bench/server.py MODE PORT [KIND]``.
 
 MODE: ``bare`` (python-socketio alone), ``noopN`` (siomw with N no-op middlewares and no
 plugins; ``noop0`` is siomw's fixed cost) or ``full`` (siomw with the logging, jwt and ratelimit
 plugins, memory storage, moving window of 1000 connections per minute per client address)
 or ``engine`` (``full`` plus the engine level: jwt's handshake check, an HTTP request limit,
-the headers plugin and the access log; served through ``mw.asgi_app()``).
+the headers plugin and the access log; served through ``mw.asgi_app()`` on ASGI).
+
+KIND (default ``asgi``), each served as its users serve it:
+
+- ``asgi``: ``socketio.AsyncServer(async_mode="asgi")`` in ``socketio.ASGIApp``, uvicorn.
+- ``aiohttp``: ``socketio.AsyncServer(async_mode="aiohttp")`` attached to an
+  ``aiohttp.web.Application`` (``sio.attach(app)``), served by aiohttp's runner
+  (``web.run_app``).
+- ``wsgi``: ``socketio.Server(async_mode="threading")`` in ``socketio.WSGIApp``, under
+  gunicorn's ``gthread`` worker (``gunicorn -w 1 --threads 100``; WebSocket through
+  simple-websocket, one thread per connected client).
+- ``gevent``: ``socketio.Server(async_mode="gevent")`` in ``socketio.WSGIApp``, under
+  gunicorn's ``gevent`` worker (``gunicorn -w 1 -k gevent``).
+
+For ``wsgi`` and ``gevent`` this process becomes gunicorn (``os.execv``: same pid), whose one
+worker imports :func:`wsgi_app` from this module; ``noopN`` members there are plain ``def``
+functions, as a sync server's users write them.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import socketio
-import uvicorn
 
 from siomw_core import CallNext, Config, CoreSettings, Siomw, Socket
 
+KINDS = ("asgi", "aiohttp", "wsgi", "gevent")
+#: the python-socketio ``async_mode`` of each kind
+ASYNC_MODES = {"asgi": "asgi", "aiohttp": "aiohttp", "wsgi": "threading", "gevent": "gevent"}
+#: gunicorn's worker options of the sync kinds (one worker: Socket.IO sessions are per process)
+GUNICORN = {"wsgi": ["-k", "gthread", "--threads", "100"],
+            "gevent": ["-k", "gevent", "--worker-connections", "1000"]}
 
-def build(mode: str) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(async_mode="asgi")
+FULL: dict[str, dict[str, object]] = {
+    "logging": {"file": os.devnull},
+    "jwt": {"algorithms": ["HS256"]},
+    "ratelimit": {"connect": "1000/minute", "strategy": "moving-window"},
+}
+ENGINE: dict[str, dict[str, object]] = {
+    "logging": {"file": os.devnull},
+    "jwt": {"algorithms": ["HS256"], "handshake": True},
+    # limits high enough never to refuse: the benchmark measures their cost
+    "ratelimit": {"connect": "100000/minute", "http": "100000/minute"},
+    "headers": {},
+}
 
-    @sio.event
-    async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
+
+def _server(kind: str) -> socketio.AsyncServer | socketio.Server:
+    """The server of ``kind`` with an accepting connect handler (``async def`` on the async
+    kinds, ``def`` on the sync ones)."""
+    if kind in ("asgi", "aiohttp"):
+        asio = socketio.AsyncServer(async_mode=ASYNC_MODES[kind])
+
+        @asio.event
+        async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
+            return None
+
+        return asio
+    sio = socketio.Server(async_mode=ASYNC_MODES[kind])
+
+    @sio.on("connect")
+    def connect_sync(sid: str, environ: dict[str, object], auth: object) -> None:
         return None
 
+    return sio
+
+
+def _noop_members(mw: Siomw, count: int, blocking: bool) -> None:
+    """``count`` no-op connect members: plain ``def`` when ``blocking`` (sync servers)."""
+    for i in range(count):
+        if blocking:
+
+            def noop(socket: Socket, call_next: Any) -> None:
+                call_next()
+
+            mw.use(noop, name=f"noop{i}")
+        else:
+
+            async def anoop(socket: Socket, call_next: CallNext) -> None:
+                await call_next()
+
+            mw.use(anoop, name=f"noop{i}")
+
+
+def check(mode: str, kind: str) -> None:
+    """Refuse an unknown ``mode`` or ``kind``.
+
+    Raises:
+        SystemExit: one line naming the bad argument.
+    """
+    if kind not in KINDS:
+        raise SystemExit(f"bench/server.py: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    if mode not in ("bare", "full", "engine") and not (
+            mode.startswith("noop") and mode[4:].isdigit()):
+        raise SystemExit(f"bench/server.py: unknown mode {mode!r}")
+
+
+def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Server:
+    """The server of ``kind`` (one of :data:`KINDS`) in ``mode`` (see the module docstring).
+
+    Raises:
+        SystemExit: an unknown mode or kind.
+    """
+    check(mode, kind)
+    sio = _server(kind)
     if mode == "bare":
         return sio
     if mode.startswith("noop"):
         mw = Siomw(sio, config=Config("bench", CoreSettings(plugins=[])))
-        for i in range(int(mode[4:])):
+        _noop_members(mw, int(mode[4:]), blocking=isinstance(sio, socketio.Server))
+        return sio
+    tables = FULL if mode == "full" else ENGINE
+    Siomw(sio, config=Config("bench", CoreSettings(plugins=list(tables)), tables=tables))
+    return sio
 
-            async def noop(socket: Socket, call_next: CallNext) -> None:
-                await call_next()
 
-            mw.use(noop, name=f"noop{i}")
-        return sio
-    if mode == "full":
-        tables: dict[str, dict[str, object]] = {
-            "logging": {"file": os.devnull},
-            "jwt": {"algorithms": ["HS256"]},
-            "ratelimit": {"connect": "1000/minute", "strategy": "moving-window"},
-        }
-        Siomw(sio, config=Config("bench", CoreSettings(plugins=["logging", "jwt", "ratelimit"]),
-                                 tables=tables))
-        return sio
-    if mode == "engine":
-        tables = {
-            "logging": {"file": os.devnull},
-            "jwt": {"algorithms": ["HS256"], "handshake": True},
-            # limits high enough never to refuse: the benchmark measures their cost
-            "ratelimit": {"connect": "100000/minute", "http": "100000/minute"},
-            "headers": {},
-        }
-        Siomw(sio, config=Config("bench", CoreSettings(
-            plugins=["logging", "jwt", "ratelimit", "headers"]), tables=tables))
-        return sio
-    raise SystemExit(f"unknown mode {mode!r}")
+def wsgi_app(mode: str, kind: str) -> socketio.WSGIApp:
+    """The WSGI application gunicorn's worker serves for the sync kinds."""
+    return socketio.WSGIApp(build(mode, kind))
+
+
+def serve(mode: str, port: int, kind: str) -> None:
+    """Serve ``mode`` on ``127.0.0.1:port`` as ``kind``'s users do; never returns."""
+    if kind in GUNICORN:
+        check(mode, kind)  # here, before gunicorn starts
+        argv = [sys.executable, "-m", "gunicorn", "-w", "1", *GUNICORN[kind],
+                "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                "--chdir", os.path.dirname(os.path.abspath(__file__)),
+                f"server:wsgi_app({mode!r}, {kind!r})"]
+        os.execv(sys.executable, argv)
+    sio = build(mode, kind)
+    if kind == "aiohttp":
+        from aiohttp import web
+
+        app = web.Application()
+        sio.attach(app)
+        web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+        return
+    import uvicorn
+
+    stack = getattr(sio, "_siomw_stack", None)
+    # the engine chain runs only in "engine" mode; the others measure the connect level
+    asgi = stack.asgi_app() if mode == "engine" and stack else socketio.ASGIApp(sio)
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
 if __name__ == "__main__":
-    mode, port = sys.argv[1], int(sys.argv[2])
-    sio = build(mode)
-    stack = getattr(sio, "_siomw_stack", None)
-    # the engine chain runs only in "engine" mode; the others measure the connect level
-    app = stack.asgi_app() if mode == "engine" and stack else socketio.ASGIApp(sio)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
+    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "asgi")

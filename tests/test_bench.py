@@ -1,0 +1,39 @@
+"""bench/connect_rate.py runs on every server kind (tiny counts: this checks that the benchmark
+works, bare and through siomw's full chain, never how fast; the figures come from running it
+by hand)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+MODES = ("bare", "noop1", "full")
+
+
+@pytest.mark.parametrize("kind", ["asgi", "aiohttp", "wsgi", "gevent"])
+def test_connect_rate_runs_on_every_kind(kind: str) -> None:
+    """One short round of bare, one no-op member and the full chain (logging + jwt +
+    ratelimit): every connection accepted (the script raises on a refusal), a table row each."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "connect_rate.py"), "--kind", kind, "--seconds", "0.2",
+         "--warmup", "0.1", "--rounds", "1", "--concurrency", "2", "--modes", ",".join(MODES)],
+        cwd=BENCH, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()
+            if line.split() and line.split()[0] in MODES}
+    assert set(rows) == set(MODES), done.stdout
+    assert all(float(cps) > 0 for cps, _ratio, _cpu in rows.values()), done.stdout
+    assert f"kind {kind};" in done.stdout
+
+
+def test_unknown_kind_is_refused_in_one_line() -> None:
+    """bench/server.py names a bad kind rather than serving something else."""
+    done = subprocess.run([sys.executable, str(BENCH / "server.py"), "bare", "0", "tornado"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("bench/server.py: unknown kind")
