@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 
-from .levels.engine import EngineApp
+from .adapters.asgi_http import EngineApp
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .serve_kinds import KindError, non_asgi
