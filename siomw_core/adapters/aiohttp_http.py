@@ -219,7 +219,9 @@ class _AiohttpMember:
         except web.HTTPException as answer:  # aiohttp's way of answering by raising
             if called:
                 raise
-            response = answer
+            # returned as a plain response: aiohttp deprecates returning the exception
+            response = web.Response(status=answer.status, reason=answer.reason,
+                                    body=answer.body, headers=answer.headers)
         if not called:  # it answered without calling the rest of the chain
             exchange.answered = True
             exchange.took(response)

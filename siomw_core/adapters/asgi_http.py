@@ -198,8 +198,7 @@ class _AsgiMember:
     async def _continue(self, scope: Scope, receive: Receive, send: Send) -> None:
         request: Request = scope[REQUEST_KEY]
         exchange: AsgiExchange = request._exchange
-        if scope is not exchange.asgi[0]:  # a changed scope (a proxy-headers middleware)
-            request._reload(scope_request(scope))
+        request._reload(scope_request(scope))  # what it changed (uvicorn's proxy headers)
         exchange.asgi = (scope, receive, send)
         call_next = exchange.continuations.pop(self.name)
         await call_next()

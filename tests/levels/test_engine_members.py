@@ -1,0 +1,199 @@
+"""Framework middlewares as engine members, per server kind, on real servers: WSGI
+(Werkzeug's ``ProxyFix``) under WSGI, aiohttp middlewares under aiohttp, uvicorn's
+``ProxyHeadersMiddleware`` under ASGI; a member of the wrong kind is refused in one line;
+plain ``def`` members on a sync server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from siomw_core import (
+    CallNext,
+    Refusal,
+    Request,
+    Socket,
+    aiohttp_middleware,
+    asgi_middleware,
+    wsgi_middleware,
+)
+from siomw_core.testing import close_client, connect_result
+from tests.levels.engine_kinds import HANDSHAKE, INTERNAL, Kind, curl
+
+FORWARDED = ["-H", "X-Forwarded-For: 9.9.9.9", "-H", "X-Forwarded-Proto: https"]
+
+
+def watch(mw: Any, seen: list[tuple[str, str, str]], *, priority: int, label: str) -> None:
+    """An engine member recording (label, address, scheme) of each handshake."""
+
+    async def watcher(request: Request, call_next: CallNext) -> None:
+        if request.is_handshake:
+            seen.append((label, request.address, request.scheme))
+        await call_next()
+
+    mw.engine.use(watcher, name=label, priority=priority)
+
+
+@pytest.mark.parametrize("kind_name", ["wsgi", "asgi"])
+async def test_proxy_middleware_member_rewrites_what_inner_members_see(kind_name: str) -> None:
+    """Werkzeug's ProxyFix (WSGI) and uvicorn's ProxyHeadersMiddleware (ASGI) as members:
+    members inside see the forwarded client and scheme, members outside the TCP peer; the
+    connect level's handshake is the rewritten request."""
+    kind = Kind(kind_name)
+    sio, mw = kind.make()
+    seen: list[tuple[str, str, str]] = []
+    watch(mw, seen, priority=100, label="outer")
+    if kind.sync:
+        mw.add(wsgi_middleware(ProxyFix, name="proxy", priority=50, x_for=1, x_proto=1))
+    else:
+        mw.add(asgi_middleware(ProxyHeadersMiddleware, name="proxy", priority=50,
+                               trusted_hosts="127.0.0.1"))
+    watch(mw, seen, priority=0, label="inner")
+    addresses: list[str] = []
+
+    @mw.use
+    async def record(socket: Socket, call_next: CallNext) -> None:
+        addresses.append(socket.handshake.address)
+        await call_next()
+
+    async with kind.serve(sio, mw) as url:
+        raw = await curl(url + HANDSHAKE, *FORWARDED)
+        assert raw.status == 200
+        outcome, _, client = await connect_result(
+            url, headers={"X-Forwarded-For": "8.8.8.8"}, transports=["polling"])
+        assert outcome == "connect"
+        await close_client(client)
+    assert seen[:2] == [("outer", "127.0.0.1", "http"), ("inner", "9.9.9.9", "https")]
+    assert addresses == ["8.8.8.8"]
+
+
+async def test_wsgi_member_answering_itself() -> None:
+    """A WSGI middleware that answers without calling its app ends the chain with its own
+    response; outer members see the "answered" refusal with its status."""
+    kind = Kind("wsgi")
+    sio, mw = kind.make()
+    outer_saw: list[tuple[Any, int]] = []
+
+    def blocking(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            if "HTTP_X_BLOCK" in environ:
+                start_response("418 I'm a teapot", [("Content-Type", "text/plain")])
+                return [b"blocked"]
+            return app(environ, start_response)
+        return middleware
+
+    @mw.engine.use(priority=100)
+    async def outer(request: Request, call_next: CallNext) -> None:
+        try:
+            await call_next()
+        except Refusal as refusal:
+            outer_saw.append((refusal.data, refusal.status))
+            raise
+
+    mw.add(wsgi_middleware(blocking, name="block"))
+    async with kind.serve(sio, mw) as url:
+        raw = await curl(url + HANDSHAKE, "-H", "X-Block: 1")
+        ok = await curl(url + HANDSHAKE)
+    assert (raw.status, raw.body) == (418, b"blocked")
+    assert outer_saw == [({"code": "answered", "by": "block"}, 418)]
+    assert ok.status == 200
+
+
+async def test_aiohttp_middleware_members() -> None:
+    """aiohttp middlewares as members: one changes the engine's response, one answers by
+    raising web.HTTPForbidden, one passes a clone with another remote on."""
+    kind = Kind("aiohttp")
+    sio, mw = kind.make()
+    seen: list[tuple[str, str, str]] = []
+    outer_saw: list[tuple[Any, int]] = []
+
+    @mw.engine.use(priority=100)
+    async def outer(request: Request, call_next: CallNext) -> None:
+        try:
+            await call_next()
+        except Refusal as refusal:
+            outer_saw.append((refusal.data, refusal.status))
+            raise
+
+    @web.middleware
+    async def stamp(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        response.headers["X-Aio"] = "stamped"
+        return response
+
+    @web.middleware
+    async def forbid(request: web.Request, handler: Any) -> web.StreamResponse:
+        if "X-Block" in request.headers:
+            raise web.HTTPForbidden(text="no")
+        return await handler(request.clone(remote="7.7.7.7"))  # type: ignore[no-any-return]
+
+    mw.add(aiohttp_middleware(stamp, priority=50))
+    mw.add(aiohttp_middleware(forbid, priority=40))
+    watch(mw, seen, priority=0, label="inner")
+    async with kind.serve(sio, mw) as url:
+        ok = await curl(url + HANDSHAKE)
+        blocked = await curl(url + HANDSHAKE, "-H", "X-Block: 1")
+    assert ok.status == 200 and ok.header("x-aio") == "stamped"
+    assert ok.body.startswith(b"0{")
+    assert seen == [("inner", "7.7.7.7", "http")]
+    assert (blocked.status, blocked.body) == (403, b"no")
+    assert outer_saw == [({"code": "answered", "by": "forbid"}, 403)]
+
+
+@pytest.mark.parametrize(("kind_name", "member"), [
+    ("wsgi", "asgi"), ("aiohttp", "asgi"), ("asgi", "wsgi"), ("asgi", "aiohttp"),
+])
+async def test_member_of_the_wrong_kind_is_one_clear_error(
+    kind_name: str, member: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A framework member of another kind than the server: each request it would see is
+    refused 500 internal_error, with one error line naming it and what it is."""
+    kind = Kind(kind_name)
+    sio, mw = kind.make()
+
+    async def passthrough(request: Any, handler: Any) -> Any:
+        return await handler(request)
+
+    spec = (asgi_middleware(SessionMiddleware, name="wrong", secret_key="k")
+            if member == "asgi" else
+            wsgi_middleware(ProxyFix, name="wrong") if member == "wsgi" else
+            aiohttp_middleware(passthrough, name="wrong"))
+    mw.add(spec)
+    caplog.set_level(logging.ERROR, logger="siomw")
+    async with kind.serve(sio, mw) as url:
+        raw = await curl(url + HANDSHAKE)
+    assert (raw.status, raw.json()) == (500, INTERNAL)
+    lines = [r.getMessage() for r in caplog.records if r.name == "siomw"]
+    server = {"wsgi": "wsgi", "asgi": "asgi", "aiohttp": "aiohttp"}[kind_name]
+    assert len(lines) == 1
+    article = "a" if member == "wsgi" else "an"
+    assert lines[0].startswith(f"siomw: engine member 'wrong' is {article} ")
+    assert f"but this is a {server} server" in lines[0]
+
+
+async def test_plain_def_members_on_a_sync_server() -> None:
+    """On a sync socketio.Server engine members may be plain def functions (call_next()
+    without await), refusing the same way."""
+    kind = Kind("wsgi")
+    sio, mw = kind.make()
+    calls: list[str] = []
+
+    def plain(request: Request, call_next: Callable[[], None]) -> None:
+        calls.append(request.method)
+        if "x-deny" in request.headers:
+            raise Refusal("no entry", {"code": "denied"}, status=401)
+        call_next()
+
+    mw.engine.use(plain)
+    async with kind.serve(sio, mw) as url:
+        assert (await curl(url + HANDSHAKE)).status == 200
+        refused = await curl(url + HANDSHAKE, "-H", "X-Deny: 1")
+    assert (refused.status, refused.json()["data"]) == (401, {"code": "denied"})
+    assert calls == ["GET", "GET"]
