@@ -15,9 +15,9 @@ from aiohttp import web
 import siomw_core
 
 sio = socketio.AsyncServer(async_mode="aiohttp")
-app = web.Application()
-sio.attach(app)
 siomw_core.attach(sio)  # the installed plugins, configured by ./siomw.toml
+app = web.Application()
+sio.attach(app)  # after siomw's attach: aiohttp then routes requests through the engine chain
 
 
 @sio.event
