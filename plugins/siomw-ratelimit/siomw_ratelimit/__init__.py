@@ -1,5 +1,6 @@
-"""siomw-ratelimit: limit Socket.IO connection attempts and engine HTTP requests with
-``limits`` (its async API).
+"""siomw-ratelimit: limit Socket.IO connection attempts, events and engine HTTP requests
+with ``limits``: its async API on an ``AsyncServer``, its sync API and storages on a sync
+``socketio.Server`` (one code base: :mod:`siomw_ratelimit.backends`).
 
 The ``ratelimit`` connect middleware (priority 2000, every namespace) spends one unit of a
 budget per namespace CONNECT, keyed by the client address or by the JWT subject, with the
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from siomw_core import CoreSettings, Middleware, hookimpl
+from siomw_core.runtime import Runtime
 
 from .connect import NAME, PRIORITY, build_connect
 from .engine import HTTP_NAME, HTTP_PRIORITY, build_http
@@ -51,19 +53,22 @@ def siomw_config_schema() -> type[BaseModel]:
 
 
 @hookimpl
-def siomw_middlewares(config: Any, settings: CoreSettings) -> list[Middleware]:
+def siomw_middlewares(
+    config: Any, settings: CoreSettings, runtime: Runtime
+) -> list[Middleware]:
     """The ``ratelimit`` connect middleware, the ``ratelimit-events`` event middleware
     (always: any handler may carry a :func:`limit`; an event without one, with no
     ``event`` / ``events`` configured, costs one attribute read), and the
     ``ratelimit-http`` engine middleware when ``http`` is set, built once from the
-    validated table on one shared limiter.
+    validated table on one shared limiter. ``runtime`` (the stack's) picks the backend:
+    ``limits``' sync API when ``runtime.blocking`` (a sync server), ``limits.aio`` else.
 
     Raises:
         ConfigError: the storage cannot be used with the strategy (see
             :func:`~siomw_ratelimit.connect.build_connect`).
     """
     options = config if isinstance(config, RateLimitOptions) else RateLimitOptions()
-    guard = guarded_limiter(options)
+    guard = guarded_limiter(options, runtime)
     members = [build_connect(options, guard), build_events(options, guard)]
     if options.http is not None:
         members.append(build_http(options, guard))

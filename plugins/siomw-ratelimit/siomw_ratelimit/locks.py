@@ -1,22 +1,35 @@
-"""Per-identifier asyncio locks, held by the limiter while an event's budgets are tested
-and spent, so that the two steps run as one within the process."""
+"""Per-identifier locks, held by the limiter while an event's budgets are tested and
+spent, so that the two steps run as one within the process (``asyncio.Lock`` on an
+``AsyncServer``, ``threading.Lock`` on a sync server: the backend's kind)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+
+from .backends import KeyLock
 
 __all__ = ["KeyLocks"]
 
 
 class KeyLocks:
-    """One ``asyncio.Lock`` per identifier while someone holds or awaits it (then dropped):
-    the test-then-spend of several budgets runs as one step within the process."""
+    """One lock per identifier while someone holds or awaits it (then dropped): the
+    test-then-spend of several budgets runs as one step within the process.
 
-    __slots__ = ("_locks",)
+    Args:
+        make_lock: a new lock of the server's kind (``Backend.lock``).
 
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+    The table of locks is itself guarded by a ``threading.Lock`` held only while it is
+    read or changed (never across an await), so that request threads of a sync server
+    share it safely; on an event loop it is never contended.
+    """
+
+    __slots__ = ("_guard", "_locks", "_make")
+
+    def __init__(self, make_lock: Callable[[], KeyLock]) -> None:
+        self._make = make_lock
+        self._locks: dict[str, tuple[KeyLock, int]] = {}
+        self._guard = threading.Lock()
 
     def __contains__(self, key: object) -> bool:
         """Whether someone holds or awaits ``key``'s lock."""
@@ -28,8 +41,10 @@ class KeyLocks:
         taken: list[str] = []
         try:
             for key in keys:
-                lock, users = locks.get(key) or (asyncio.Lock(), 0)
-                locks[key] = (lock, users + 1)
+                with self._guard:
+                    entry = locks.get(key)
+                    lock, users = entry if entry is not None else (self._make(), 0)
+                    locks[key] = (lock, users + 1)
                 taken.append(key)
                 await lock.acquire()
         except BaseException:  # cancelled while waiting: give back what was taken
@@ -41,10 +56,11 @@ class KeyLocks:
         default all) and drop those nobody else wants."""
         locks = self._locks
         for index, key in enumerate(keys):
-            lock, users = locks[key]
+            with self._guard:
+                lock, users = locks[key]
+                if users == 1:
+                    del locks[key]
+                else:
+                    locks[key] = (lock, users - 1)
             if acquired is None or index < acquired:
                 lock.release()
-            if users == 1:
-                del locks[key]
-            else:
-                locks[key] = (lock, users - 1)

@@ -8,12 +8,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import limits
 import limits.aio.storage
+import limits.storage
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
+from siomw_core import ConfigError
+
 __all__ = [
     "RateLimitOptions", "RateLimitString", "async_schemes", "async_storage_uri", "check_limits",
-    "limits_problem", "parse_limits", "redacted_uri",
+    "limits_problem", "parse_limits", "redacted_uri", "sync_schemes", "sync_storage_uri",
 ]
 
 Key = Literal["ip", "user"]
@@ -177,17 +180,27 @@ def parse_limits(value: object) -> tuple[limits.RateLimitItem, ...]:
     return items
 
 
-def async_schemes() -> frozenset[str]:
-    """Every ``async+...`` storage scheme ``limits.aio`` registers (its storages' classes
-    declare them in ``STORAGE_SCHEME``)."""
+def _schemes(base: type) -> frozenset[str]:
+    """Every storage scheme the subclasses of ``base`` declare (``STORAGE_SCHEME``)."""
     found: set[str] = set()
-    pending: list[type] = [limits.aio.storage.Storage]
+    pending: list[type] = [base]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         scheme = getattr(cls, "STORAGE_SCHEME", None) or ()
         found.update([scheme] if isinstance(scheme, str) else scheme)
     return frozenset(found)
+
+
+def async_schemes() -> frozenset[str]:
+    """Every ``async+...`` storage scheme ``limits.aio`` registers (its storages' classes
+    declare them in ``STORAGE_SCHEME``)."""
+    return _schemes(limits.aio.storage.Storage)
+
+
+def sync_schemes() -> frozenset[str]:
+    """Every storage scheme of ``limits``' sync storages (``limits.storage``)."""
+    return _schemes(limits.storage.Storage)
 
 
 def async_storage_uri(uri: str) -> str:
@@ -212,6 +225,22 @@ def async_storage_uri(uri: str) -> str:
         "'redis://127.0.0.1:6379')",
         {"schemes": ", ".join(f"{s}://" for s in plain)},
     )
+
+
+def sync_storage_uri(uri: str) -> str:
+    """Map a storage URI to its sync ``limits.storage`` form (sync servers):
+    ``async+redis://h:1`` -> ``redis://h:1``; a plain URI is kept as it is.
+
+    Raises:
+        ConfigError: ``limits`` has no sync storage for the scheme.
+    """
+    plain = uri.removeprefix("async+")
+    scheme = urlsplit(plain).scheme if "://" in plain else ""
+    if scheme not in sync_schemes():
+        raise ConfigError(
+            "storage: expected a storage with a sync limits backend (a sync socketio.Server "
+            f"counts with limits' sync API); found {redacted_uri(uri)!r}")
+    return plain
 
 
 def redacted_uri(uri: str) -> str:

@@ -1,32 +1,32 @@
-"""The limiter behind the middleware: a ``limits.aio`` strategy on the configured storage,
+"""The limiter behind the middleware: one ``limits`` strategy on the configured storage,
 with the storage-failure policy (fail open onto an in-memory fallback, or fail closed) and
-the recovery probe.
+the recovery probe, written once for every server kind: the storage calls go through a
+:class:`~siomw_ratelimit.backends.Backend` (``limits.aio`` on an ``AsyncServer``,
+``limits``' sync API on a sync ``socketio.Server``), background work through the stack's
+:class:`~siomw_core.runtime.Runtime`.
 
-Storage clients are bound to the event loop that first uses them (coredis' connection pool
-hangs when reused from another loop), so the storage is rebuilt when the running loop
-changes: once per served application in practice.
+On an ``AsyncServer``, storage clients are bound to the event loop that first uses them
+(coredis' connection pool hangs when reused from another loop), so the storage is rebuilt
+when the running loop changes: once per served application in practice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import limits.aio.storage
-import limits.aio.strategies
 from limits import RateLimitItem
-from limits.errors import ConfigurationError
-from limits.storage import storage_from_string
 from limits.util import WindowStats
 
-from siomw_core import ConfigError
+from siomw_core.runtime import AsyncRuntime, Runtime
 
+from .backends import Backend, Counter, make_backend
 from .locks import KeyLocks
-from .options import RateLimitOptions, async_storage_uri, redacted_uri
+from .options import RateLimitOptions, redacted_uri
 
 __all__ = [
     "MAX_BACKOFF",
@@ -44,7 +44,6 @@ log = logging.getLogger("siomw.ratelimit")
 #: longest wait between two recovery probes of a failed storage, in seconds
 #: (Flask-Limiter's in_memory_fallback backs off 2**n s, n <= 5, the same bound)
 MAX_BACKOFF = 32.0
-MEMORY = "async+memory://"
 #: seconds added to a reset time read from a storage that keeps it in whole seconds: the
 #: fixed window on Redis (and Valkey) is a key whose ``TTL`` the server rounds to the
 #: nearest second (Redis ``expire.c``, ``ttlGenericCommand``), so the real wait may be up
@@ -85,53 +84,29 @@ class StorageUnavailable(Exception):  # a state, as the refusal code says
     """The storage failed (or is still marked failed) and the policy is ``"closed"``."""
 
 
-def _storage(uri: str, redis_client: str = "coredis") -> limits.aio.storage.Storage:
-    """``storage_from_string`` for an ``async+`` URI, typed as the async storage it returns.
-
-    ``redis_client`` becomes limits' ``implementation`` argument for ``async+redis*`` URIs.
-    """
-    options: dict[str, str] = {}
-    if uri.startswith("async+redis"):
-        options["implementation"] = redis_client
-    storage = storage_from_string(uri, wrap_exceptions=True, **options)
-    if not isinstance(storage, limits.aio.storage.Storage):  # an async+ URI always gives one
-        raise ConfigError(f"storage: expected an async storage URI; found {uri!r}")
-    return storage
-
-
-def _limiter(
-    strategy: str, storage: limits.aio.storage.Storage
-) -> limits.aio.strategies.RateLimiter:
-    """The ``limits.aio`` strategy named ``strategy`` on ``storage``.
-
-    Raises:
-        NotImplementedError: the storage lacks the strategy (``limits`` checks it).
-    """
-    if strategy == "fixed-window":
-        return limits.aio.strategies.FixedWindowRateLimiter(storage)
-    if strategy == "sliding-window-counter":
-        return limits.aio.strategies.SlidingWindowCounterRateLimiter(storage)
-    return limits.aio.strategies.MovingWindowRateLimiter(storage)
-
-
 class GuardedLimiter:
-    """One ``limits.aio`` strategy on one storage, guarded by the storage-failure policy.
+    """One ``limits`` strategy on one storage, guarded by the storage-failure policy.
 
     Args:
-        uri: an ``async+...`` storage URI (see :func:`~siomw_ratelimit.options.async_storage_uri`).
-        strategy: a key of ``limits.aio.strategies.STRATEGIES``.
-        fail_open: on a storage failure, count with an in-process ``async+memory://`` limiter
-            (True) or raise :class:`StorageUnavailable` (False).
+        uri: a ``limits`` storage URI (``redis://...``, ``memory://``; the ``async+`` form
+            too): the backend maps it to its kind's.
+        strategy: ``"fixed-window"``, ``"moving-window"`` or ``"sliding-window-counter"``.
+        fail_open: on a storage failure, count with an in-process memory limiter (True) or
+            raise :class:`StorageUnavailable` (False).
         timeout: seconds a storage call may take before it counts as failed (not applied to
-            the memory storage).
+            the memory storage): ``asyncio.timeout`` on an ``AsyncServer``; on a sync
+            server, where a thread blocked in a call cannot be cancelled, the Redis
+            client's socket timeouts (:mod:`~siomw_ratelimit.backends`).
         label: the storage as log lines show it (password redacted).
-        redis_client: ``"coredis"`` or ``"redispy"`` for ``async+redis*`` URIs.
+        redis_client: ``"coredis"`` or ``"redispy"`` for Redis on an ``AsyncServer``.
+        runtime: the stack's runtime (``runtime.blocking``: ``limits``' sync API; the
+            probe runs with ``runtime.spawn``); default an :class:`AsyncRuntime`.
 
     A failure marks the storage down: no further calls go to it until a recovery probe
     (``storage.check()``, at most ``timeout`` seconds, run in the background by the first
     connection after the back-off) succeeds; the back-off doubles from 1 s up to
-    :data:`MAX_BACKOFF`. One warning is logged when the storage goes down, one info line
-    when it recovers.
+    :data:`MAX_BACKOFF`. One warning is logged when the storage goes down (however many
+    calls fail at once), one info line when it recovers.
 
     Raises:
         ConfigError: the storage's client library is missing, or the storage cannot run the
@@ -140,51 +115,43 @@ class GuardedLimiter:
 
     def __init__(
         self, uri: str, strategy: str, *, fail_open: bool, timeout: float, label: str,
-        redis_client: str = "coredis",
+        redis_client: str = "coredis", runtime: Runtime | None = None,
     ) -> None:
-        self.redis_client = redis_client
-        self.uri = uri
+        self.runtime = runtime if runtime is not None else AsyncRuntime()
         self.strategy = strategy
         self.fail_open = fail_open
         self.label = label
-        self.remote = not uri.startswith(MEMORY)
-        self.timeout = timeout if self.remote else None
         self.down = False
         self.failures = 0
         self.retry_at = 0.0
-        self.probe: asyncio.Task[None] | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.locks = KeyLocks()
-        self._build()  # here rather than on first use, so that a bad storage fails startup
+        self.probing = False
+        self._state = threading.Lock()  # down/probing transitions (request threads)
+        self.backend: Backend = make_backend(
+            uri, strategy, timeout=timeout, label=label, blocking=self.runtime.blocking,
+            redis_client=redis_client)
+        self._reset()
 
-    def _build(self) -> None:
-        try:
-            self.storage = _storage(self.uri, self.redis_client)
-            self.limiter = _limiter(self.strategy, self.storage)
-        except NotImplementedError:
-            raise ConfigError(
-                f"strategy: expected a strategy the storage {self.label!r} supports "
-                f"(memcached has no moving window); found {self.strategy!r}"
-            ) from None
-        except ConfigurationError as exc:
-            raise ConfigError(
-                f"storage: expected a storage whose client library is installed ({exc}); "
-                f"found {self.label!r}"
-            ) from None
-        self.fallback = _limiter(self.strategy, _storage(MEMORY))
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call to the configured storage may take (None: memory)."""
+        return self.backend.timeout
+
+    def _reset(self) -> None:
+        backend = self.backend
+        self.limiter: Counter = backend.limiter
+        self.fallback: Counter = backend.fallback
         # the fixed window's reset time is the key's TTL: whole seconds on Redis/Valkey
-        whole_seconds = (self.strategy == "fixed-window"
-                         and isinstance(self.storage, limits.aio.storage.RedisStorage))
+        whole_seconds = self.strategy == "fixed-window" and backend.whole_seconds
         self.slack = WHOLE_SECOND_SLACK if whole_seconds else 0.0
+        self.locks = KeyLocks(backend.lock)  # asyncio locks belong to a loop too
         self.down = False
         self.failures = 0
-        self.probe = None
+        self.probing = False
 
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.loop is not None:
-            self._build()  # a new event loop: the old clients belong to the old one
-            self.locks = KeyLocks()  # asyncio locks belong to a loop too
-        self.loop = loop
+    def _bind(self) -> None:
+        """A new event loop: the old clients belong to the old one."""
+        self.backend.build()
+        self._reset()
 
     async def hit(self, item: RateLimitItem, identifier: str) -> bool:
         """Spend one of ``item``'s budget for ``identifier``; False when it is exhausted.
@@ -192,15 +159,12 @@ class GuardedLimiter:
         Raises:
             StorageUnavailable: the storage failed and the policy is ``"closed"``.
         """
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:
-            self._bind(loop)
+        backend = self.backend
+        if backend.stale():
+            self._bind()
         if not self.down:
             try:
-                if self.timeout is None:
-                    return await self.limiter.hit(item, identifier)
-                async with asyncio.timeout(self.timeout):
-                    return await self.limiter.hit(item, identifier)
+                return await backend.timed(self.limiter.hit(item, identifier))
             except Exception as exc:  # StorageError (wrapped), TimeoutError
                 self._trip(exc)
         return await self._degraded(item, identifier)
@@ -222,8 +186,9 @@ class GuardedLimiter:
 
         The common event, one check that one atomic storage call serves (:meth:`_atomic`),
         takes no lock when no other acquire holds or awaits its identifier's: that call
-        is exact on its own. (On a remote storage, an acquire of several budgets that
-        starts while such a call is in flight meets it as it would another process's.)
+        is exact on its own. (On a remote storage, or from another request thread of a
+        sync server, an acquire of several budgets that starts while such a call is in
+        flight meets it as it would another process's.)
 
         Raises:
             StorageUnavailable: the storage failed and the policy is ``"closed"``.
@@ -231,12 +196,11 @@ class GuardedLimiter:
         for check in checks:
             if check.cost > check.item.amount:
                 return check
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:
-            self._bind(loop)
+        if self.backend.stale():
+            self._bind()
         if len(checks) == 1 and not self.down:
             check = checks[0]
-            if check.identifier not in self.locks and self._atomic(self.limiter, check):
+            if check.identifier not in self.locks and self._atomic(check):
                 try:
                     return await self._spend_storage(checks)
                 except Exception as exc:  # StorageError (wrapped), TimeoutError
@@ -257,26 +221,18 @@ class GuardedLimiter:
             self.locks.release(keys)
 
     async def _spend_storage(self, checks: Sequence[Check]) -> Check | None:
-        if self.timeout is None:
-            return await self._spend(self.limiter, checks)
-        async with asyncio.timeout(self.timeout):
-            return await self._spend(self.limiter, checks)
+        return await self.backend.timed(self._spend(self.limiter, checks))
 
-    @staticmethod
-    def _atomic(limiter: limits.aio.strategies.RateLimiter, check: Check) -> bool:
+    def _atomic(self, check: Check) -> bool:
         """Whether one ``hit`` spends ``check`` exactly, or refuses it spending nothing:
         every strategy's, except the fixed window's with a cost above 1 (its ``incr``
         counts a refused cost too; a cost of 1 is refused only when the window is full)."""
-        return check.cost == 1 or not isinstance(
-            limiter, limits.aio.strategies.FixedWindowRateLimiter)
+        return check.cost == 1 or self.strategy != "fixed-window"
 
-    @classmethod
-    async def _spend(
-        cls, limiter: limits.aio.strategies.RateLimiter, checks: Sequence[Check]
-    ) -> Check | None:
+    async def _spend(self, limiter: Counter, checks: Sequence[Check]) -> Check | None:
         if len(checks) == 1:
             check = checks[0]
-            if cls._atomic(limiter, check):  # one atomic call
+            if self._atomic(check):  # one atomic call
                 fits = await limiter.hit(check.item, check.identifier, cost=check.cost)
                 return None if fits else check
         for check in checks:
@@ -343,20 +299,22 @@ class GuardedLimiter:
         return math.ceil(expiry + self.slack)
 
     async def _window_stats(
-        self, limiter: limits.aio.strategies.RateLimiter, item: RateLimitItem, identifier: str
+        self, limiter: Counter, item: RateLimitItem, identifier: str
     ) -> WindowStats | None:
         try:
-            if self.timeout is None or limiter is self.fallback:
+            if limiter is self.fallback:
                 return await limiter.get_window_stats(item, identifier)
-            async with asyncio.timeout(self.timeout):
-                return await limiter.get_window_stats(item, identifier)
+            return await self.backend.timed(limiter.get_window_stats(item, identifier))
         except Exception:
             return None
 
     # failure policy --------------------------------------------------------------------
     def _start_probe(self) -> None:
-        if self.probe is None and time.monotonic() >= self.retry_at:
-            self.probe = asyncio.get_running_loop().create_task(self._recover())
+        with self._state:
+            if self.probing or time.monotonic() < self.retry_at:
+                return
+            self.probing = True
+        self.runtime.spawn(self._recover)
 
     async def _degraded(self, item: RateLimitItem, identifier: str) -> bool:
         self._start_probe()
@@ -365,9 +323,12 @@ class GuardedLimiter:
         return await self.fallback.hit(item, identifier)
 
     def _trip(self, exc: BaseException) -> None:
-        self.down = True
-        self.failures = 0
-        self.retry_at = time.monotonic() + 1.0
+        with self._state:
+            if self.down:  # another call in flight failed first: one warning
+                return
+            self.down = True
+            self.failures = 0
+            self.retry_at = time.monotonic() + 1.0
         log.warning(
             "siomw: [ratelimit] storage %s failed (%s: %s); %s until it recovers",
             self.label, type(exc).__name__, exc,
@@ -377,31 +338,34 @@ class GuardedLimiter:
 
     async def _recover(self) -> None:
         try:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    healthy = await self.storage.check()
-            except Exception:  # a failed probe is just "not yet"
-                healthy = False
+            healthy = await self.backend.check()
+            with self._state:
+                if healthy:
+                    self.down = False
+                else:
+                    self.failures += 1
+                    backoff = min(2.0**self.failures, MAX_BACKOFF)
+                    self.retry_at = time.monotonic() + backoff
             if healthy:
-                self.down = False
                 log.info("siomw: [ratelimit] storage %s recovered", self.label)
-            else:
-                self.failures += 1
-                backoff = min(2.0**self.failures, MAX_BACKOFF)
-                self.retry_at = time.monotonic() + backoff
         finally:
-            self.probe = None
+            self.probing = False
 
 
-def guarded_limiter(options: RateLimitOptions) -> GuardedLimiter:
-    """The one :class:`GuardedLimiter` of a ``[ratelimit]`` table, shared by the connect
-    and the HTTP limits: one storage client, one failure state, one warning.
+def guarded_limiter(options: RateLimitOptions, runtime: Runtime | None = None) -> GuardedLimiter:
+    """The one :class:`GuardedLimiter` of a ``[ratelimit]`` table, shared by the connect,
+    the event and the HTTP limits: one storage client, one failure state, one warning.
+
+    Args:
+        options: the validated table.
+        runtime: the stack's runtime (the server kind); default an ``AsyncServer``'s.
 
     Raises:
         ConfigError: as :class:`GuardedLimiter`.
     """
     return GuardedLimiter(
-        async_storage_uri(options.storage), options.strategy,
+        options.storage, options.strategy,
         fail_open=options.on_storage_error == "open", timeout=options.storage_timeout,
         label=redacted_uri(options.storage), redis_client=options.redis_client,
+        runtime=runtime,
     )

@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import aiohttp
 import redis
 import siomw_ratelimit
 import socketio
+from siomw_ratelimit.options import RateLimitOptions
+from siomw_ratelimit.storage import GuardedLimiter, guarded_limiter
 
 from siomw_core import (
     CallNext,
@@ -24,11 +27,56 @@ from siomw_core import (
     attach,
     set_identity,
 )
+from siomw_core.drive import drive
+from siomw_core.runtime import AsyncRuntime, Runtime, SyncRuntime
 from siomw_core.testing import close_client, connect_result, serve
+
+T = TypeVar("T")
 
 REDIS_URL = "redis://127.0.0.1:6379"
 #: a loopback port nothing listens on: connections to it are refused at once
 DEAD_REDIS_URL = "redis://127.0.0.1:1"
+
+
+# server kinds at the limiter's level -------------------------------------------------------
+#: "async": an AsyncServer's limiter (limits.aio, awaited on the loop); "sync": a sync
+#: socketio.Server's (limits' sync API, its coroutines driven in request threads)
+KINDS = ["async", "sync"]
+
+
+def runtime_of(kind: str) -> Runtime:
+    """The runtime a stack of ``kind`` gives its plugins (a real ``socketio.Server`` in
+    threading mode behind the sync one: its background tasks are threads)."""
+    if kind == "async":
+        return AsyncRuntime()
+    return SyncRuntime(socketio.Server(async_mode="threading"))
+
+
+def kind_limiter(kind: str, table: dict[str, Any]) -> GuardedLimiter:
+    """The shared limiter of a ``[ratelimit]`` table on a server of ``kind``."""
+    return guarded_limiter(RateLimitOptions.model_validate(table), runtime_of(kind))
+
+
+async def run(kind: str, coro: Coroutine[Any, Any, T]) -> T:
+    """``coro`` as the server kind runs it: awaited ("async"), or driven without a loop
+    in a thread of its own, as a sync server's request thread would ("sync")."""
+    if kind == "async":
+        return await coro
+    return await asyncio.to_thread(drive, coro)
+
+
+async def run_all(kind: str, coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Every coroutine of ``coros`` at once: gathered on the loop ("async"), or each
+    driven in one of 16 threads ("sync": request threads contending for the limiter)."""
+    pending = list(coros)
+    if kind == "async":
+        return list(await asyncio.gather(*pending))
+
+    def threads() -> list[T]:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(drive, pending))
+
+    return await asyncio.to_thread(threads)
 
 
 def make_server(

@@ -8,13 +8,12 @@ from typing import Any
 import limits
 import pytest
 from siomw_ratelimit import limit
-from siomw_ratelimit.options import RateLimitOptions
-from siomw_ratelimit.storage import Check, StorageUnavailable, guarded_limiter
+from siomw_ratelimit.storage import Check, StorageUnavailable
 
 from siomw_core import requirements_of
 
 from .events_support import client, echo_server, served
-from .support import DEAD_REDIS_URL
+from .support import DEAD_REDIS_URL, KINDS, kind_limiter, run
 
 
 async def handler(sid: str) -> None:
@@ -79,15 +78,17 @@ def test_scope_with_another_rate_is_warned(caplog: pytest.LogCaptureFixture) -> 
     assert "with rate '9/second'" in record.message
 
 
-async def test_storage_down_fail_closed_acquire_raises() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_storage_down_fail_closed_acquire_raises(kind: str) -> None:
     """on_storage_error = "closed" with an unreachable Redis: acquire raises
-    StorageUnavailable (the member's rate_limit_unavailable), every time until recovery."""
-    guard = guarded_limiter(RateLimitOptions.model_validate(
-        {"storage": DEAD_REDIS_URL, "on_storage_error": "closed", "storage_timeout": 0.5}))
+    StorageUnavailable (the member's rate_limit_unavailable), every time until recovery,
+    on both server kinds."""
+    guard = kind_limiter(kind, {"storage": DEAD_REDIS_URL, "on_storage_error": "closed",
+                                "storage_timeout": 0.5})
     check = Check(limits.parse("5/second"), "test/closed")
     for _ in range(2):
         with pytest.raises(StorageUnavailable):
-            await guard.acquire([check])
+            await run(kind, guard.acquire([check]))
 
 
 async def test_storage_down_fail_open_counts_events_in_memory() -> None:

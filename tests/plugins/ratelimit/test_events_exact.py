@@ -10,8 +10,7 @@ import limits
 import pytest
 import socketio
 from siomw_ratelimit import limit
-from siomw_ratelimit.options import RateLimitOptions
-from siomw_ratelimit.storage import Check, guarded_limiter
+from siomw_ratelimit.storage import Check
 
 from .events_support import (
     burst,
@@ -22,73 +21,75 @@ from .events_support import (
     served,
     with_ratelimit,
 )
-from .support import REDIS_URL
+from .support import KINDS, REDIS_URL, kind_limiter, run, run_all
 
 STRATEGIES = ["fixed-window", "moving-window", "sliding-window-counter"]
 STORAGES = ["memory://", REDIS_URL]
 
 
-def options(storage: str, strategy: str, prefix: str) -> RateLimitOptions:
-    """The validated table for ``storage``, ``strategy`` and the test's key prefix."""
-    return RateLimitOptions.model_validate(
-        {"storage": storage, "strategy": strategy, "key_prefix": prefix})
+def table(storage: str, strategy: str, prefix: str) -> dict[str, str]:
+    """The table for ``storage``, ``strategy`` and the test's key prefix."""
+    return {"storage": storage, "strategy": strategy, "key_prefix": prefix}
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_weighted_check_that_does_not_fit_spends_nothing(
-    storage: str, strategy: str, prefix: str
+    kind: str, storage: str, strategy: str, prefix: str
 ) -> None:
     """Against "10/minute": cost 100 is refused in an empty window, and spends nothing;
     after 8 spent, cost 3 is refused and the 2 left still pass (cost 2), then nothing."""
-    guard = guarded_limiter(options(storage, strategy, prefix))
+    guard = kind_limiter(kind, table(storage, strategy, prefix))
     item = limits.parse("10/minute")
     ident = f"{prefix}/weighted"
     huge = Check(item, ident, 100)
-    assert await guard.acquire([huge]) is huge
-    window = await guard.window(item, ident)
+    assert await run(kind, guard.acquire([huge])) is huge
+    window = await run(kind, guard.window(item, ident))
     assert window is not None and window.remaining == 10
-    assert await guard.acquire([Check(item, ident, 8)]) is None
+    assert await run(kind, guard.acquire([Check(item, ident, 8)])) is None
     three = Check(item, ident, 3)
-    assert await guard.acquire([three]) is three
-    assert await guard.acquire([Check(item, ident, 2)]) is None
+    assert await run(kind, guard.acquire([three])) is three
+    assert await run(kind, guard.acquire([Check(item, ident, 2)])) is None
     one = Check(item, ident, 1)
-    assert await guard.acquire([one]) is one
+    assert await run(kind, guard.acquire([one])) is one
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_several_budgets_are_spent_together_or_not_at_all(
-    storage: str, strategy: str, prefix: str
+    kind: str, storage: str, strategy: str, prefix: str
 ) -> None:
     """Two budgets ("5/minute" for all events, "1/minute" for one name): the 2nd named
     event is refused by the named budget and spends nothing of the common one."""
-    guard = guarded_limiter(options(storage, strategy, prefix))
+    guard = kind_limiter(kind, table(storage, strategy, prefix))
     common, named = limits.parse("5/minute"), limits.parse("1/minute")
     both = [Check(common, f"{prefix}/all"), Check(named, f"{prefix}/name")]
-    assert await guard.acquire(both) is None
-    assert await guard.acquire(both) is both[1]
-    window = await guard.window(common, f"{prefix}/all")
+    assert await run(kind, guard.acquire(both)) is None
+    assert await run(kind, guard.acquire(both)) is both[1]
+    window = await run(kind, guard.window(common, f"{prefix}/all"))
     assert window is not None and window.remaining == 4
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-async def test_concurrent_acquires_admit_exactly_k(storage: str, strategy: str,
+async def test_concurrent_acquires_admit_exactly_k(kind: str, storage: str, strategy: str,
                                                    prefix: str) -> None:
     """100 concurrent acquires (cost 1, and cost 3 with a second budget) against
-    "10/minute": exactly 10 units are admitted."""
-    guard = guarded_limiter(options(storage, strategy, prefix))
+    "10/minute": exactly 10 units are admitted (on a sync server: from 16 threads)."""
+    guard = kind_limiter(kind, table(storage, strategy, prefix))
     item = limits.parse("10/minute")
-    single = await asyncio.gather(*(guard.acquire([Check(item, f"{prefix}/one")])
-                                    for _ in range(100)))
+    single = await run_all(kind, (guard.acquire([Check(item, f"{prefix}/one")])
+                                  for _ in range(100)))
     assert sum(r is None for r in single) == 10
     other = limits.parse("100/minute")
-    weighted = await asyncio.gather(*(
+    weighted = await run_all(kind, (
         guard.acquire([Check(other, f"{prefix}/w-all"), Check(item, f"{prefix}/w", 3)])
         for _ in range(50)))
     assert sum(r is None for r in weighted) == 3  # 3 x 3 = 9 of 10
-    window = await guard.window(other, f"{prefix}/w-all")
+    window = await run(kind, guard.window(other, f"{prefix}/w-all"))
     assert window is not None and window.remaining == 97  # refused ones spent nothing
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import limits
 import pytest
 import redis
 import socketio
@@ -19,6 +20,7 @@ from tests.jsclient import js_outcome
 
 from .support import (
     DEAD_REDIS_URL,
+    KINDS,
     POLLING,
     REDIS_URL,
     assert_http_rate_limited,
@@ -26,8 +28,11 @@ from .support import (
     attempt,
     curl,
     engine_server,
+    kind_limiter,
     make_server,
     redis_keys,
+    run,
+    run_all,
     serving,
 )
 
@@ -203,6 +208,48 @@ async def test_recovery_goes_back_to_redis(prefix: str, caplog: pytest.LogCaptur
             assert "recovered" in caplog.text
             assert (await attempt(url))[0] == "connect"
             assert counter.get(key) == b"2"  # counted in Redis again
+    finally:
+        counter.close()
+        await proxy.cut()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_limiter_fails_open_once_and_recovers(
+    kind: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The failure policy, written once, on both server kinds (limits.aio on the loop;
+    limits' sync API driven in threads, whose timeout is redis-py's socket timeout): Redis
+    cut under five calls at once gives one warning and counts them in memory; once it is
+    back, the probe (storage.check, run by the runtime) restores it as the counter."""
+    caplog.set_level(logging.INFO, logger="siomw.ratelimit")
+    proxy = RedisProxy()
+    await proxy.start()
+    guard = kind_limiter(kind, {"strategy": "fixed-window", "key_prefix": prefix,
+                                "storage": f"redis://127.0.0.1:{proxy.port}",
+                                "storage_timeout": 0.5})
+    item = limits.parse("10/minute")
+    ident = f"{prefix}/probe"
+    key = f"LIMITS:LIMITER/{ident}/10/1/minute"
+    counter = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert await run(kind, guard.hit(item, ident))
+        assert counter.get(key) == b"1"
+        await proxy.cut()
+        assert await run_all(kind, (guard.hit(item, ident) for _ in range(5))) == [True] * 5
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "counting in memory" in warnings[0].getMessage()
+        window = await run(kind, guard.window(item, ident))
+        assert window is not None and window.remaining == 5  # the fallback counted 5
+        await proxy.start()
+        await asyncio.sleep(1.1)  # the first probe waits 1 s
+        assert await run(kind, guard.hit(item, ident))  # starts the probe
+        for _ in range(100):
+            if "recovered" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        assert "recovered" in caplog.text
+        assert await run(kind, guard.hit(item, ident))
+        assert counter.get(key) == b"2"  # counted in Redis again
     finally:
         counter.close()
         await proxy.cut()
