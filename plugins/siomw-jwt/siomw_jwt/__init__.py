@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from siomw_core import CoreSettings, Middleware, hookimpl
+from siomw_core.runtime import Runtime
 
 from .decoder import Decoder, TokenDecoder
 from .handshake import CLAIMS_KEY
@@ -51,16 +52,19 @@ def siomw_config_schema() -> type[JwtOptions]:
 
 
 @hookimpl
-def siomw_middlewares(config: JwtOptions, settings: CoreSettings) -> list[Middleware]:
+def siomw_middlewares(
+    config: JwtOptions, settings: CoreSettings, runtime: Runtime
+) -> list[Middleware]:
     """The ``jwt`` connect middleware and the ``jwt`` event member, and with
     ``handshake = true`` the ``jwt-handshake`` engine member before them; the key is read
-    and prepared now.
+    and prepared now. ``runtime`` (the stack's, any server kind) runs the
+    ``disconnect_on_expiry`` timers and disconnects.
 
     Raises:
         ConfigError: the secret variable is unset, the key file is unreadable or unfit
             (see :func:`siomw_jwt.keys.load_keys`).
     """
-    return build_middlewares(config, TokenDecoder(config, load_keys(config)))
+    return build_middlewares(config, TokenDecoder(config, load_keys(config)), runtime)
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from siomw_core import CallNext, Identity, Middleware, Socket, declare_secret, set_identity
+from siomw_core.runtime import Runtime
 
 from .decoder import Decoder, verifier
 from .events import build_event_middleware
@@ -42,7 +43,9 @@ PRIORITY = 1000
 USER_KEY = "user"
 
 
-def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]:
+def build_middlewares(
+    options: JwtOptions, decoder: Decoder, runtime: Runtime | None = None
+) -> list[Middleware]:
     """The plugin's members for ``options``, all verifying with ``decoder``: the ``jwt``
     connect middleware, the ``jwt`` event member (expiry, ``requires``, ``[jwt.events]``,
     re-authentication: :mod:`siomw_jwt.events`), and with ``handshake = true`` the
@@ -51,14 +54,15 @@ def build_middlewares(options: JwtOptions, decoder: Decoder) -> list[Middleware]
     The places a token is read from are declared secret (``siomw_core.declare_secret``:
     ``Authorization``, ``query_param``, ``cookie``, and the ``reauth_event``, whose
     arguments carry a token whatever their shape), so that the stack's logging never
-    writes them out."""
+    writes them out. ``runtime`` (the stack's) runs the ``disconnect_on_expiry`` timers
+    (default: an ``AsyncServer``'s)."""
     declare_secret(header="authorization", query=options.query_param, cookie=options.cookie,
                    event=options.reauth_event or None)
     verify = verifier(options, decoder)
     source = TokenSource(options.query_param, options.cookie)
     rules = compile_rules(options)
     # one timer per socket, and only when disconnect_on_expiry asks for it
-    timers = ExpiryTimers(options.leeway) if options.disconnect_on_expiry else None
+    timers = ExpiryTimers(options.leeway, runtime) if options.disconnect_on_expiry else None
     reauth = (None if options.reauth_event is False
               else Reauth(options.reauth_event, verify, rules, timers))
     members = [

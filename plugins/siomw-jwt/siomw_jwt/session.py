@@ -3,13 +3,13 @@ with ``disconnect_on_expiry = true`` only, one timer that disconnects it at ``ex
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from siomw_core import Identity, Socket, send_refusal
+from siomw_core.runtime import AsyncRuntime, Runtime, TimerHandle
 
 from .refusals import invalid_token
 
@@ -48,26 +48,48 @@ def deadline(exp: Any, leeway: float) -> float | None:
     return None if exp is None else int(exp) + leeway
 
 
+class _Armed:
+    """One armed expiry: the runtime's timer handle; :meth:`cancel` disarms it."""
+
+    __slots__ = ("cancelled", "handle")
+
+    def __init__(self) -> None:
+        self.handle: TimerHandle | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the timer (it never fires)."""
+        self.cancelled = True
+        if self.handle is not None:
+            self.handle.cancel()
+
+
 class ExpiryTimers:
     """``disconnect_on_expiry``: one timer per connected socket that carries a jwt identity
     with an ``exp``; at ``exp`` + ``leeway`` the socket gets the error event
     (``send_refusal(socket, invalid_token/expired, event=None)``) and is disconnected by the
     server. A timer is cancelled when its socket disconnects and replaced on re-authentication.
 
+    Timers and the disconnect go through the stack's runtime, whatever the server kind:
+    ``runtime.call_later`` (the event loop's on an ``AsyncServer``; the runtime's timer task,
+    a thread or a greenlet, on a sync ``socketio.Server``), ``runtime.disconnect``.
+
     Args:
         leeway: seconds added to ``exp`` (``[jwt] leeway``).
+        runtime: the stack's runtime (``siomw_middlewares(..., runtime)``); default an
+            ``AsyncServer``'s (timers on the running loop).
     """
 
-    def __init__(self, leeway: float) -> None:
+    def __init__(self, leeway: float, runtime: Runtime | None = None) -> None:
         self._leeway = leeway
-        # socket -> its timer (None: a token without exp); an entry means on_disconnect is
-        # registered for that socket, once
-        self._timers: dict[Socket, asyncio.TimerHandle | None] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # expiries running (kept from the GC)
+        self._runtime: Runtime = runtime if runtime is not None else AsyncRuntime()
+        # socket -> its armed timer (None: a token without exp); an entry means
+        # on_disconnect is registered for that socket, once
+        self._timers: dict[Socket, _Armed | None] = {}
 
     def __len__(self) -> int:
         """The number of sockets with a pending timer (what a leak test counts)."""
-        return sum(1 for handle in self._timers.values() if handle is not None)
+        return sum(1 for armed in list(self._timers.values()) if armed is not None)
 
     def start(self, socket: Socket, identity: Identity) -> None:
         """(Re)arm ``socket``'s timer for ``identity``; the previous one is cancelled."""
@@ -81,34 +103,30 @@ class ExpiryTimers:
         if at is None:
             self._timers[socket] = None
             return
-        loop = asyncio.get_running_loop()
-        # loop.time() is monotonic: a deadline on the wall clock becomes a delay from now
+        # the runtime's clock is monotonic: a deadline on the wall clock becomes a delay
         delay = max(0.0, at - time.time())
-        self._timers[socket] = loop.call_later(delay, self._fire, socket)
+        armed = self._timers[socket] = _Armed()
+        armed.handle = self._runtime.call_later(delay, self._expire, socket, armed)
 
     def cancel(self, socket: Socket) -> None:
         """Forget ``socket`` (it disconnected): its timer, if any, never fires."""
-        handle = self._timers.pop(socket, None)
-        if handle is not None:
-            handle.cancel()
+        armed = self._timers.pop(socket, None)
+        if armed is not None:
+            armed.cancel()
 
-    def _fire(self, socket: Socket) -> None:
-        self._timers[socket] = None  # spent: the socket is on its way out
-        task = asyncio.get_running_loop().create_task(self._expire(socket))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _expire(self, socket: Socket) -> None:
-        server = socket.server
-        # a socket refused by a member outside jwt after jwt accepted it never connected
-        if not server.manager.is_connected(socket.sid, socket.namespace):
-            self._timers.pop(socket, None)
+    async def _expire(self, socket: Socket, armed: _Armed) -> None:
+        if armed.cancelled or self._timers.get(socket) is not armed:  # re-armed, forgotten
             return
+        self._timers[socket] = None  # spent: the socket is on its way out
+        server = socket.server
         try:
+            # a socket refused by a member outside jwt after jwt accepted it never connected
+            if not server.manager.is_connected(socket.sid, socket.namespace):
+                return
             await send_refusal(socket, invalid_token("Token expired", "expired"), event=None)
-            await server.disconnect(socket.sid, namespace=socket.namespace)
+            await self._runtime.disconnect(socket.sid, socket.namespace)
         except Exception:  # the client left meanwhile: nothing to disconnect
             log.debug("siomw: [jwt] expiry of %r: the socket was gone", socket, exc_info=True)
         finally:
-            self._timers.pop(socket, None)
-
+            if self._timers.get(socket, armed) is None:
+                self._timers.pop(socket, None)

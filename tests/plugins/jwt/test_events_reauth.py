@@ -162,7 +162,7 @@ async def test_reauth_bad_token(case: str, payload: Callable[[], Any],
             assert identity_of(app) is before
             assert await sock.call("whoami", timeout=5) == whoami(exp)
             assert [h for h in timers(app)._timers.values() if h is not None] == [handle]
-            assert not handle.cancelled()
+            assert not handle.cancelled
             assert await asyncio.wait_for(errors.get(), exp - time.time() + 5) == {
                 "event": None, **EXPIRED}
 

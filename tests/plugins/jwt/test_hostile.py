@@ -19,6 +19,7 @@ from siomw_jwt.decoder import _DETAILS
 
 from siomw_core import CoreSettings, Handshake, Middleware, Refusal, Socket
 from siomw_core.adapters.asgi_http import scope_request
+from siomw_core.runtime import AsyncRuntime
 from siomw_core.testing import connect_result
 from tests.plugins.jwt.helpers import SECRET, TABLE, jwt_server, refusal, token
 
@@ -106,7 +107,7 @@ def spec() -> Middleware:
     """The connect middleware as the plugin builds it for TABLE (the secret is in the
     environment); the event member comes after it."""
     built, event = siomw_jwt.siomw_middlewares(config=siomw_jwt.JwtOptions(**TABLE),
-                                               settings=CoreSettings())
+                                               settings=CoreSettings(), runtime=AsyncRuntime())
     assert (built.level, event.level) == ("connect", "event")
     return built
 
@@ -264,7 +265,8 @@ def handshake_members() -> tuple[Middleware, Middleware]:
     options = siomw_jwt.JwtOptions(**TABLE, handshake=True, query_param="access_token",
                                    cookie="jwt")
     engine, connect, event = siomw_jwt.siomw_middlewares(config=options,
-                                                         settings=CoreSettings())
+                                                         settings=CoreSettings(),
+                                                         runtime=AsyncRuntime())
     assert (engine.level, connect.level, event.level) == ("engine", "connect", "event")
     return engine, connect
 
