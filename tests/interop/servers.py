@@ -47,6 +47,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "--host 127.0.0.1 --port {port} --no-proxy-headers"),
     Kind("starlette", "starlette.md", "starlette_app.py", "uvicorn starlette_app:app",
          "--host 127.0.0.1 --port {port} --no-proxy-headers", path="/realtime/socket.io/"),
+    Kind("asgiapp", "starlette.md", "starlette_other_app.py", "uvicorn starlette_other_app:app",
+         "--host 127.0.0.1 --port {port} --no-proxy-headers"),
     Kind("aiohttp", "aiohttp.md", "aiohttp_app.py",
          "python -m aiohttp.web -H 127.0.0.1 -P 8080 aiohttp_app:init", ""),
     Kind("wsgi-threading", "wsgi.md", "wsgi_app.py",
@@ -57,6 +59,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "gunicorn -k gevent -w 1 flask_app:app", "--bind 127.0.0.1:{port}"),
     Kind("flask-threading", "flask-socketio.md", "flask_threads_app.py",
          "gunicorn -w 1 --threads 100 flask_threads_app:app", "--bind 127.0.0.1:{port}"),
+    Kind("flask-run", "flask-socketio.md", "flask_app.py", "flask --app flask_app run",
+         "--host 127.0.0.1 --port {port}"),
 )}
 
 
