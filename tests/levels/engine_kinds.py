@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import pytest
 import socketio
 from aiohttp import web
 
@@ -34,6 +38,7 @@ HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 INTERNAL = {"message": "Internal server error", "data": {"code": "internal_error"}}
 DENIED = {"message": "no entry", "data": {"code": "denied"}}
 KIND_NAMES = ("asgi", "aiohttp", "wsgi")
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 @dataclass
@@ -170,3 +175,16 @@ def view(request: Request) -> dict[str, Any]:
         "address": request.address, "secure": request.secure, "cookies": request.cookies,
         "status": request.status, "scheme": request.scheme,
     }
+
+
+def load_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    """Import docs/examples/<name>.py afresh, with no siomw.toml (the example picks its plugins)."""
+    monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
+    monkeypatch.delenv("SIOMW_CONFIG", raising=False)
+    monkeypatch.setenv("SESSION_SECRET", "test-session-secret-0123456789abcdef")
+    monkeypatch.chdir(tmp_path)
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,11 +4,9 @@ examples of docs/engine-middlewares.md, on real uvicorn servers with real client
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,9 +22,15 @@ from starlette.routing import Route
 from siomw_core import CallNext, Refusal, Request, Socket
 from siomw_core.testing import close_client, connect_result, serve
 from tests.docs_js import requires_docs_js, run_example_js
-from tests.levels.engine_kinds import HANDSHAKE, Kind, curl, deny_when_asked
+from tests.levels.engine_kinds import (
+    EXAMPLES,
+    HANDSHAKE,
+    Kind,
+    curl,
+    deny_when_asked,
+    load_example,
+)
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 ASGI = Kind("asgi")
 
 
@@ -183,19 +187,6 @@ async def test_refusal_inside_cors_middleware_member_carries_its_headers() -> No
 
 
 # --- the examples of docs/engine-middlewares.md -----------------------------------------------
-
-
-def load_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """Import docs/examples/<name>.py afresh, with no siomw.toml (the example picks its plugins)."""
-    monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
-    monkeypatch.delenv("SIOMW_CONFIG", raising=False)
-    monkeypatch.setenv("SESSION_SECRET", "test-session-secret-0123456789abcdef")
-    monkeypatch.chdir(tmp_path)
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def test_example_registering(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

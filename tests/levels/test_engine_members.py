@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,15 @@ from siomw_core import (
     wsgi_middleware,
 )
 from siomw_core.testing import close_client, connect_result
-from tests.levels.engine_kinds import HANDSHAKE, INTERNAL, Kind, curl
+from tests.levels.engine_kinds import (
+    HANDSHAKE,
+    INTERNAL,
+    Kind,
+    curl,
+    load_example,
+    serve_aiohttp,
+)
+from tests.sync_server import serving
 
 FORWARDED = ["-H", "X-Forwarded-For: 9.9.9.9", "-H", "X-Forwarded-Proto: https"]
 
@@ -197,3 +206,31 @@ async def test_plain_def_members_on_a_sync_server() -> None:
         refused = await curl(url + HANDSHAKE, "-H", "X-Deny: 1")
     assert (refused.status, refused.json()["data"]) == (401, {"code": "denied"})
     assert calls == ["GET", "GET"]
+
+
+# --- the examples of docs/engine-middlewares.md for WSGI and aiohttp ---------------------------
+
+
+async def test_example_wsgi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """engine_wsgi.py under Werkzeug: ProxyFix makes the forwarded client the address, so a
+    blocked client behind the proxy is refused 403; others connect."""
+    ex = load_example("engine_wsgi", monkeypatch, tmp_path)
+    with serving(ex.app) as url:
+        refused = await curl(url + HANDSHAKE, "-H", "X-Forwarded-For: 203.0.113.7")
+        outcome, _, client = await connect_result(
+            url, headers={"X-Forwarded-For": "198.51.100.1"}, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+    assert (refused.status, refused.json()) == (
+        403, {"message": "address blocked", "data": {"code": "blocked"}})
+
+
+async def test_example_aiohttp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """engine_aiohttp.py: the aiohttp middleware's header is on the engine's responses."""
+    ex = load_example("engine_aiohttp", monkeypatch, tmp_path)
+    async with serve_aiohttp(ex.sio, ex.app) as url:
+        raw = await curl(url + HANDSHAKE)
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        await client.disconnect()
+    assert raw.status == 200 and raw.header("cache-control") == "no-store"
