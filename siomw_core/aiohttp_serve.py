@@ -7,7 +7,8 @@ process manager, so ``--reload`` and ``--workers N`` are refused before this run
 (:func:`siomw_core.serve_command.check_options`).
 
 ``--log-level`` sets aiohttp's loggers (default ``warning``); ``--access-log`` turns on
-aiohttp's access log (``aiohttp.access``), whose request lines are redacted as uvicorn's are
+aiohttp's access log (``aiohttp.access``, on stdout as uvicorn's and gunicorn's are), whose
+request lines are redacted as uvicorn's are
 (:data:`siomw_core.uvicorn_logs.AIOHTTP_LOGGERS`).
 """
 
@@ -17,6 +18,7 @@ import logging
 import os
 import socket
 import ssl
+import sys
 
 import click
 
@@ -87,8 +89,11 @@ def run_aiohttp(
     level = logging.DEBUG if log_level in ("debug", "trace") else getattr(
         logging, (log_level or "warning").upper())
     logging.getLogger("aiohttp").setLevel(level)
-    if access_log:
-        logging.getLogger("aiohttp.access").setLevel(min(level, logging.INFO))
+    if access_log:  # on stdout, as uvicorn's and gunicorn's access logs
+        access = logging.getLogger("aiohttp.access")
+        access.setLevel(min(level, logging.INFO))
+        access.addHandler(logging.StreamHandler(sys.stdout))
+        access.propagate = False
     uvicorn_logs.install((stack.registry.secrets for stack in served.stacks),
                          uvicorn_logs.AIOHTTP_LOGGERS)
     context = ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)

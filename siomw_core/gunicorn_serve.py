@@ -38,7 +38,8 @@ from . import uvicorn_logs
 from .serve_command import listening_url
 from .serving import APP_ENV, Served, ServeError, build, setup_logging
 
-__all__ = ["WORKER_BOOT_ERROR", "create_wsgi_app", "main", "run_gunicorn", "settings"]
+__all__ = ["GRACEFUL_TIMEOUT", "WORKER_BOOT_ERROR", "create_wsgi_app", "main", "run_gunicorn",
+           "settings"]
 
 #: gunicorn's exit status for a worker that cannot load the application (the arbiter stops)
 WORKER_BOOT_ERROR = 3
@@ -49,6 +50,10 @@ _MASTER = ("import json, sys\n"
            "if json.loads(sys.argv[1])['worker_class'] == 'gevent':\n"
            "    from gevent import monkey; monkey.patch_all()\n"
            "from siomw_core.gunicorn_serve import main; main(sys.argv[1:])\n")
+#: seconds a stopping worker gives the requests in flight (gunicorn's default is 30): a
+#: long-poll python-engineio holds open answers only at the next ping (25 s), and each
+#: WebSocket is a request that lasts as long as its client stays
+GRACEFUL_TIMEOUT = 5
 #: the gunicorn worker of each kind
 WORKERS = {"threading": "gthread", "gevent": "gevent"}
 
@@ -74,6 +79,7 @@ def settings(
         "loglevel": "debug" if log_level == "trace" else (log_level or "warning"),
         "accesslog": "-" if access_log else None, "forwarded_allow_ips": "",
         "proc_name": "siomw", "certfile": ssl_certfile, "keyfile": ssl_keyfile,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
     }
     if kind == "threading":
         chosen["threads"] = threads or 100

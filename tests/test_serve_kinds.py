@@ -1,0 +1,224 @@
+"""``siomw serve`` picks the server for APP's kind: uvicorn (ASGI), aiohttp's runner, gunicorn
+with threads or its gevent worker (a sync socketio.Server, Flask-SocketIO). Each test runs
+``siomw serve ... --port 0`` as a subprocess on the bare and the guarded apps of
+tests/serve_apps, and talks to it with python-socketio's client over polling and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from siomw_core.testing import close_client, connect_result
+from tests.test_serve import BIN, LISTENING, echo_through, environment, serve_output, siomw_serve
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = "tests.serve_apps"
+URL = re.compile(r"http://127\.0\.0\.1:[1-9]\d*")
+
+# (APP, $SERVE_MODE, what `siomw: found ...` says it is)
+BARE = [
+    pytest.param(f"{APPS}.aiohttp_bare:app", "", "an aiohttp.web.Application with "
+                 "socketio.AsyncServer at /socket.io/", id="aiohttp-app"),
+    pytest.param(f"{APPS}.aiohttp_bare:sio", "", "a socketio.AsyncServer (aiohttp): attached "
+                 "to a new aiohttp.web.Application at /socket.io/", id="aiohttp-sio"),
+    pytest.param(f"{APPS}.wsgi_bare:app", "threading",
+                 "a socketio.WSGIApp (threading) at /socket.io/", id="wsgi-threads"),
+    pytest.param(f"{APPS}.wsgi_bare:sio", "threading", "a socketio.Server (threading): "
+                 "serving socketio.WSGIApp(sio) at /socket.io/", id="server-threads"),
+    pytest.param(f"{APPS}.wsgi_bare:app", "gevent",
+                 "a socketio.WSGIApp (gevent) at /socket.io/", id="wsgi-gevent"),
+    pytest.param(f"{APPS}.flask_bare:app", "threading",
+                 "a Flask app with Flask-SocketIO (threading) at /socket.io/", id="flask-threads"),
+    pytest.param(f"{APPS}.flask_bare:socketio", "threading", "a flask_socketio.SocketIO with "
+                 "Flask-SocketIO (threading) at /socket.io/", id="socketio-threads"),
+    pytest.param(f"{APPS}.flask_bare:app", "gevent",
+                 "a Flask app with Flask-SocketIO (gevent) at /socket.io/", id="flask-gevent"),
+]
+
+
+@pytest.mark.parametrize(("app", "mode", "found"), BARE)
+async def test_each_kind_is_served_by_its_server(app: str, mode: str, found: str) -> None:
+    """The bare app of each kind: what was found, siomw attached (no plugins), where it
+    listens; echo through an ack over polling and over WebSocket; the app's own route."""
+    async with siomw_serve(app, cwd=ROOT, SIOMW_PLUGINS="", SERVE_MODE=mode) as served:
+        assert served.lines[0] == f"siomw: found {app} is {found}: siomw attached"
+        assert served.lines[1] == ("siomw: config <embedded defaults>; engine chain: (empty); "
+                                   "connect chain of '/': (empty)")
+        assert URL.fullmatch(served.url), served.lines
+        await echo_through(served.url)
+        if app.endswith(("aiohttp_bare:app", "flask_bare:app")):  # the app's own route
+            async with aiohttp.ClientSession() as http, http.get(served.url + "/") as response:
+                assert (response.status, await response.text()) == (200, "home")
+
+
+GUARDED = [
+    pytest.param(f"{APPS}.aiohttp_guarded:app", "", "aiohttp", id="aiohttp"),
+    pytest.param(f"{APPS}.wsgi_guarded:app", "threading", "threading", id="wsgi-threads"),
+    pytest.param(f"{APPS}.wsgi_guarded:app", "gevent", "gevent", id="wsgi-gevent"),
+    pytest.param(f"{APPS}.flask_guarded:app", "threading", "flask", id="flask-threads"),
+    pytest.param(f"{APPS}.flask_guarded:app", "gevent", "flask", id="flask-gevent"),
+]
+
+
+@pytest.mark.parametrize(("app", "mode", "kind"), GUARDED)
+async def test_the_modules_stack_guards_each_kind(app: str, mode: str, kind: str) -> None:
+    """siomw attached by the module: serve keeps that stack and its connect middleware
+    refuses a client without the pass (the refusal's data reaches the client) on either
+    transport, and lets one with it through."""
+    async with siomw_serve(app, cwd=ROOT, SERVE_MODE=mode) as served:
+        assert served.lines[0].endswith(": the module's siomw stack"), served.lines
+        assert served.lines[1].endswith("connect chain of '/': gate")
+        for transports in (["polling"], ["websocket"]):
+            outcome, data, client = await connect_result(served.url, transports=transports)
+            await close_client(client)
+            assert (outcome, data) == ("connect_error",
+                                       {"message": "not allowed", "data": {"kind": kind}})
+            outcome, data, client = await connect_result(served.url, transports=transports,
+                                                         auth={"pass": "yes"})
+            assert outcome == "connect", data
+            assert await client.call("echo", "hi", timeout=5) == "hi"
+            await close_client(client)
+
+
+@pytest.mark.parametrize(("args", "mode", "expected"), [
+    (("--threads", "8"), "", "Error: --threads: uvicorn cannot honour it: only gunicorn's "
+     "gthread worker (a sync socketio.Server in threading mode) has a thread pool"),
+    ((f"{APPS}.wsgi_bare:app", "--threads", "8"), "gevent", "Error: --threads: gunicorn "
+     "(gevent) cannot honour it: only gunicorn's gthread worker (a sync socketio.Server in "
+     "threading mode) has a thread pool; the gevent worker takes any number of clients, one "
+     "greenlet each"),
+    ((f"{APPS}.aiohttp_bare:app", "--reload"), "", "Error: --reload: aiohttp's runner cannot "
+     "honour it: it serves one process and has no reloader (aiohttp-devtools has one)"),
+    ((f"{APPS}.aiohttp_bare:app", "--workers", "2"), "", "Error: --workers: aiohttp's runner "
+     "cannot honour it: it serves one process (run one process per port behind a load "
+     "balancer with sticky sessions)"),
+    ((f"{APPS}.flask_bare:app", "--root-path", "/chat"), "threading", "Error: --root-path: "
+     "gunicorn (gthread) cannot honour it: it is ASGI's root_path; mount the engine under "
+     "the prefix (socketio_path) instead"),
+])
+async def test_an_option_the_server_cannot_honour_is_one_line(
+    args: tuple[str, ...], mode: str, expected: str
+) -> None:
+    """Never silently ignored: one line naming the option and the server, status 2."""
+    status, err = await serve_output(str(BIN / "siomw"), "serve", *args, cwd=ROOT,
+                                     SIOMW_PLUGINS="", SERVE_MODE=mode)
+    assert (status, err) == (2, expected + "\n")
+
+
+async def test_apps_of_no_servable_kind_are_usage_errors(tmp_path: Path) -> None:
+    """A Flask app without Flask-SocketIO, an aiohttp app without a Socket.IO server: status
+    2, one line saying what is missing."""
+    (tmp_path / "plain.py").write_text(
+        "from aiohttp import web\nfrom flask import Flask\n"
+        "flask_app = Flask(__name__)\naio = web.Application()\n")
+    for ref, expected in [
+        ("plain:flask_app", "Error: Invalid value for APP: Flask has no Flask-SocketIO "
+         "extension (app.extensions has no 'socketio'): create flask_socketio.SocketIO(app) "
+         "in the module"),
+        ("plain:aio", "Error: Invalid value for APP: plain:aio is an aiohttp.web.Application "
+         "without a Socket.IO server (no route to a python-engineio server: call "
+         "sio.attach(app))"),
+    ]:
+        status, err = await serve_output(str(BIN / "siomw"), "serve", ref, cwd=tmp_path)
+        assert (status, err.splitlines()[-1]) == (2, expected)
+
+
+@pytest.mark.parametrize(("app", "mode", "extra"), [
+    (f"{APPS}.wsgi_bare:app", "threading", "wsgi"),
+    (f"{APPS}.wsgi_bare:app", "gevent", "gevent"),
+    (f"{APPS}.flask_bare:app", "threading", "flask"),
+])
+async def test_a_missing_server_names_the_extra(
+    tmp_path: Path, app: str, mode: str, extra: str
+) -> None:
+    """gunicorn not importable (a package of that name raising ImportError shadows it on
+    PYTHONPATH): one line naming the pip extra that installs it, status 1."""
+    (tmp_path / "gunicorn").mkdir()
+    (tmp_path / "gunicorn" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'gunicorn'\", name='gunicorn')\n")
+    status, err = await serve_output(str(BIN / "siomw"), "serve", app, cwd=ROOT,
+                                     SIOMW_PLUGINS="", SERVE_MODE=mode,
+                                     PYTHONPATH=str(tmp_path))
+    assert (status, err) == (1, f"Error: serving a {mode} app needs gunicorn, which is not "
+                                f"installed: pip install 'siomw-core[{extra}]'\n")
+
+
+GUNICORN_WARNINGS = [
+    "WARNING siomw: --workers 2: gunicorn hands each HTTP request to any worker, and a "
+    "long-polling session lives in one: polling clients need sticky sessions, which one shared "
+    "port cannot give (their requests fail with 400); use WebSocket-only clients "
+    "(transports=['websocket']), or one process per port behind a load balancer with sticky "
+    "sessions",
+    "WARNING siomw: --workers 2: rooms and emits are per process (no client_manager such "
+    "as socketio.RedisManager): a broadcast reaches only the clients of the worker that "
+    "sends it",
+]
+
+
+async def test_gunicorn_workers_warn_and_serve() -> None:
+    """--workers 2 under gunicorn: the warnings name gunicorn and the sync manager; each
+    worker imports the app and serves WebSocket clients."""
+    async with siomw_serve(f"{APPS}.wsgi_bare:app", "--workers", "2", cwd=ROOT,
+                           SIOMW_PLUGINS="", SERVE_MODE="threading") as served:
+        assert [line for line in served.lines if line.startswith("WARNING")] == \
+            GUNICORN_WARNINGS
+        for _ in range(3):
+            outcome, data, client = await connect_result(served.url, transports=["websocket"])
+            assert outcome == "connect", data
+            assert await client.call("echo", 1, timeout=5) == 1
+            await close_client(client)
+
+
+@pytest.mark.parametrize(("app", "mode"), [(f"{APPS}.wsgi_bare:app", "threading"),
+                                           (f"{APPS}.aiohttp_bare:app", "")])
+async def test_unix_socket(tmp_path: Path, app: str, mode: str) -> None:
+    """--uds under gunicorn and aiohttp: `listening on unix:PATH`, the engine answers there."""
+    path = tmp_path / "serve.sock"
+    async with siomw_serve(app, "--uds", str(path), cwd=ROOT, SIOMW_PLUGINS="",
+                           SERVE_MODE=mode) as served:
+        assert served.url == f"unix:{path}"
+        connector = aiohttp.UnixConnector(path=str(path))
+        async with aiohttp.ClientSession(connector=connector) as http, http.get(
+                "http://localhost/socket.io/?EIO=4&transport=polling") as response:
+            assert response.status == 200
+            assert (await response.text()).startswith("0{")
+
+
+@pytest.mark.parametrize(("app", "mode"), [(f"{APPS}.wsgi_bare:app", "threading"),
+                                           (f"{APPS}.aiohttp_bare:app", "")])
+async def test_access_log_is_redacted(app: str, mode: str) -> None:
+    """--access-log under gunicorn and aiohttp: the server's own request lines on stdout,
+    the value of a secret query parameter redacted."""
+    secret = "s3cret-value-in-the-query"
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "siomw"), "serve", "--port", "0", app, "--access-log", cwd=ROOT,
+        env=environment(SIOMW_PLUGINS="", SERVE_MODE=mode),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not (lines and LISTENING.match(lines[-1])):
+                raw = await proc.stdout.readline()
+                assert raw, "\n".join(lines)
+                lines.append(raw.decode().rstrip("\n"))
+        match = LISTENING.match(lines[-1])
+        assert match is not None
+        async with aiohttp.ClientSession() as http, http.get(
+                f"{match.group(1)}/socket.io/?token={secret}&EIO=4&transport=polling") as got:
+            assert got.status == 200
+        async with asyncio.timeout(10):  # the line is written once the request is answered
+            while not any("GET /socket.io/" in line for line in lines):
+                raw = await proc.stdout.readline()
+                assert raw, "\n".join(lines)
+                lines.append(raw.decode().rstrip("\n"))
+    finally:
+        proc.terminate()
+        rest, _ = await asyncio.wait_for(proc.communicate(), 20)
+    output = "\n".join([*lines, rest.decode()])
+    assert "GET /socket.io/?token=[redacted]&EIO=4&transport=polling" in output
+    assert secret not in output
