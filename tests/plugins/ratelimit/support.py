@@ -30,6 +30,7 @@ from siomw_core import (
 from siomw_core.drive import drive
 from siomw_core.runtime import AsyncRuntime, Runtime, SyncRuntime
 from siomw_core.testing import close_client, connect_result, serve
+from tests.plugins.kinds import connect_outcome, new_server
 
 T = TypeVar("T")
 
@@ -38,12 +39,8 @@ REDIS_URL = "redis://127.0.0.1:6379"
 DEAD_REDIS_URL = "redis://127.0.0.1:1"
 
 
-# server kinds at the limiter's level -------------------------------------------------------
-#: "async": an AsyncServer's limiter (limits.aio, awaited on the loop); "sync": a sync
-#: socketio.Server's (limits' sync API, its coroutines driven in request threads)
-KINDS = ["async", "sync"]
-
-
+# server kinds at the limiter's level ("async": limits.aio awaited on the loop; "sync":
+# limits' sync API, its coroutines driven in request threads) ---------------------------
 def runtime_of(kind: str) -> Runtime:
     """The runtime a stack of ``kind`` gives its plugins (a real ``socketio.Server`` in
     threading mode behind the sync one: its background tasks are threads)."""
@@ -81,17 +78,18 @@ async def run_all(kind: str, coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]
 
 def make_server(
     table: dict[str, Any], *, fake_jwt: bool = False, jwt_priority: int = 0,
-    config: Config | None = None,
-) -> tuple[socketio.AsyncServer, Siomw]:
-    """A server accepting every namespace, with the ratelimit plugin configured by ``table``.
+    config: Config | None = None, kind: str = "async",
+) -> tuple[Any, Siomw]:
+    """A server of ``kind`` (:mod:`tests.plugins.kinds`) accepting every namespace, with the
+    ratelimit plugin configured by ``table``.
 
     With ``fake_jwt``, an in-test middleware named ``"jwt"`` (every namespace) stores
     ``handshake.auth["user"]`` as the socket's identity, as the jwt plugin does.
     """
-    sio = socketio.AsyncServer(async_mode="asgi", namespaces="*")
+    sio = new_server(kind, namespaces="*")
 
     @sio.on("connect", namespace="*")
-    async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
         return None
 
     if config is None:
@@ -115,10 +113,13 @@ async def claims_from_auth(socket: Socket, call_next: CallNext) -> None:
     await call_next()
 
 
-async def attempt(url: str, **kwargs: Any) -> tuple[str, Any]:
+async def attempt(url: str, kind: str = "async", **kwargs: Any) -> tuple[str, Any]:
     """One python AsyncClient connection attempt (websocket unless ``transports`` says
     otherwise); the client is closed after (a polling one at once: its ``disconnect()``
-    would wait for the pending long-poll)."""
+    would wait for the pending long-poll). ``kind = "sync"``: a ``socketio.Client``'s
+    (:func:`tests.plugins.kinds.connect_outcome`)."""
+    if kind != "async":
+        return await connect_outcome(kind, url, **kwargs)
     kwargs.setdefault("transports", ["websocket"])
     outcome, data, client = await connect_result(url, **kwargs)
     if outcome == "connect":

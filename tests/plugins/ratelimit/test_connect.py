@@ -11,6 +11,7 @@ from siomw_core import CallNext, Config, CoreSettings, Socket
 from siomw_core.testing import serve
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
+from tests.plugins.kinds import KINDS, served
 
 from .support import assert_rate_limited, attempt, make_server
 
@@ -18,10 +19,12 @@ STRATEGIES = ["fixed-window", "moving-window", "sliding-window-counter"]
 
 
 @requires_js
-async def test_js_client_sees_rate_limited_data() -> None:
-    """connect = "3/minute" lets 3 JS clients in and gives the 4th err.data rate_limited."""
-    sio, _ = make_server({"connect": "3/minute"})
-    async with serve(socketio.ASGIApp(sio)) as url:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_js_client_sees_rate_limited_data(kind: str) -> None:
+    """connect = "3/minute" lets 3 JS clients in and gives the 4th err.data rate_limited,
+    on both server kinds."""
+    sio, _ = make_server({"connect": "3/minute"}, kind=kind)
+    async with served(sio) as url:
         for _ in range(3):
             assert (await js_outcome(url, transports=["websocket"]))["event"] == "connect"
         fourth = await js_outcome(url, transports=["websocket"])
@@ -33,12 +36,15 @@ async def test_js_client_sees_rate_limited_data() -> None:
     assert isinstance(data["retry_after"], int) and 1 <= data["retry_after"] <= 60
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-async def test_each_strategy_lets_three_in_and_refuses_the_fourth(strategy: str) -> None:
-    """Every limits strategy admits the budget and refuses the next with rate_limited."""
-    sio, _ = make_server({"connect": "3/minute", "strategy": strategy})
-    async with serve(socketio.ASGIApp(sio)) as url:
-        outcomes = [await attempt(url) for _ in range(4)]
+async def test_each_strategy_lets_three_in_and_refuses_the_fourth(kind: str,
+                                                                  strategy: str) -> None:
+    """Every limits strategy admits the budget and refuses the next with rate_limited, on
+    both server kinds (a sync server counts with limits' sync API)."""
+    sio, _ = make_server({"connect": "3/minute", "strategy": strategy}, kind=kind)
+    async with served(sio) as url:
+        outcomes = [await attempt(url, kind) for _ in range(4)]
     assert [o for o, _ in outcomes] == ["connect"] * 3 + ["connect_error"]
     assert_rate_limited(outcomes[3][1], "3 per 1 minute")
 

@@ -11,9 +11,10 @@ from siomw_ratelimit import limit
 from siomw_ratelimit.storage import Check, StorageUnavailable
 
 from siomw_core import requirements_of
+from tests.plugins.kinds import KINDS
 
 from .events_support import client, echo_server, served
-from .support import DEAD_REDIS_URL, KINDS, kind_limiter, run
+from .support import DEAD_REDIS_URL, kind_limiter, run
 
 
 async def handler(sid: str) -> None:

@@ -12,6 +12,8 @@ import socketio
 from siomw_ratelimit import limit
 from siomw_ratelimit.storage import Check
 
+from tests.plugins.kinds import KINDS
+
 from .events_support import (
     burst,
     client,
@@ -21,7 +23,7 @@ from .events_support import (
     served,
     with_ratelimit,
 )
-from .support import KINDS, REDIS_URL, kind_limiter, run, run_all
+from .support import REDIS_URL, kind_limiter, run, run_all
 
 STRATEGIES = ["fixed-window", "moving-window", "sliding-window-counter"]
 STORAGES = ["memory://", REDIS_URL]

@@ -17,10 +17,10 @@ import socketio
 from siomw_core.testing import serve
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
+from tests.plugins.kinds import KINDS, served
 
 from .support import (
     DEAD_REDIS_URL,
-    KINDS,
     POLLING,
     REDIS_URL,
     assert_http_rate_limited,
@@ -42,29 +42,39 @@ UNAVAILABLE = {"message": "Rate limiting is unavailable",
 
 
 @contextlib.asynccontextmanager
-async def two_servers(table: dict[str, Any]) -> AsyncIterator[tuple[str, str]]:
-    """Two siomw servers (two uvicorn servers, two stacks) configured alike: two processes'
-    worth of state, sharing only the storage."""
-    sio_a, _ = make_server(table)
-    sio_b, _ = make_server(table)
-    async with serve(socketio.ASGIApp(sio_a)) as url_a, serve(socketio.ASGIApp(sio_b)) as url_b:
+async def two_servers(table: dict[str, Any], kinds: tuple[str, str] = ("async", "async")
+                      ) -> AsyncIterator[tuple[str, str]]:
+    """Two siomw servers (two web servers, two stacks) configured alike, of ``kinds``: two
+    processes' worth of state, sharing only the storage."""
+    sio_a, _ = make_server(table, kind=kinds[0])
+    sio_b, _ = make_server(table, kind=kinds[1])
+    async with served(sio_a) as url_a, served(sio_b) as url_b:
         yield url_a, url_b
 
 
+#: two servers' kinds: alike, and an AsyncServer (limits.aio) with a sync Server (limits'
+#: sync API) on one Redis
+PAIRS = [("async", "async"), ("sync", "sync"), ("async", "sync")]
+
+
+@pytest.mark.parametrize("kinds", PAIRS, ids="+".join)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-async def test_redis_budget_is_shared_by_two_servers(prefix: str, strategy: str) -> None:
-    """Two servers on one Redis share the budget: 2 on A + 1 on B, then B and A refuse."""
+async def test_redis_budget_is_shared_by_two_servers(prefix: str, strategy: str,
+                                                     kinds: tuple[str, str]) -> None:
+    """Two servers on one Redis share the budget: 2 on A + 1 on B, then B and A refuse;
+    an async and a sync server count in the same keys."""
     table = {"connect": "3/minute", "storage": REDIS_URL, "key_prefix": prefix,
              "strategy": strategy}
-    async with two_servers(table) as (url_a, url_b):
-        assert (await attempt(url_a))[0] == "connect"
-        assert (await attempt(url_a))[0] == "connect"
-        assert (await attempt(url_b))[0] == "connect"
-        outcome, data = await attempt(url_b)
+    kind_a, kind_b = kinds
+    async with two_servers(table, kinds) as (url_a, url_b):
+        assert (await attempt(url_a, kind_a))[0] == "connect"
+        assert (await attempt(url_a, kind_a))[0] == "connect"
+        assert (await attempt(url_b, kind_b))[0] == "connect"
+        outcome, data = await attempt(url_b, kind_b)
         assert outcome == "connect_error"
         # the fixed window on Redis announces a second more: its TTL is whole seconds
         assert_rate_limited(data, "3 per 1 minute", most=61)
-        assert (await attempt(url_a))[0] == "connect_error"
+        assert (await attempt(url_a, kind_a))[0] == "connect_error"
     assert redis_keys(prefix), "the counters live in Redis under the key prefix"
     counter = f"{prefix}/connect/{strategy}/ip/127.0.0.1/3/1/minute"
     assert all(counter in key for key in redis_keys(prefix))
@@ -110,14 +120,17 @@ async def test_redis_shared_budget_with_js_client(prefix: str) -> None:
     assert 1 <= refused["data"]["retry_after"] <= 60
 
 
-async def test_dead_storage_fails_open_onto_memory(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_dead_storage_fails_open_onto_memory(kind: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     """on_storage_error = "open": a dead Redis lets clients in, still limited in memory,
-    with one warning (password redacted)."""
+    with one warning (password redacted), on both server kinds."""
     caplog.set_level(logging.INFO, logger="siomw.ratelimit")
     storage = DEAD_REDIS_URL.replace("redis://", "redis://:s3cret@")
-    sio, _ = make_server({"connect": "3/minute", "storage": storage, "on_storage_error": "open"})
-    async with serve(socketio.ASGIApp(sio)) as url:
-        outcomes = [await attempt(url) for _ in range(4)]
+    sio, _ = make_server({"connect": "3/minute", "storage": storage, "on_storage_error": "open"},
+                         kind=kind)
+    async with served(sio) as url:
+        outcomes = [await attempt(url, kind) for _ in range(4)]
     assert [o for o, _ in outcomes] == ["connect"] * 3 + ["connect_error"]
     assert_rate_limited(outcomes[3][1], "3 per 1 minute")
     warnings = [r for r in caplog.records
@@ -127,20 +140,23 @@ async def test_dead_storage_fails_open_onto_memory(caplog: pytest.LogCaptureFixt
     assert "s3cret" not in caplog.text and ":***@127.0.0.1:1" in caplog.text
 
 
-async def test_dead_storage_fails_closed() -> None:
-    """on_storage_error = "closed": a dead Redis refuses with rate_limit_unavailable."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_dead_storage_fails_closed(kind: str) -> None:
+    """on_storage_error = "closed": a dead Redis refuses with rate_limit_unavailable, on
+    both server kinds."""
     sio, _ = make_server({"connect": "3/minute", "storage": DEAD_REDIS_URL,
-                          "on_storage_error": "closed"})
-    async with serve(socketio.ASGIApp(sio)) as url:
+                          "on_storage_error": "closed"}, kind=kind)
+    async with served(sio) as url:
         for _ in range(2):
-            assert await attempt(url) == ("connect_error", UNAVAILABLE)
+            assert await attempt(url, kind) == ("connect_error", UNAVAILABLE)
 
 
 @requires_js
-async def test_dead_storage_fails_closed_for_js_client() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_dead_storage_fails_closed_for_js_client(kind: str) -> None:
     """The JS client sees err.data {"code": "rate_limit_unavailable"} when failing closed."""
-    sio, _ = make_server({"storage": DEAD_REDIS_URL, "on_storage_error": "closed"})
-    async with serve(socketio.ASGIApp(sio)) as url:
+    sio, _ = make_server({"storage": DEAD_REDIS_URL, "on_storage_error": "closed"}, kind=kind)
+    async with served(sio) as url:
         seen = await js_outcome(url, transports=["websocket"])
     assert seen["event"] == "connect_error"
     assert seen["message"] == "Rate limiting is unavailable"
