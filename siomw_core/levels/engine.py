@@ -132,6 +132,9 @@ class EngineLevel:
         await exchange.refuse(refusal.status, headers, body)
 
 
+_ARTICLED = {"asgi": "an ASGI", "aiohttp": "an aiohttp", "wsgi": "a WSGI"}
+
+
 def exchange_of(request: Request, kind: str, member: str, what: str) -> Any:
     """The adapter's exchange of ``request``, for a framework member of ``kind`` named
     ``member`` (``what``: e.g. ``"an ASGI middleware (asgi_middleware)"``).
@@ -142,7 +145,8 @@ def exchange_of(request: Request, kind: str, member: str, what: str) -> Any:
     """
     exchange = request._exchange
     if exchange is None or exchange.kind != kind:
-        served = "no engine seam" if exchange is None else f"a {exchange.kind} server"
+        served = ("a server without an engine seam" if exchange is None
+                  else f"{_ARTICLED.get(exchange.kind, exchange.kind)} server")
         log.error("siomw: engine member %r is %s, but this is %s: it cannot run here; "
                   "remove it, or use the middleware kind of this server", member, what,
                   served)

@@ -356,3 +356,19 @@ async def test_root_path_of_the_server() -> None:
         assert outcome == "connect", data
         await close_client(client)
     assert paths[0] == "/realtime/socket.io/"
+
+
+async def test_example_hooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """engine_hooks.py: a WebSocket's start is noted at its 101 (while it is open), its end
+    when it closed; a polling request's start and end both with 200."""
+    ex = load_example("engine_hooks", monkeypatch, tmp_path)
+    async with serve(ex.app) as url:
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        assert [t[:3] for t in ex.timings] == [("start", "websocket", 101)]
+        await client.disconnect()
+        await curl(url + HANDSHAKE)
+    assert [t[:3] for t in ex.timings] == [
+        ("start", "websocket", 101), ("end", "websocket", 101),
+        ("start", "polling", 200), ("end", "polling", 200),
+    ]

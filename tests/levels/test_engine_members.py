@@ -180,11 +180,11 @@ async def test_member_of_the_wrong_kind_is_one_clear_error(
         raw = await curl(url + HANDSHAKE)
     assert (raw.status, raw.json()) == (500, INTERNAL)
     lines = [r.getMessage() for r in caplog.records if r.name == "siomw"]
-    server = {"wsgi": "wsgi", "asgi": "asgi", "aiohttp": "aiohttp"}[kind_name]
+    server = {"wsgi": "a WSGI", "asgi": "an ASGI", "aiohttp": "an aiohttp"}[kind_name]
     assert len(lines) == 1
     article = "a" if member == "wsgi" else "an"
     assert lines[0].startswith(f"siomw: engine member 'wrong' is {article} ")
-    assert f"but this is a {server} server" in lines[0]
+    assert f"but this is {server} server" in lines[0]
 
 
 async def test_plain_def_members_on_a_sync_server() -> None:
