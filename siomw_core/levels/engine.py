@@ -116,6 +116,7 @@ class EngineLevel:
             await self.answer(exchange, refusal)
         finally:
             request._finish()
+            request._exchange = None  # the session's environ keeps the request: not the rest
 
     async def answer(self, exchange: Exchange, refusal: Refusal) -> None:
         """Answer ``exchange`` with ``refusal`` unless a response started already (a

@@ -15,10 +15,11 @@ import socketio
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from siomw_core import Request
+from siomw_core import Config, CoreSettings, Request, attach
 from siomw_core.testing import close_client, connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
+from tests.levels.engine_kinds import Kind
 from tests.plugins.jwt.handshake_helpers import (
     ENGINE_PATH,
     HANDSHAKE_TABLE,
@@ -543,3 +544,31 @@ async def test_cookie_token_beside_a_malformed_cookie(handshake: bool) -> None:
         assert outcome == "connect"
         await close_client(client)
     assert [s["user"]["sub"] for _, s in srv.sessions] == ["c"]
+
+
+@pytest.mark.parametrize("kind_name", ["asgi", "aiohttp", "wsgi"])
+async def test_handshake_check_and_reuse_on_every_kind(kind_name: str) -> None:
+    """The jwt-handshake member on every server kind (each served as its users serve it):
+    a handshake without a token is refused 401 before any session, one with a token is
+    verified once, and the connect level reuses its claims (socket.handshake.state)."""
+    kind = Kind(kind_name)
+    sio = kind.server()
+    users: list[Any] = []
+
+    def connect(sid: str, environ: Any, auth: Any) -> None:
+        users.append(sid)
+
+    kind.handler(sio, "connect", connect)
+    plugin = CountingJwt()
+    config = Config(source="test", core=CoreSettings(), tables={"jwt": HANDSHAKE_TABLE})
+    mw = attach(sio, config=config, entry_points=False, local_plugins=[("jwt", plugin)])
+    async with kind.serve(sio, mw) as url:
+        refused = await curl(url + ENGINE_PATH)
+        for transport in ("polling", "websocket"):
+            outcome, data, client = await connect_result(url, headers=bearer(token()),
+                                                         transports=[transport])
+            assert outcome == "connect", data
+            await close_client(client)
+    assert (refused.status, refused.json()) == (401, MISSING)
+    assert plugin.calls == 2  # one decode per connection: the connect level reused it
+    assert len(users) == 2
