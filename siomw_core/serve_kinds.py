@@ -116,10 +116,10 @@ def _flask(ref: str, target: Any, ext: Any) -> Kind:
                         f"was not called when the module was imported); give the Flask app "
                         f"or call socketio.init_app(app) at import")
     kind = _sync_kind(sio, ref)
-    what = "a Flask app" if ext is not target else "a flask_socketio.SocketIO"
+    what = (f"a Flask app with Flask-SocketIO ({kind})" if ext is not target
+            else f"a flask_socketio.SocketIO ({kind}): serving its Flask app")
     return Kind(kind, middleware.flask_app, sio,
-                f"{ref} is {what} with Flask-SocketIO ({kind}) at "
-                f"{_path(middleware.engineio_path)}")
+                f"{ref} is {what} at {_path(middleware.engineio_path)}")
 
 
 def _aiohttp_server(app: Any) -> tuple[Any, str] | None:

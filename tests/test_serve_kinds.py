@@ -33,8 +33,8 @@ BARE = [
                  "a socketio.WSGIApp (gevent) at /socket.io/", id="wsgi-gevent"),
     pytest.param(f"{APPS}.flask_bare:app", "threading",
                  "a Flask app with Flask-SocketIO (threading) at /socket.io/", id="flask-threads"),
-    pytest.param(f"{APPS}.flask_bare:socketio", "threading", "a flask_socketio.SocketIO with "
-                 "Flask-SocketIO (threading) at /socket.io/", id="socketio-threads"),
+    pytest.param(f"{APPS}.flask_bare:socketio", "threading", "a flask_socketio.SocketIO "
+                 "(threading): serving its Flask app at /socket.io/", id="socketio-threads"),
     pytest.param(f"{APPS}.flask_bare:app", "gevent",
                  "a Flask app with Flask-SocketIO (gevent) at /socket.io/", id="flask-gevent"),
 ]
