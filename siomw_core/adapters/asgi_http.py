@@ -78,7 +78,13 @@ def _read_environ(environ: Mapping[str, Any], proxies: TrustedProxies | None) ->
     if scope is None:
         return None
     found = scope.get(REQUEST_KEY)
-    return found if isinstance(found, Request) else scope_request(scope, proxies)
+    if isinstance(found, Request):
+        return found
+    if "query_string" not in scope or "path" not in scope:  # a scope made by hand (tests)
+        scope = {"path": environ.get("PATH_INFO", "/"),
+                 "query_string": str(environ.get("QUERY_STRING", "")).encode("latin-1"),
+                 **scope}
+    return scope_request(scope, proxies)
 
 
 add_environ_reader(_read_environ)

@@ -67,8 +67,10 @@ def make_server(
 async def logged_server(
     log_file: Path, *, core: CoreSettings | None = None, **table: Any
 ) -> AsyncIterator[tuple[str, Siomw]]:
-    """Serve a :func:`make_server` app writing to ``log_file``; yield ``(url, mw)``."""
-    sio, mw = make_server({"file": str(log_file), **table}, core)
+    """Serve a :func:`make_server` app writing to ``log_file``, its ``http`` lines off unless
+    ``access_log`` is given (the engine chain runs for ``socketio.ASGIApp`` too); yield
+    ``(url, mw)``."""
+    sio, mw = make_server({"file": str(log_file), "access_log": False, **table}, core)
     async with serve(socketio.ASGIApp(sio)) as url:
         yield url, mw
 

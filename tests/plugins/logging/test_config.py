@@ -117,7 +117,8 @@ async def test_file_is_appended(tmp_path: Path) -> None:
 async def test_stdlib_output(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """file = "logging" hands each rendered line to the stdlib logger logger_name."""
     caplog.set_level(logging.INFO, logger="app.sockets")
-    sio, _ = make_server({"file": "logging", "logger_name": "app.sockets"})
+    sio, _ = make_server({"file": "logging", "logger_name": "app.sockets",
+                          "access_log": False})
     async with serve(socketio.ASGIApp(sio)) as url:
         outcome, _, client = await connect_result(url, transports=["websocket"])
         assert outcome == "connect"
