@@ -12,49 +12,59 @@ import siomw_ratelimit
 import socketio
 
 from siomw_core import Config, CoreSettings, Siomw, attach
-from siomw_core.testing import serve
 from tests.jsclient import run_node_script
+from tests.plugins import kinds
 
 EVENTS_JS = Path(__file__).with_name("events_client.mjs")
 MESSAGE = "Rate limit exceeded"
 
 
-def with_ratelimit(sio: socketio.AsyncServer, table: dict[str, Any]) -> Siomw:
+def with_ratelimit(sio: Any, table: dict[str, Any]) -> Siomw:
     """Attach siomw to ``sio`` with the ratelimit plugin configured by ``table``."""
     config = Config(source="test", core=CoreSettings(), tables={"ratelimit": table})
     return attach(sio, config=config, entry_points=False,
                   local_plugins=[("ratelimit", siomw_ratelimit)])
 
 
-def echo_server(table: dict[str, Any], **sio_options: Any) -> tuple[socketio.AsyncServer, Siomw]:
-    """A server whose ``echo`` / ``other`` events answer ``"ok:<event>"`` (after one loop
-    turn, so that concurrent events overlap), the plugin configured by ``table``."""
-    sio = socketio.AsyncServer(async_mode="asgi", **sio_options)
+def echo_server(table: dict[str, Any], kind: str = "async",
+                **sio_options: Any) -> tuple[Any, Siomw]:
+    """A server of ``kind`` (:mod:`tests.plugins.kinds`) whose ``echo`` / ``other`` events
+    answer ``"ok:<event>"`` (an AsyncServer's after one loop turn, so that concurrent events
+    overlap; a sync server handles each in a thread of its own), the plugin configured by
+    ``table``."""
+    sio = kinds.new_server(kind, **sio_options)
+    if kind == "async":
+        @sio.event
+        async def echo(sid: str, *args: Any) -> str:
+            await asyncio.sleep(0)
+            return "ok:echo"
 
-    @sio.event
-    async def echo(sid: str, *args: Any) -> str:
-        await asyncio.sleep(0)
-        return "ok:echo"
-
-    @sio.event
-    async def other(sid: str, *args: Any) -> str:
-        await asyncio.sleep(0)
-        return "ok:other"
-
+        @sio.event
+        async def other(sid: str, *args: Any) -> str:
+            await asyncio.sleep(0)
+            return "ok:other"
+    else:
+        sio.on("echo", lambda sid, *args: "ok:echo")
+        sio.on("other", lambda sid, *args: "ok:other")
     return sio, with_ratelimit(sio, table)
 
 
 @contextlib.asynccontextmanager
-async def served(sio: socketio.AsyncServer) -> AsyncIterator[str]:
-    """Serve ``sio`` (with siomw attached) on 127.0.0.1; yields the URL."""
-    async with serve(socketio.ASGIApp(sio)) as url:
+async def served(sio: Any) -> AsyncIterator[str]:
+    """Serve ``sio`` (with siomw attached) on 127.0.0.1, whatever its kind; yields the URL."""
+    async with kinds.served(sio) as url:
         yield url
 
 
 @contextlib.asynccontextmanager
-async def client(url: str, *, namespaces: list[str] | None = None,
-                 auth: Any = None) -> AsyncIterator[socketio.AsyncClient]:
-    """A connected python AsyncClient (websocket), disconnected after."""
+async def client(url: str, *, namespaces: list[str] | None = None, auth: Any = None,
+                 kind: str = "async") -> AsyncIterator[Any]:
+    """A connected python AsyncClient (websocket), disconnected after; ``kind = "sync"``:
+    a ``socketio.Client`` behind :class:`tests.plugins.kinds.Caller` (``call`` alike)."""
+    if kind != "async":
+        async with kinds.client(kind, url, namespaces=namespaces, auth=auth) as caller:
+            yield caller
+        return
     sio = socketio.AsyncClient(reconnection=False)
     await sio.connect(url, transports=["websocket"], namespaces=namespaces, auth=auth,
                       wait_timeout=5)
@@ -64,7 +74,7 @@ async def client(url: str, *, namespaces: list[str] | None = None,
         await sio.disconnect()
 
 
-async def burst(sio: socketio.AsyncClient, event: str, count: int, *args: Any,
+async def burst(sio: Any, event: str, count: int, *args: Any,
                 namespace: str = "/") -> list[Any]:
     """``count`` acknowledged emits of ``event`` sent at once; the replies in order."""
     data = args[0] if len(args) == 1 else (tuple(args) if args else None)

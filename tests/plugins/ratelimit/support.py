@@ -30,7 +30,7 @@ from siomw_core import (
 from siomw_core.drive import drive
 from siomw_core.runtime import AsyncRuntime, Runtime, SyncRuntime
 from siomw_core.testing import close_client, connect_result, serve
-from tests.plugins.kinds import connect_outcome, new_server
+from tests.plugins.kinds import connect_outcome, new_server, served
 
 T = TypeVar("T")
 
@@ -188,14 +188,14 @@ RATELIMIT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"
 
 
 def engine_server(
-    table: dict[str, Any], *, fake_jwt: bool = False, **sio_options: Any
-) -> tuple[socketio.AsyncServer, Siomw]:
-    """:func:`make_server` on a plain ``AsyncServer(**sio_options)`` with an ``echo`` event
-    (its ack returns the arguments); serve ``mw.asgi_app()`` for the engine chain to run."""
-    sio = socketio.AsyncServer(async_mode="asgi", **sio_options)
+    table: dict[str, Any], *, fake_jwt: bool = False, kind: str = "async", **sio_options: Any
+) -> tuple[Any, Siomw]:
+    """:func:`make_server` on a plain server of ``kind`` (``**sio_options``) with an
+    ``echo`` event (its ack returns the arguments); :func:`serving` serves it."""
+    sio = new_server(kind, **sio_options)
 
     @sio.event
-    async def echo(sid: str, *args: Any) -> list[Any]:
+    def echo(sid: str, *args: Any) -> list[Any]:
         return list(args)
 
     config = Config(source="test", core=CoreSettings(), tables={"ratelimit": table})
@@ -207,9 +207,14 @@ def engine_server(
 
 
 @contextlib.asynccontextmanager
-async def serving(sio: socketio.AsyncServer, mw: Siomw) -> AsyncIterator[str]:
+async def serving(sio: Any, mw: Siomw) -> AsyncIterator[str]:
     """``serve(mw.asgi_app())``, closing every engine session before the server stops: a
-    pending long-poll GET would otherwise hold uvicorn's graceful shutdown for 1 s."""
+    pending long-poll GET would otherwise hold uvicorn's graceful shutdown for 1 s. A
+    sync ``socketio.Server``: ``socketio.WSGIApp`` under Werkzeug (:func:`kinds.served`)."""
+    if not isinstance(sio, socketio.AsyncServer):
+        async with served(sio) as url:
+            yield url
+        return
     async with serve(mw.asgi_app()) as url:
         try:
             yield url

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import socketio
 from siomw_ratelimit import limit
 
 from siomw_core import CallNext, Identity, Socket, set_identity
 from tests.conftest import requires_js
+from tests.plugins.kinds import KINDS, new_server
 
 from .events_support import (
     MESSAGE,
@@ -26,20 +28,21 @@ from .events_support import (
 )
 
 
-async def test_limit_below_sio_on() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_limit_below_sio_on(kind: str) -> None:
     """``@limit`` under ``@sio.on`` (applied first): 2 of 3 pass, the 3rd is rate_limited
-    and its handler does not run."""
-    sio = socketio.AsyncServer(async_mode="asgi")
+    and its handler does not run (both server kinds: a plain def handler serves both)."""
+    sio = new_server(kind)
     ran: list[str] = []
 
     @sio.on("chat message")
     @limit("2/minute")
-    async def chat(sid: str, text: str) -> str:
+    def chat(sid: str, text: str) -> str:
         ran.append(text)
         return "ok:chat"
 
     with_ratelimit(sio, {})
-    async with served(sio) as url, client(url) as c:
+    async with served(sio) as url, client(url, kind=kind) as c:
         replies = [await c.call("chat message", f"m{i}", timeout=5) for i in range(3)]
     assert replies[:2] == ["ok:chat", "ok:chat"]
     refusal_data(replies[2], "2 per 1 minute")
@@ -288,15 +291,16 @@ async def test_retry_after_retry_succeeds() -> None:
 
 
 @requires_js
-async def test_js_client_sees_the_ack_error_and_the_error_event() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_js_client_sees_the_ack_error_and_the_error_event(kind: str) -> None:
     """The JS client: with an ack, the reply is ``{"error": {"message", "data"}}``; without,
-    the ``siomw:error`` event carries ``{"event", "message", "data"}``."""
-    sio = socketio.AsyncServer(async_mode="asgi")
+    the ``siomw:error`` event carries ``{"event", "message", "data"}`` (both server kinds)."""
+    sio = new_server(kind)
     calls: list[Any] = []
 
     @sio.on("chat message")
     @limit("1/minute")
-    async def chat(sid: str, *args: Any) -> str:
+    def chat(sid: str, *args: Any) -> str:
         calls.append(args)
         return "ok:chat"
 
@@ -324,9 +328,11 @@ async def test_js_client_sees_the_ack_error_and_the_error_event() -> None:
 
 
 @requires_js
-async def test_js_client_burst_admits_exactly_k() -> None:
-    """The JS client sends 20 acknowledged events at once against "5/minute": 5 pass."""
-    sio, _ = echo_server({"events": {"echo": "5/minute"}})
+@pytest.mark.parametrize("kind", KINDS)
+async def test_js_client_burst_admits_exactly_k(kind: str) -> None:
+    """The JS client sends 20 acknowledged events at once against "5/minute": 5 pass
+    (both server kinds)."""
+    sio, _ = echo_server({"events": {"echo": "5/minute"}}, kind)
     async with served(sio) as url:
         seen = await js_events(url, steps=[{"emit": "echo", "count": 20}])
     replies = [o["args"][0] for o in seen if o["event"] == "ack"]

@@ -95,15 +95,17 @@ async def test_concurrent_acquires_admit_exactly_k(kind: str, storage: str, stra
     assert window is not None and window.remaining == 97  # refused ones spent nothing
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-async def test_burst_of_events_admits_exactly_k(storage: str, strategy: str,
+async def test_burst_of_events_admits_exactly_k(kind: str, storage: str, strategy: str,
                                                 prefix: str) -> None:
     """A python client sends 30 acknowledged events at once (async_handlers: handled
-    concurrently) against events "echo" = "7/minute": exactly 7 pass."""
+    concurrently; on a sync server each in a thread) against events "echo" = "7/minute":
+    exactly 7 pass."""
     sio, _ = echo_server({"events": {"echo": "7/minute"}, "storage": storage,
-                          "strategy": strategy, "key_prefix": prefix})
-    async with served(sio) as url, client(url) as c:
+                          "strategy": strategy, "key_prefix": prefix}, kind)
+    async with served(sio) as url, client(url, kind=kind) as c:
         replies = await burst(c, "echo", 30)
     assert outcomes(replies) == (7, 23)
     # Redis keeps the fixed window's reset in whole seconds: one second of slack is added
@@ -113,14 +115,16 @@ async def test_burst_of_events_admits_exactly_k(storage: str, strategy: str,
             refusal_data(reply, "7 per 1 minute", most=most)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("storage", STORAGES)
-async def test_burst_from_several_sockets_admits_exactly_k(storage: str, prefix: str) -> None:
+async def test_burst_from_several_sockets_admits_exactly_k(kind: str, storage: str,
+                                                           prefix: str) -> None:
     """Five sockets each send 10 events at once under one budget per address
     (event_key = "ip", event = "12/minute"): exactly 12 of the 50 pass."""
     sio, _ = echo_server({"event": "12/minute", "event_key": "ip", "storage": storage,
-                          "key_prefix": prefix})
+                          "key_prefix": prefix}, kind)
     async with served(sio) as url, contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(client(url)) for _ in range(5)]
+        clients = [await stack.enter_async_context(client(url, kind=kind)) for _ in range(5)]
         replies = await asyncio.gather(*(burst(c, "echo", 10) for c in clients))
     assert outcomes([r for group in replies for r in group]) == (12, 38)
 

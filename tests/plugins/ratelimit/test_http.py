@@ -18,6 +18,7 @@ from siomw_core import Middleware, Request
 from siomw_core.testing import close_client, connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_outcome
+from tests.plugins.kinds import KINDS
 
 from .support import (
     POLLING,
@@ -39,9 +40,11 @@ def ws_url(url: str, query: str = WEBSOCKET) -> str:
     return url.replace("http://", "ws://", 1) + query
 
 
-async def test_third_handshake_gets_429_seen_by_curl() -> None:
-    """http = "2/minute": curl's third handshake gets 429, Retry-After, RateLimit-*, JSON body."""
-    sio, mw = engine_server({"http": "2/minute"})
+@pytest.mark.parametrize("kind", KINDS)
+async def test_third_handshake_gets_429_seen_by_curl(kind: str) -> None:
+    """http = "2/minute": curl's third handshake gets 429, Retry-After, RateLimit-*, JSON
+    body, on both server kinds (the WSGI engine seam answers the sync server's)."""
+    sio, mw = engine_server({"http": "2/minute"}, kind=kind)
     async with serving(sio, mw) as url:
         answers = [await curl(url + POLLING) for _ in range(3)]
     for status, headers, body in answers[:2]:
@@ -164,10 +167,11 @@ async def test_all_mode_ends_a_chatty_polling_client() -> None:
         assert (await curl(url + POLLING))[0] == 429
 
 
-async def test_websocket_only_handshakes_are_counted_and_refused_with_429() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_websocket_only_handshakes_are_counted_and_refused_with_429(kind: str) -> None:
     """WebSocket-only handshakes (no sid) count; the third gets the real 429 with headers
-    and JSON body (WebSocket Denial Response)."""
-    sio, mw = engine_server({"http": "2/minute"})
+    and JSON body (WebSocket Denial Response), on both server kinds."""
+    sio, mw = engine_server({"http": "2/minute"}, kind=kind)
     async with serving(sio, mw) as url:
         for _ in range(2):
             async with ws_connect(ws_url(url)) as ws:
@@ -214,10 +218,11 @@ async def test_python_client_upgrades_in_handshake_mode() -> None:
         assert (await curl(url + POLLING))[0] == 429
 
 
-async def test_headers_true_adds_ratelimit_headers_to_allowed_responses() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_headers_true_adds_ratelimit_headers_to_allowed_responses(kind: str) -> None:
     """headers = true: each allowed handshake carries RateLimit-Limit, -Remaining (counting
-    down) and -Reset; the fourth is the 429."""
-    sio, mw = engine_server({"http": "3/minute", "headers": True})
+    down) and -Reset; the fourth is the 429 (both server kinds)."""
+    sio, mw = engine_server({"http": "3/minute", "headers": True}, kind=kind)
     async with serving(sio, mw) as url:
         answers = [await curl(url + POLLING) for _ in range(4)]
     for remaining, (status, headers, _) in zip((2, 1, 0), answers, strict=False):
@@ -231,7 +236,8 @@ async def test_headers_true_adds_ratelimit_headers_to_allowed_responses() -> Non
 
 async def test_headers_on_websocket_accept_and_uncounted_requests() -> None:
     """headers = true: a WebSocket handshake's 101 carries them; in "handshake" mode the
-    session's POSTs (not counted) do not."""
+    session's POSTs (not counted) do not. (AsyncServer only: on a sync server in threading
+    mode simple-websocket writes the 101 itself, without the engine's response headers.)"""
     sio, mw = engine_server({"http": "5/minute", "headers": True})
     async with serving(sio, mw) as url, aiohttp.ClientSession() as session:
         async with ws_connect(ws_url(url)) as ws:
