@@ -11,7 +11,9 @@ client addresses of 127.0.0.0/8 (so the IP-keyed rate limit keeps per-client win
 production, instead of one window holding every hit). Modes alternate
 in rounds so that drift affects both alike. Reported: connections per second, server CPU
 microseconds per connection (from /proc, the server's process and its children: gunicorn's
-worker), each the median of the rounds, and each mode's ratio against bare in the same run.
+worker), how busy the server's core was (1.00: saturated; less: the server waited, or other
+processes took the core), each the median of the rounds, and each mode's ratio of
+connections per second against bare in the same run.
 """
 
 from __future__ import annotations
@@ -178,7 +180,9 @@ def timed(mode: str, run: Callable[[int, float], T], seconds: float,
 
 def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
             warmup: float = 1.0) -> dict[str, float]:
-    """One timed run of ``mode`` on ``kind``: ``{"cps", "cpu_us", "n"}``.
+    """One timed run of ``mode`` on ``kind``: ``{"cps", "cpu_us", "busy", "n"}`` (connections
+    per second, server CPU microseconds per connection, server CPU seconds per second: 1.0
+    is its core saturated, and the number of connections).
 
     Raises:
         RuntimeError: a connection was refused (the benchmark measures accepted ones).
@@ -189,7 +193,8 @@ def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
     )
     if refused:
         raise RuntimeError(f"{kind} {mode}: {refused} connections were refused")
-    return {"cps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "n": done}
+    return {"cps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "busy": cpu / elapsed,
+            "n": done}
 
 
 def load_average() -> str:
@@ -225,10 +230,12 @@ def main() -> None:
         return statistics.median(r[key] for r in results[mode])
 
     bare_cps, bare_cpu = median("bare", "cps"), median("bare", "cpu_us")
-    print(f"{'mode':<6} {'conn/s':>9} {'ratio':>6} {'server CPU us/conn':>19}")
+    print(f"{'mode':<13} {'conn/s':>9} {'ratio':>6} {'server CPU us/conn':>19} "
+          f"{'server busy':>11}")
     for mode in modes:
         cps = median(mode, "cps")
-        print(f"{mode:<6} {cps:9.1f} {cps / bare_cps:6.3f} {median(mode, 'cpu_us'):19.1f}")
+        print(f"{mode:<13} {cps:9.1f} {cps / bare_cps:6.3f} {median(mode, 'cpu_us'):19.1f} "
+              f"{median(mode, 'busy'):11.2f}")
     if "noop0" in results and "noop10" in results:
         cpu0, cpu10 = median("noop0", "cpu_us"), median("noop10", "cpu_us")
         print(f"\nsiomw's fixed cost (empty chain): {cpu0 - bare_cpu:.1f} us CPU per connection")

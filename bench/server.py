@@ -1,10 +1,19 @@
 """A benchmark server: ``python bench/server.py MODE PORT [KIND]``.
 
-MODE: ``bare`` (python-socketio alone), ``noopN`` (siomw with N no-op middlewares and no
-plugins; ``noop0`` is siomw's fixed cost) or ``full`` (siomw with the logging, jwt and ratelimit
-plugins, memory storage, moving window of 1000 connections per minute per client address)
-or ``engine`` (``full`` plus the engine level: jwt's handshake check, an HTTP request limit,
-the headers plugin and the access log; served through ``mw.asgi_app()`` on ASGI).
+MODE:
+
+- ``bare``: python-socketio alone.
+- ``noopN``: siomw with N no-op connect middlewares and no plugins (``noop0``: siomw's fixed
+  cost, the engine level's seam included).
+- ``full``: siomw with the logging, jwt and ratelimit plugins as configured by default but
+  for memory storage and a moving window of 1000 connections per minute per client address;
+  logging's engine member (``access_log``, on by default) writes an ``http`` line for each
+  WebSocket request too, since the engine chain runs however the app is served.
+- ``full-noaccess``: ``full`` with ``access_log = false``: the connect level alone.
+- ``logging``, ``jwt``, ``ratelimit``: one of ``full``'s plugins alone (where its cost goes).
+- ``engine``: ``full`` plus the engine level's members: jwt's handshake check, an HTTP
+  request limit and the headers plugin (``bench/polling_rate.py``); on ASGI served through
+  ``mw.asgi_app()``.
 
 KIND (default ``asgi``), each served as its users serve it:
 
@@ -45,6 +54,8 @@ FULL: dict[str, dict[str, object]] = {
     "jwt": {"algorithms": ["HS256"]},
     "ratelimit": {"connect": "1000/minute", "strategy": "moving-window"},
 }
+NOACCESS: dict[str, dict[str, object]] = {
+    **FULL, "logging": {"file": os.devnull, "access_log": False}}
 ENGINE: dict[str, dict[str, object]] = {
     "logging": {"file": os.devnull},
     "jwt": {"algorithms": ["HS256"], "handshake": True},
@@ -99,7 +110,7 @@ def check(mode: str, kind: str) -> None:
     """
     if kind not in KINDS:
         raise SystemExit(f"bench/server.py: unknown kind {kind!r} (one of {', '.join(KINDS)})")
-    if mode not in ("bare", "full", "engine") and not (
+    if mode not in ("bare", "full", "full-noaccess", "engine", *FULL) and not (
             mode.startswith("noop") and mode[4:].isdigit()):
         raise SystemExit(f"bench/server.py: unknown mode {mode!r}")
 
@@ -118,7 +129,8 @@ def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Serv
         mw = Siomw(sio, config=Config("bench", CoreSettings(plugins=[])))
         _noop_members(mw, int(mode[4:]), blocking=isinstance(sio, socketio.Server))
         return sio
-    tables = FULL if mode == "full" else ENGINE
+    tables = (FULL if mode == "full" else ENGINE if mode == "engine"
+              else NOACCESS if mode == "full-noaccess" else {mode: FULL[mode]})
     Siomw(sio, config=Config("bench", CoreSettings(plugins=list(tables)), tables=tables))
     return sio
 
