@@ -8,18 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.interop.servers import KINDS, Served, serve_kind
+from tests.interop.servers import RUNS, Served, serve_kind
 
 _addresses = itertools.count(1)
 
 
-@pytest.fixture(scope="session", params=list(KINDS))
+@pytest.fixture(scope="session", params=[run[1:] for run in RUNS],
+                ids=[run[0] for run in RUNS])
 def served(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The example app of the kind, running as its integration page says."""
-    kind = KINDS[request.param]
-    log = tmp_path_factory.mktemp(f"interop-{kind.name}") / "server.log"
-    with serve_kind(kind, log) as running:
+    """The example app of the kind, running as its integration page says: under its
+    server's own command, or under `siomw serve APP`."""
+    kind, serve = request.param
+    log = tmp_path_factory.mktemp(f"interop-{kind.name}{'-serve' if serve else ''}") / "server.log"
+    with serve_kind(kind, log, serve) as running:
         yield running
 
 

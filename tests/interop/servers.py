@@ -40,25 +40,32 @@ class Kind:
     command: str  # as documented, run in docs/examples/kinds
     listen: str  # appended, with {port}
     path: str = "/socket.io/"
+    serve: str | None = None  # the page's `siomw serve APP` line, if it has one
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("asgi", "uvicorn.md", "asgi_app.py", "uvicorn asgi_app:app",
-         "--host 127.0.0.1 --port {port} --no-proxy-headers"),
+         "--host 127.0.0.1 --port {port} --no-proxy-headers", serve="siomw serve asgi_app:app"),
     Kind("starlette", "starlette.md", "starlette_app.py", "uvicorn starlette_app:app",
-         "--host 127.0.0.1 --port {port} --no-proxy-headers", path="/realtime/socket.io/"),
+         "--host 127.0.0.1 --port {port} --no-proxy-headers", path="/realtime/socket.io/",
+         serve="siomw serve starlette_app:app"),
     Kind("asgiapp", "starlette.md", "starlette_other_app.py", "uvicorn starlette_other_app:app",
-         "--host 127.0.0.1 --port {port} --no-proxy-headers"),
+         "--host 127.0.0.1 --port {port} --no-proxy-headers",
+         serve="siomw serve starlette_other_app:app"),
     Kind("aiohttp", "aiohttp.md", "aiohttp_app.py",
-         "python -m aiohttp.web -H 127.0.0.1 -P 8080 aiohttp_app:init", ""),
+         "python -m aiohttp.web -H 127.0.0.1 -P 8080 aiohttp_app:init", "",
+         serve="siomw serve aiohttp_app:app"),
     Kind("wsgi-threading", "wsgi.md", "wsgi_app.py",
-         "gunicorn -w 1 --threads 100 wsgi_app:app", "--bind 127.0.0.1:{port}"),
+         "gunicorn -w 1 --threads 100 wsgi_app:app", "--bind 127.0.0.1:{port}",
+         serve="siomw serve wsgi_app:app"),
     Kind("gevent", "wsgi.md", "gevent_app.py", "gunicorn -k gevent -w 1 gevent_app:app",
-         "--bind 127.0.0.1:{port}"),
+         "--bind 127.0.0.1:{port}", serve="siomw serve gevent_app:app"),
     Kind("flask-gevent", "flask-socketio.md", "flask_app.py",
-         "gunicorn -k gevent -w 1 flask_app:app", "--bind 127.0.0.1:{port}"),
+         "gunicorn -k gevent -w 1 flask_app:app", "--bind 127.0.0.1:{port}",
+         serve="siomw serve flask_app:app"),
     Kind("flask-threading", "flask-socketio.md", "flask_threads_app.py",
-         "gunicorn -w 1 --threads 100 flask_threads_app:app", "--bind 127.0.0.1:{port}"),
+         "gunicorn -w 1 --threads 100 flask_threads_app:app", "--bind 127.0.0.1:{port}",
+         serve="siomw serve flask_threads_app:app"),
     Kind("flask-run", "flask-socketio.md", "flask_app.py", "flask --app flask_app run",
          "--host 127.0.0.1 --port {port}"),
 )}
@@ -104,9 +111,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def argv(kind: Kind, port: int) -> list[str]:
+#: how each kind is started: its server's own command, and `siomw serve APP` where the page
+#: shows one; ids such as "asgi" and "asgi+serve"
+RUNS: list[tuple[str, Kind, bool]] = [
+    (f"{k.name}+serve" if serve else k.name, k, serve)
+    for k in KINDS.values() for serve in (False, True) if not serve or k.serve]
+
+
+def argv(kind: Kind, port: int, serve: bool = False) -> list[str]:
     """The documented command with the harness' listening options (the page's own port,
-    if it names one, replaced)."""
+    if it names one, replaced); with ``serve``, the page's ``siomw serve APP`` line and
+    ``--port``."""
+    if serve:
+        assert kind.serve is not None
+        return [*shlex.split(kind.serve), "--port", str(port)]
     words = shlex.split(kind.command)
     if "-P" in words:
         words[words.index("-P") + 1] = str(port)
@@ -128,20 +146,23 @@ def environment() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve_kind(kind: Kind, log: Path) -> Iterator[Served]:
-    """Start ``kind``'s app; yield it once its port accepts connections (at most 30 s).
+def serve_kind(kind: Kind, log: Path, serve: bool = False) -> Iterator[Served]:
+    """Start ``kind``'s app (with ``siomw serve`` if ``serve``); yield it once its port
+    accepts connections (at most 30 s).
 
     Raises:
         RuntimeError: the server exited or did not listen in time (its output attached).
     """
     port = free_port()
+    words = argv(kind, port, serve)
+    command = shlex.join(words)
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv(kind, port), cwd=KINDS_DIR, env=environment(),
+        proc = subprocess.Popen(words, cwd=KINDS_DIR, env=environment(),
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
             if proc.poll() is not None:
-                raise RuntimeError(f"{kind.name}: {kind.command} exited {proc.returncode}:\n"
+                raise RuntimeError(f"{kind.name}: {command} exited {proc.returncode}:\n"
                                    + log.read_text(errors="replace")[-4000:])
             try:
                 socket.create_connection(("127.0.0.1", port), 0.1).close()
@@ -149,7 +170,7 @@ def serve_kind(kind: Kind, log: Path) -> Iterator[Served]:
             except OSError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError(f"{kind.name}: not listening on {port} after 30 s:\n"
+            raise RuntimeError(f"{kind.name}: {command} not listening on {port} after 30 s:\n"
                                + log.read_text(errors="replace")[-4000:])
         yield Served(kind, f"http://127.0.0.1:{port}", log, proc)
     finally:

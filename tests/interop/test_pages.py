@@ -24,6 +24,8 @@ def test_page_includes_the_app_and_its_command(kind: Kind) -> None:
     text = (PAGES / kind.page).read_text()
     assert f'--8<-- "docs/examples/kinds/{kind.app}"' in text
     assert kind.command in bash_lines(kind.page), (kind.page, kind.command)
+    if kind.serve:
+        assert kind.serve in bash_lines(kind.page), (kind.page, kind.serve)
 
 
 def test_every_example_and_page_is_used() -> None:
