@@ -29,7 +29,7 @@ from typing import Any
 import engineio
 import socketio
 
-__all__ = ["WSGI_KINDS", "Kind", "non_asgi"]
+__all__ = ["WSGI_KINDS", "Kind", "KindError", "non_asgi", "route_through_chain"]
 
 #: async_mode values served by gunicorn, and the worker each gets
 WSGI_KINDS = {"threading": "gthread", "gevent": "gevent"}
@@ -58,6 +58,19 @@ class Kind:
     app: Any
     sio: Any
     found: str
+    attach: bool = False
+
+    def finish(self) -> str:
+        """Once siomw is attached to :attr:`sio`: attach the server to a new aiohttp
+        application (:attr:`attach`), or route the engine chain in front of the handler an
+        earlier ``sio.attach(app)`` left in the routes (:func:`route_through_chain`). What
+        was done, for the startup line ("" for nothing)."""
+        if self.attach:
+            self.sio.attach(self.app)
+        elif self.kind == "aiohttp" and route_through_chain(self.app, self.sio.eio):
+            return ("; sio.attach(app) ran before siomw attached: an aiohttp middleware routes "
+                    "engine requests through the engine chain")
+        return ""
 
 
 def _sync_kind(sio: socketio.Server, what: str) -> str:
@@ -126,10 +139,10 @@ def _aiohttp_server(app: Any) -> tuple[Any, str] | None:
     """The ``socketio.AsyncServer`` attached to aiohttp application ``app``, and its path."""
     for route in app.router.routes():
         handler = route.handler
+        seam = getattr(handler, "_siomw_seam", None)  # siomw's engine chain (attached first)
+        if seam is not None:
+            handler = seam.original  # levels.engine.EngineSeam: python-engineio's method
         eio = getattr(handler, "__self__", None)
-        while eio is None and hasattr(handler, "__wrapped__"):  # an instance wrapper
-            handler = handler.__wrapped__
-            eio = getattr(handler, "__self__", None)
         if isinstance(eio, engineio.AsyncServer):
             connect = eio.handlers.get("connect")
             sio = getattr(connect, "__self__", None)
@@ -137,6 +150,31 @@ def _aiohttp_server(app: Any) -> tuple[Any, str] | None:
                 path = route.resource.canonical if route.resource is not None else ""
                 return sio, path.rstrip("/") + "/"
     return None
+
+
+def route_through_chain(app: Any, eio: Any) -> bool:
+    """Make aiohttp application ``app`` send engine requests to ``eio.handle_request`` as it
+    is now (siomw's engine chain, installed on the instance) when its routes still hold the
+    handler ``sio.attach(app)`` registered before siomw attached. Done with an aiohttp
+    middleware appended to ``app.middlewares`` (public API; the app must not be running).
+    True if one was added."""
+    from aiohttp import web
+
+    current = eio.handle_request
+    held = [route.handler for route in app.router.routes()
+            if getattr(route.handler, "__self__", None) is eio and route.handler != current]
+    if not held:
+        return False
+    original = held[0]
+
+    @web.middleware
+    async def siomw_engine_chain(request: web.Request, handler: Any) -> Any:
+        if request.match_info.route.handler == original:
+            return await eio.handle_request(request)
+        return await handler(request)
+
+    app.middlewares.append(siomw_engine_chain)
+    return True
 
 
 def non_asgi(ref: str, target: Any) -> Kind | None:
@@ -157,10 +195,11 @@ def non_asgi(ref: str, target: Any) -> Kind | None:
                             f"'asgi' under uvicorn and 'aiohttp' under aiohttp's runner)")
         from aiohttp import web
 
-        app = web.Application()
-        target.attach(app)
-        return Kind("aiohttp", app, target, f"{ref} is a socketio.AsyncServer (aiohttp): "
-                    f"attached to a new aiohttp.web.Application at /socket.io/")
+        # sio.attach(app) comes after siomw attached (build calls Kind.attach): the routes
+        # then hold the engine chain's handler
+        return Kind("aiohttp", web.Application(), target, f"{ref} is a socketio.AsyncServer "
+                    f"(aiohttp): attached to a new aiohttp.web.Application at /socket.io/",
+                    attach=True)
     if isinstance(target, socketio.Server):
         kind = _sync_kind(target, ref)
         return Kind(kind, socketio.WSGIApp(target), target,

@@ -229,6 +229,7 @@ def build(ref: str | None, config: Config) -> Served:
             stack, line = existing, f"{other.found}: the module's siomw stack"
         else:
             stack, line = Siomw(other.sio, config=config), f"{other.found}: siomw attached"
+        line += other.finish()
         stack.check()
         return Served(other.app, [stack], [line], other.kind, [other.sio])
     if isinstance(target, socketio.AsyncServer):

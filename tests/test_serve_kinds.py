@@ -22,21 +22,27 @@ URL = re.compile(r"http://127\.0\.0\.1:[1-9]\d*")
 # (APP, $SERVE_MODE, what `siomw: found ...` says it is)
 BARE = [
     pytest.param(f"{APPS}.aiohttp_bare:app", "", "an aiohttp.web.Application with "
-                 "socketio.AsyncServer at /socket.io/", id="aiohttp-app"),
+                 "socketio.AsyncServer at /socket.io/: siomw attached; sio.attach(app) ran "
+                 "before siomw attached: an aiohttp middleware routes engine requests through "
+                 "the engine chain", id="aiohttp-app"),
     pytest.param(f"{APPS}.aiohttp_bare:sio", "", "a socketio.AsyncServer (aiohttp): attached "
-                 "to a new aiohttp.web.Application at /socket.io/", id="aiohttp-sio"),
+                 "to a new aiohttp.web.Application at /socket.io/: siomw attached",
+                 id="aiohttp-sio"),
     pytest.param(f"{APPS}.wsgi_bare:app", "threading",
-                 "a socketio.WSGIApp (threading) at /socket.io/", id="wsgi-threads"),
+                 "a socketio.WSGIApp (threading) at /socket.io/: siomw attached",
+                 id="wsgi-threads"),
     pytest.param(f"{APPS}.wsgi_bare:sio", "threading", "a socketio.Server (threading): "
-                 "serving socketio.WSGIApp(sio) at /socket.io/", id="server-threads"),
+                 "serving socketio.WSGIApp(sio) at /socket.io/: siomw attached",
+                 id="server-threads"),
     pytest.param(f"{APPS}.wsgi_bare:app", "gevent",
-                 "a socketio.WSGIApp (gevent) at /socket.io/", id="wsgi-gevent"),
-    pytest.param(f"{APPS}.flask_bare:app", "threading",
-                 "a Flask app with Flask-SocketIO (threading) at /socket.io/", id="flask-threads"),
+                 "a socketio.WSGIApp (gevent) at /socket.io/: siomw attached", id="wsgi-gevent"),
+    pytest.param(f"{APPS}.flask_bare:app", "threading", "a Flask app with Flask-SocketIO "
+                 "(threading) at /socket.io/: siomw attached", id="flask-threads"),
     pytest.param(f"{APPS}.flask_bare:socketio", "threading", "a flask_socketio.SocketIO "
-                 "(threading): serving its Flask app at /socket.io/", id="socketio-threads"),
-    pytest.param(f"{APPS}.flask_bare:app", "gevent",
-                 "a Flask app with Flask-SocketIO (gevent) at /socket.io/", id="flask-gevent"),
+                 "(threading): serving its Flask app at /socket.io/: siomw attached",
+                 id="socketio-threads"),
+    pytest.param(f"{APPS}.flask_bare:app", "gevent", "a Flask app with Flask-SocketIO "
+                 "(gevent) at /socket.io/: siomw attached", id="flask-gevent"),
 ]
 
 
@@ -45,7 +51,7 @@ async def test_each_kind_is_served_by_its_server(app: str, mode: str, found: str
     """The bare app of each kind: what was found, siomw attached (no plugins), where it
     listens; echo through an ack over polling and over WebSocket; the app's own route."""
     async with siomw_serve(app, cwd=ROOT, SIOMW_PLUGINS="", SERVE_MODE=mode) as served:
-        assert served.lines[0] == f"siomw: found {app} is {found}: siomw attached"
+        assert served.lines[0] == f"siomw: found {app} is {found}"
         assert served.lines[1] == ("siomw: config <embedded defaults>; engine chain: (empty); "
                                    "connect chain of '/': (empty)")
         assert URL.fullmatch(served.url), served.lines
@@ -53,6 +59,24 @@ async def test_each_kind_is_served_by_its_server(app: str, mode: str, found: str
         if app.endswith(("aiohttp_bare:app", "flask_bare:app")):  # the app's own route
             async with aiohttp.ClientSession() as http, http.get(served.url + "/") as response:
                 assert (response.status, await response.text()) == (200, "home")
+
+
+@pytest.mark.parametrize(("app", "mode"), [
+    pytest.param(f"{APPS}.aiohttp_bare:app", "", id="aiohttp-app"),
+    pytest.param(f"{APPS}.aiohttp_bare:sio", "", id="aiohttp-sio"),
+    pytest.param(f"{APPS}.wsgi_bare:app", "threading", id="wsgi-threads"),
+    pytest.param(f"{APPS}.flask_bare:app", "gevent", id="flask-gevent"),
+])
+async def test_the_engine_chain_runs_under_each_server(app: str, mode: str) -> None:
+    """The headers plugin's engine member answers the handshake on every server, the
+    aiohttp app whose sio.attach(app) ran before siomw attached included."""
+    async with siomw_serve(app, cwd=ROOT, SIOMW_PLUGINS="headers", SERVE_MODE=mode) as served:
+        assert "engine chain: headers;" in served.lines[1]
+        async with aiohttp.ClientSession() as http, http.get(
+                served.url + "/socket.io/?EIO=4&transport=polling") as response:
+            assert response.status == 200
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        await echo_through(served.url)
 
 
 GUARDED = [
@@ -70,7 +94,7 @@ async def test_the_modules_stack_guards_each_kind(app: str, mode: str, kind: str
     refuses a client without the pass (the refusal's data reaches the client) on either
     transport, and lets one with it through."""
     async with siomw_serve(app, cwd=ROOT, SERVE_MODE=mode) as served:
-        assert served.lines[0].endswith(": the module's siomw stack"), served.lines
+        assert ": the module's siomw stack" in served.lines[0], served.lines
         assert served.lines[1].endswith("connect chain of '/': gate")
         for transports in (["polling"], ["websocket"]):
             outcome, data, client = await connect_result(served.url, transports=transports)

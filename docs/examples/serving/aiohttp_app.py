@@ -8,9 +8,9 @@ import siomw_core
 from siomw_core import CallNext, Refusal, Socket
 
 sio = socketio.AsyncServer(async_mode="aiohttp")
+mw = siomw_core.attach(sio, plugins=[])  # first: aiohttp keeps the handler attach() gives it
 app = web.Application()
 sio.attach(app)
-mw = siomw_core.attach(sio, plugins=[])
 
 
 @mw.use
