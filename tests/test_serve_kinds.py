@@ -6,13 +6,16 @@ tests/serve_apps, and talks to it with python-socketio's client over polling and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import ssl
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from siomw_core.testing import close_client, connect_result
+from tests.plugins.headers.support import self_signed
 from tests.test_serve import BIN, LISTENING, echo_through, environment, serve_output, siomw_serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,14 +215,18 @@ async def test_unix_socket(tmp_path: Path, app: str, mode: str) -> None:
             assert (await response.text()).startswith("0{")
 
 
+@pytest.mark.parametrize("level", ["info", "debug"])
 @pytest.mark.parametrize(("app", "mode"), [(f"{APPS}.wsgi_bare:app", "threading"),
+                                           (f"{APPS}.wsgi_bare:app", "gevent"),
                                            (f"{APPS}.aiohttp_bare:app", "")])
-async def test_access_log_is_redacted(app: str, mode: str) -> None:
+async def test_access_log_is_redacted(app: str, mode: str, level: str) -> None:
     """--access-log under gunicorn and aiohttp: the server's own request lines on stdout,
-    the value of a secret query parameter redacted."""
+    the value of a secret query parameter redacted, at info and at debug (where gunicorn
+    also logs each request's target)."""
     secret = "s3cret-value-in-the-query"
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "siomw"), "serve", "--port", "0", app, "--access-log", cwd=ROOT,
+        str(BIN / "siomw"), "serve", "--port", "0", app, "--access-log", "--log-level", level,
+        cwd=ROOT,
         env=environment(SIOMW_PLUGINS="", SERVE_MODE=mode),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
@@ -246,3 +253,72 @@ async def test_access_log_is_redacted(app: str, mode: str) -> None:
     output = "\n".join([*lines, rest.decode()])
     assert "GET /socket.io/?token=[redacted]&EIO=4&transport=polling" in output
     assert secret not in output
+
+
+def encrypted(keyfile: Path, password: str) -> Path:
+    """``keyfile``'s key written again, encrypted with ``password`` (PEM, PKCS#8)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(keyfile.read_bytes(), password=None)
+    out = keyfile.with_name("encrypted-key.pem")
+    out.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode())))
+    return out
+
+
+@pytest.mark.parametrize("password", [None, "key-password"])
+@pytest.mark.parametrize(("app", "mode"), [(f"{APPS}.wsgi_bare:app", "threading"),
+                                           (f"{APPS}.aiohttp_bare:app", "")])
+async def test_tls(tmp_path: Path, app: str, mode: str, password: str | None) -> None:
+    """--ssl-certfile / --ssl-keyfile (/ --ssl-keyfile-password) under gunicorn and aiohttp:
+    `listening on https://...`, and the engine answers over TLS."""
+    certfile, keyfile = self_signed(tmp_path)
+    args = ["--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)]
+    if password is not None:
+        args = [*args[:3], str(encrypted(keyfile, password)), "--ssl-keyfile-password", password]
+    async with siomw_serve(app, *args, cwd=ROOT, SIOMW_PLUGINS="", SERVE_MODE=mode) as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(certfile))
+        async with aiohttp.ClientSession() as http, http.get(
+                served.url + "/socket.io/?EIO=4&transport=polling", ssl=context) as response:
+            assert response.status == 200
+            assert (await response.text()).startswith("0{")
+
+
+RELOADED = '''
+import socketio
+
+sio = socketio.Server(async_mode="threading")
+app = socketio.WSGIApp(sio)
+
+
+@sio.on("version")
+def version(sid, data):
+    return "{version}"
+'''
+
+
+async def test_gunicorn_reload_imports_the_changed_app(tmp_path: Path) -> None:
+    """--reload under gunicorn: the worker restarts on a change and imports the new code."""
+    module = tmp_path / "reloaded.py"
+    module.write_text(RELOADED.replace("{version}", "v1"))
+
+    async def version(url: str) -> str | None:
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        try:
+            return str(await client.call("version", 1, timeout=5)) \
+                if outcome == "connect" else None
+        finally:
+            await close_client(client)
+
+    async with siomw_serve("reloaded:app", "--reload", cwd=tmp_path, SIOMW_PLUGINS="") as served:
+        assert await version(served.url) == "v1"
+        module.write_text(RELOADED.replace("{version}", "v2"))
+        for _ in range(50):  # gunicorn's reloader looks every second, then a worker boots
+            with contextlib.suppress(Exception):
+                if await version(served.url) == "v2":
+                    break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError("the reloaded worker never answered v2")
