@@ -42,8 +42,8 @@ def chat(text: str) -> dict[str, str]:
     return {"status": "sent", "text": text}
 
 
+@siomw_jwt.requires("admin")  # only tokens that grant "admin"; above or below @socketio.on
 @socketio.on("announce")
-@siomw_jwt.requires("admin")  # only tokens that grant the "admin" scope
 def announce(text: str) -> str:
     emit("announcement", text, broadcast=True)
     return "announced"
