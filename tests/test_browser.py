@@ -60,7 +60,7 @@ def demo_stack() -> Siomw:
             # the engine sees headers and cookies, not auth (it comes later, in CONNECT)
             if request.cookies.get("deny") == "engine":
                 raise Refusal("refused at the engine", {"code": "engine_denied"}, status=401)
-            request.scope["session"]["visits"] = request.scope["session"].get("visits", 0) + 1
+            request.session["visits"] = request.session.get("visits", 0) + 1
         await call_next()
 
     @stack.use
