@@ -5,10 +5,13 @@ has, alone on a line of a bash block, the command the suite starts it with."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import jwt
 import pytest
 
 from tests.interop.servers import KINDS, KINDS_DIR, REPO, Kind
+from tests.test_docs import run_shell
 
 PAGES = REPO / "docs" / "integrations"
 
@@ -38,3 +41,15 @@ def test_every_example_and_page_is_used() -> None:
         assert f"integrations/{page.name}" in nav, page.name
     overview = (PAGES / "index.md").read_text()
     assert '--8<-- "docs/examples/kinds/siomw.toml"' in overview
+
+
+async def test_overview_secret_and_token_block_runs(tmp_path: Path) -> None:
+    """The overview's bash block, in a new shell: it makes the secret file, and the token it
+    prints is an HS256 token for alice signed with that secret (what the apps accept)."""
+    text = (PAGES / "index.md").read_text()
+    [block] = [b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+               if "siomw token" in b]
+    printed = (await run_shell(block, tmp_path)).strip().splitlines()[-1]
+    secret = (tmp_path / ".siomw-secret").read_text().strip()
+    claims = jwt.decode(printed, secret, algorithms=["HS256"])
+    assert claims["sub"] == "alice" and "exp" in claims
