@@ -22,10 +22,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import Refusal
 from ..http import REQUEST_KEY, Request, add_environ_reader
-from ..levels.engine import EngineSeam, exchange_of
-from ..middleware import CallNext, Middleware, as_names
+from ..levels.engine import EngineSeam, answered, exchange_of, framework_member
+from ..middleware import CallNext, Middleware
 from ..proxies import TrustedProxies
 
 __all__ = ["aiohttp_middleware", "aiohttp_request", "install", "seam"]
@@ -225,8 +224,7 @@ class _AiohttpMember:
         if not called:  # it answered without calling the rest of the chain
             exchange.answered = True
             exchange.took(response)
-            raise Refusal(f"answered by {self.name}", {"code": "answered", "by": self.name},
-                          status=getattr(response, "status", 500))
+            raise answered(self.name, getattr(response, "status", 500))
         exchange.response = response
 
 
@@ -263,13 +261,6 @@ def aiohttp_middleware(
         The :class:`Middleware` spec (level ``"engine"``).
     """
     member_name = name or str(getattr(func, "__name__", type(func).__name__))
-    return Middleware(
-        name=member_name,
-        func=_AiohttpMember(member_name, func),
-        level="engine",
-        priority=priority,
-        before=as_names(before),
-        after=as_names(after),
-        plugin=plugin,
-        preflight=preflight,
-    )
+    runner = _AiohttpMember(member_name, func)
+    return framework_member(runner, member_name, priority=priority, before=before, after=after,
+                            preflight=preflight, plugin=plugin)

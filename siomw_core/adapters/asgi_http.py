@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, cast
 
-from ..errors import Refusal
 from ..http import REQUEST_KEY, Request, add_environ_reader
-from ..levels.engine import EngineSeam, exchange_of
-from ..middleware import CallNext, Middleware, as_names
+from ..levels.engine import EngineSeam, answered, exchange_of, framework_member, once_cors
+from ..middleware import CallNext, Middleware
 from ..proxies import TrustedProxies
 
 __all__ = ["PATH_KEY", "EngineApp", "asgi_middleware", "route_path", "scope_headers",
@@ -164,7 +163,7 @@ class _Sender:
             if request.response_headers:
                 headers += [(n.lower().encode("latin-1"), str(v).encode("latin-1"))
                             for n, v in request.response_headers]
-            message = {**message, "headers": _once_cors(headers)}
+            message = {**message, "headers": once_cors(headers)}
             await self.send(message)
             request._respond(message.get("status", 101))
             return
@@ -175,21 +174,6 @@ class _Sender:
             request._respond(403)  # what uvicorn and hypercorn answer
             return
         await self.send(message)
-
-
-def _once_cors(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Keep the first of each ``Access-Control-*`` header: the engine and an ASGI CORS
-    member may both answer one, and browsers reject a repeated Allow-Origin."""
-    seen: set[bytes] = set()
-    out: list[tuple[bytes, bytes]] = []
-    for name, value in headers:
-        key = name.lower()
-        if key.startswith(b"access-control-"):
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append((name, value))
-    return out
 
 
 class _AsgiMember:
@@ -217,8 +201,7 @@ class _AsgiMember:
         await self.app(scope, receive, send)
         if self.name in exchange.continuations:  # it answered without calling the app
             del exchange.continuations[self.name]
-            raise Refusal(f"answered by {self.name}", {"code": "answered", "by": self.name},
-                          status=request.status or 500)
+            raise answered(self.name, request.status or 500)
 
 
 def asgi_middleware(
@@ -254,16 +237,9 @@ def asgi_middleware(
         The :class:`Middleware` spec (level ``"engine"``).
     """
     member_name = name or str(getattr(factory, "__name__", type(factory).__name__))
-    return Middleware(
-        name=member_name,
-        func=_AsgiMember(member_name, factory, options),
-        level="engine",
-        priority=priority,
-        before=as_names(before),
-        after=as_names(after),
-        plugin=plugin,
-        preflight=preflight,
-    )
+    runner = _AsgiMember(member_name, factory, options)
+    return framework_member(runner, member_name, priority=priority, before=before, after=after,
+                            preflight=preflight, plugin=plugin)
 
 
 def route_path(scope: Scope) -> str:

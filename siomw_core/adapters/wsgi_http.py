@@ -29,10 +29,10 @@ from http import HTTPStatus
 from typing import Any
 
 from ..drive import SuspendedError, drive
-from ..errors import Refusal, internal_error
+from ..errors import internal_error
 from ..http import REQUEST_KEY, Request, environ_request
-from ..levels.engine import EngineSeam, exchange_of
-from ..middleware import CallNext, Middleware, as_names
+from ..levels.engine import EngineSeam, answered, exchange_of, framework_member, once_cors
+from ..middleware import CallNext, Middleware
 
 __all__ = ["install", "seam", "wsgi_middleware"]
 
@@ -81,7 +81,7 @@ class WsgiExchange:
             fields = list(headers)
             if request.response_headers:
                 fields += request.response_headers
-                fields = _once_cors(fields)
+                fields = once_cors(fields)
             write = (server_start(status, fields) if exc_info is None
                      else server_start(status, fields, exc_info))
             request._respond(int(status.split(None, 1)[0]))
@@ -103,20 +103,6 @@ class WsgiExchange:
         self.start_response(_reason(status), headers)
         self.request._sent(len(body))
         self.body = [body]
-
-
-def _once_cors(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Keep the first of each ``Access-Control-*`` header (the engine's and a member's)."""
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for name, value in headers:
-        key = name.lower()
-        if key.startswith("access-control-"):
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append((name, value))
-    return out
 
 
 def seam(state: EngineSeam) -> Callable[[Environ, StartResponse], Any]:
@@ -197,8 +183,7 @@ class _WsgiMember:
         if self.name in exchange.continuations:  # it answered without calling the app
             del exchange.continuations[self.name]
             exchange.answered = True
-            raise Refusal(f"answered by {self.name}", {"code": "answered", "by": self.name},
-                          status=request.status or 500)
+            raise answered(self.name, request.status or 500)
 
 
 def wsgi_middleware(
@@ -235,13 +220,6 @@ def wsgi_middleware(
         The :class:`Middleware` spec (level ``"engine"``).
     """
     member_name = name or str(getattr(factory, "__name__", type(factory).__name__))
-    return Middleware(
-        name=member_name,
-        func=_WsgiMember(member_name, factory, options),
-        level="engine",
-        priority=priority,
-        before=as_names(before),
-        after=as_names(after),
-        plugin=plugin,
-        preflight=preflight,
-    )
+    runner = _WsgiMember(member_name, factory, options)
+    return framework_member(runner, member_name, priority=priority, before=before, after=after,
+                            preflight=preflight, plugin=plugin)

@@ -29,15 +29,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, AnyStr, Protocol
 
 from ..chain import run_chain
 from ..errors import Refusal, internal_error
 from ..http import Request
-from ..middleware import Middleware
+from ..middleware import Middleware, as_names
 from ..proxies import TrustedProxies
 
-__all__ = ["EngineLevel", "EngineSeam", "Exchange", "exchange_of", "refusal_body"]
+__all__ = ["EngineLevel", "EngineSeam", "Exchange", "answered", "exchange_of", "framework_member",
+           "once_cors", "refusal_body"]
 
 log = logging.getLogger("siomw")
 
@@ -131,6 +132,47 @@ class EngineLevel:
         headers += self.cors(request)
         headers += [(name, str(value)) for name, value in refusal.headers.items()]
         await exchange.refuse(refusal.status, headers, body)
+
+
+def once_cors(headers: list[tuple[AnyStr, AnyStr]]) -> list[tuple[AnyStr, AnyStr]]:
+    """Keep the first of each ``Access-Control-*`` header (``str`` or ``bytes`` pairs): the
+    engine and a framework CORS member may both answer one, and browsers reject a repeated
+    ``Access-Control-Allow-Origin``."""
+    seen: set[AnyStr] = set()
+    out: list[tuple[AnyStr, AnyStr]] = []
+    for name, value in headers:
+        key = name.lower()
+        prefix = b"access-control-" if isinstance(key, bytes) else "access-control-"
+        if key.startswith(prefix):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append((name, value))
+    return out
+
+
+def answered(name: str, status: int | None) -> Refusal:
+    """What members outside a framework member that answered by itself see: ``data =
+    {"code": "answered", "by": name}`` with the answer's status (500 when it sent none)."""
+    return Refusal(f"answered by {name}", {"code": "answered", "by": name},
+                   status=status or 500)
+
+
+def framework_member(
+    func: Any,
+    name: str,
+    *,
+    priority: int,
+    before: str | Sequence[str] | None,
+    after: str | Sequence[str] | None,
+    preflight: bool,
+    plugin: str | None,
+) -> Middleware:
+    """The engine-level :class:`Middleware` spec of a framework middleware's runner (the
+    adapters' ``asgi_middleware``, ``wsgi_middleware``, ``aiohttp_middleware``)."""
+    return Middleware(name=name, func=func, level="engine", priority=priority,
+                      before=as_names(before), after=as_names(after), plugin=plugin,
+                      preflight=preflight)
 
 
 _ARTICLED = {"asgi": "an ASGI", "aiohttp": "an aiohttp", "wsgi": "a WSGI"}
