@@ -322,3 +322,19 @@ async def test_gunicorn_reload_imports_the_changed_app(tmp_path: Path) -> None:
             await asyncio.sleep(0.3)
         else:
             raise AssertionError("the reloaded worker never answered v2")
+
+
+async def test_a_worker_that_cannot_import_app_stops_gunicorn(tmp_path: Path) -> None:
+    """APP imported fine by siomw serve, then failing in gunicorn's worker: the worker prints
+    the one line and exits 3, and gunicorn stops (`Worker failed to boot.`), status 3."""
+    (tmp_path / "failing.py").write_text(
+        "import sys\nimport socketio\n\n"
+        "if 'gunicorn.arbiter' in sys.modules:  # only in a gunicorn worker\n"
+        "    raise RuntimeError('DATABASE_URL unreachable')\n"
+        "sio = socketio.Server(async_mode='threading')\napp = socketio.WSGIApp(sio)\n")
+    status, err = await serve_output(str(BIN / "siomw"), "serve", "--port", "0", "failing:app",
+                                     cwd=tmp_path, SIOMW_PLUGINS="")
+    assert status == 3
+    assert ("siomw: importing 'failing' failed: failing.py:5: RuntimeError: DATABASE_URL "
+            "unreachable") in err.splitlines()
+    assert err.splitlines()[-1].endswith("Reason: Worker failed to boot.")
