@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> None:
               "change (development).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (state is per process: see the warning it prints).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1), default=None, show_default="100",
               help="gunicorn's gthread worker (a sync socketio.Server, threading mode): "
-              "threads per worker, each WebSocket client holding one  [default: 100]")
+              "threads per worker, each WebSocket client holding one.")
 @click.option("--log-level", type=click.Choice(
     ["critical", "error", "warning", "info", "debug", "trace"]), default=None,
     help="The server's and siomw's log level (default: the server warning, siomw info); "
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
               help="The server's own access log (redacted); off by default: the logging "
               "plugin's access log is siomw's.")
 @click.option("--root-path", default="", help="The mount prefix behind a proxy that strips "
-              "it (ASGI root_path); the engine path is matched below it.")
+              "it (ASGI root_path, uvicorn only); the engine path is matched below it.")
 @click.option("--proxy-headers/--no-proxy-headers", default=False, show_default=True,
               help="Trust X-Forwarded-For / Forwarded from --forwarded-allow-ips: sets "
               "trusted_proxies (uvicorn itself never rewrites the client address).")
