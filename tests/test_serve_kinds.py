@@ -338,3 +338,50 @@ async def test_a_worker_that_cannot_import_app_stops_gunicorn(tmp_path: Path) ->
     assert ("siomw: importing 'failing' failed: failing.py:5: RuntimeError: DATABASE_URL "
             "unreachable") in err.splitlines()
     assert err.splitlines()[-1].endswith("Reason: Worker failed to boot.")
+
+
+ADDRESS_SYNC = """
+import socketio
+import siomw_core
+
+sio = socketio.Server(async_mode="threading")
+app = socketio.WSGIApp(sio)
+mw = siomw_core.attach(sio, plugins=[])
+
+@mw.use
+def address(socket, call_next):
+    raise siomw_core.Refusal("address", {"address": socket.handshake.address})
+"""
+ADDRESS_AIOHTTP = """
+import socketio
+from aiohttp import web
+import siomw_core
+
+sio = socketio.AsyncServer(async_mode="aiohttp")
+mw = siomw_core.attach(sio, plugins=[])
+app = web.Application()
+sio.attach(app)
+
+@mw.use
+async def address(socket, call_next):
+    raise siomw_core.Refusal("address", {"address": socket.handshake.address})
+"""
+
+
+@pytest.mark.parametrize("source", [ADDRESS_SYNC, ADDRESS_AIOHTTP], ids=["gunicorn", "aiohttp"])
+@pytest.mark.parametrize(("args", "expected"), [
+    ((), "127.0.0.1"),
+    (("--forwarded-allow-ips", "127.0.0.1"), "203.0.113.7"),
+])
+async def test_forwarded_options_on_every_server(
+    tmp_path: Path, source: str, args: tuple[str, ...], expected: str
+) -> None:
+    """--forwarded-allow-ips sets trusted_proxies in gunicorn's workers and under aiohttp as
+    under uvicorn; no server believes X-Forwarded-For by itself."""
+    (tmp_path / "where.py").write_text(source)
+    async with siomw_serve("where:app", *args, cwd=tmp_path) as served:
+        outcome, data, client = await connect_result(
+            served.url, headers={"X-Forwarded-For": "203.0.113.7"}, transports=["websocket"])
+        await close_client(client)
+        assert outcome == "connect_error", data
+        assert data["data"]["address"] == expected
