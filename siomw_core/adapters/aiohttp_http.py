@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..http import REQUEST_KEY, Request, add_environ_reader
-from ..levels.engine import EngineSeam, answered, exchange_of, framework_member
+from ..levels.engine import EngineSeam, FrameworkRunner, answered, framework_member
 from ..middleware import CallNext, Middleware
 from ..proxies import TrustedProxies
 
@@ -189,18 +189,20 @@ def install(eio: Any, state: EngineSeam) -> None:
     eio._async = driver
 
 
-class _AiohttpMember:
+class _AiohttpMember(FrameworkRunner):
     """Runs an aiohttp middleware ``mw(request, handler)`` as a chain member."""
 
+    kind = KIND
+    what = "an aiohttp middleware (aiohttp_middleware)"
+
     def __init__(self, name: str, func: Callable[[Any, Handler], Awaitable[Any]]) -> None:
-        self.name = name
+        super().__init__(name)
         self.func = func
 
     async def __call__(self, request: Request, call_next: CallNext) -> None:
         from aiohttp import web
 
-        exchange: AiohttpExchange = exchange_of(request, KIND, self.name,
-                                                "an aiohttp middleware (aiohttp_middleware)")
+        exchange: AiohttpExchange = self.exchange(request)
         called = False
 
         async def handler(aio: Any) -> Any:
@@ -260,6 +262,7 @@ def aiohttp_middleware(
     Returns:
         The :class:`Middleware` spec (level ``"engine"``).
     """
+
     member_name = name or str(getattr(func, "__name__", type(func).__name__))
     runner = _AiohttpMember(member_name, func)
     return framework_member(runner, member_name, priority=priority, before=before, after=after,

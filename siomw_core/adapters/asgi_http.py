@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import Any, cast
 
 from ..http import REQUEST_KEY, Request, add_environ_reader
-from ..levels.engine import EngineSeam, answered, exchange_of, framework_member, once_cors
+from ..levels.engine import EngineSeam, FrameworkRunner, answered, framework_member, once_cors
 from ..middleware import CallNext, Middleware
 from ..proxies import TrustedProxies
 
@@ -176,13 +176,16 @@ class _Sender:
         await self.send(message)
 
 
-class _AsgiMember:
+class _AsgiMember(FrameworkRunner):
     """Runs a standard ASGI middleware as a chain member (Node's Express middleware)."""
+
+    kind = KIND
+    what = "an ASGI middleware (asgi_middleware)"
 
     def __init__(
         self, name: str, factory: Callable[..., ASGIApp], options: dict[str, Any]
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self.app = factory(self._continue, **options)
 
     async def _continue(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,8 +197,7 @@ class _AsgiMember:
         await call_next()
 
     async def __call__(self, request: Request, call_next: CallNext) -> None:
-        exchange: AsgiExchange = exchange_of(request, KIND, self.name,
-                                             "an ASGI middleware (asgi_middleware)")
+        exchange: AsgiExchange = self.exchange(request)
         exchange.continuations[self.name] = call_next
         scope, receive, send = exchange.asgi
         await self.app(scope, receive, send)
@@ -236,6 +238,7 @@ def asgi_middleware(
     Returns:
         The :class:`Middleware` spec (level ``"engine"``).
     """
+
     member_name = name or str(getattr(factory, "__name__", type(factory).__name__))
     runner = _AsgiMember(member_name, factory, options)
     return framework_member(runner, member_name, priority=priority, before=before, after=after,

@@ -31,7 +31,7 @@ from typing import Any
 from ..drive import SuspendedError, drive
 from ..errors import internal_error
 from ..http import REQUEST_KEY, Request, environ_request
-from ..levels.engine import EngineSeam, answered, exchange_of, framework_member, once_cors
+from ..levels.engine import EngineSeam, FrameworkRunner, answered, framework_member, once_cors
 from ..middleware import CallNext, Middleware
 
 __all__ = ["install", "seam", "wsgi_middleware"]
@@ -158,11 +158,14 @@ def install(eio: Any, state: EngineSeam) -> None:
     eio._async = driver
 
 
-class _WsgiMember:
+class _WsgiMember(FrameworkRunner):
     """Runs a WSGI middleware as a chain member (in the request's thread)."""
 
+    kind = KIND
+    what = "a WSGI middleware (wsgi_middleware)"
+
     def __init__(self, name: str, factory: Callable[..., WSGIApp], options: dict[str, Any]) -> None:
-        self.name = name
+        super().__init__(name)
         self.app = factory(self._continue, **options)
 
     def _continue(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -175,8 +178,7 @@ class _WsgiMember:
         return exchange.body if exchange.body is not None else []
 
     async def __call__(self, request: Request, call_next: CallNext) -> None:
-        exchange: WsgiExchange = exchange_of(request, KIND, self.name,
-                                             "a WSGI middleware (wsgi_middleware)")
+        exchange: WsgiExchange = self.exchange(request)
         exchange.continuations[self.name] = call_next
         body = self.app(exchange.environ, exchange.start_response)
         exchange.body = body
@@ -219,6 +221,7 @@ def wsgi_middleware(
     Returns:
         The :class:`Middleware` spec (level ``"engine"``).
     """
+
     member_name = name or str(getattr(factory, "__name__", type(factory).__name__))
     runner = _WsgiMember(member_name, factory, options)
     return framework_member(runner, member_name, priority=priority, before=before, after=after,

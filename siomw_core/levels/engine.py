@@ -37,8 +37,8 @@ from ..http import Request
 from ..middleware import Middleware, as_names
 from ..proxies import TrustedProxies
 
-__all__ = ["EngineLevel", "EngineSeam", "Exchange", "answered", "exchange_of", "framework_member",
-           "once_cors", "refusal_body"]
+__all__ = ["EngineLevel", "EngineSeam", "Exchange", "FrameworkRunner", "answered",
+           "framework_member", "once_cors", "refusal_body"]
 
 log = logging.getLogger("siomw")
 
@@ -178,23 +178,41 @@ def framework_member(
 _ARTICLED = {"asgi": "an ASGI", "aiohttp": "an aiohttp", "wsgi": "a WSGI"}
 
 
-def exchange_of(request: Request, kind: str, member: str, what: str) -> Any:
-    """The adapter's exchange of ``request``, for a framework member of ``kind`` named
-    ``member`` (``what``: e.g. ``"an ASGI middleware (asgi_middleware)"``).
+class FrameworkRunner:
+    """Base of the adapters' runners of framework middlewares (one per member).
 
-    Raises:
-        Refusal: ``internal_error`` when the server is of another kind (a WSGI middleware
-            on an ASGI server, say); the error is logged in one line naming the member.
+    Attributes:
+        name: the member's name.
+        kind: the server kind it runs on (``"asgi"``, ``"aiohttp"``, ``"wsgi"``).
+        what: what it is, for messages (``"an ASGI middleware (asgi_middleware)"``).
     """
-    exchange = request._exchange
-    if exchange is None or exchange.kind != kind:
-        served = ("a server without an engine seam" if exchange is None
-                  else f"{_ARTICLED.get(exchange.kind, exchange.kind)} server")
-        log.error("siomw: engine member %r is %s, but this is %s: it cannot run here; "
-                  "remove it, or use the middleware kind of this server", member, what,
-                  served)
+
+    kind = ""
+    what = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reported = False  # the wrong-kind error was logged
+
+    def exchange(self, request: Request) -> Any:
+        """The adapter's exchange of ``request``.
+
+        Raises:
+            Refusal: ``internal_error`` when the server is of another kind (a WSGI
+                middleware on an ASGI server, say); the first time, one error line names
+                the member.
+        """
+        exchange = request._exchange
+        if exchange is not None and exchange.kind == self.kind:
+            return exchange
+        if not self.reported:
+            self.reported = True
+            served = ("a server without an engine seam" if exchange is None
+                      else f"{_ARTICLED.get(exchange.kind, exchange.kind)} server")
+            log.error("siomw: engine member %r is %s, but this is %s: it cannot run here; "
+                      "remove it, or use the middleware kind of this server", self.name,
+                      self.what, served)
         raise internal_error()
-    return exchange
 
 
 class EngineSeam:
