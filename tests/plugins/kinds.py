@@ -79,16 +79,28 @@ def _sync_connect(url: str, namespace: str, auth: Any, headers: dict[str, str] |
 
     client.on("connect", on_connect, namespace=namespace)
     client.on("connect_error", on_connect_error, namespace=namespace)
-    try:
-        client.connect(url, namespaces=[namespace], auth=auth, headers=headers or {},
-                       transports=transports, wait_timeout=wait_timeout)
-    except socketio.exceptions.ConnectionError as exc:
-        if not seen:
-            seen.append(("connect_error", exc.args[1] if len(exc.args) > 1 else str(exc)))
-    done.wait(wait_timeout)
-    outcome, data = seen[0] if seen else ("timeout", None)
-    if outcome != "connect":
-        client.disconnect()
+
+    def connect() -> None:
+        try:
+            client.connect(url, namespaces=[namespace], auth=auth, headers=headers or {},
+                           transports=transports, wait_timeout=wait_timeout)
+        except socketio.exceptions.ConnectionError as exc:
+            raised.append(("connect_error", exc.args[1] if len(exc.args) > 1 else str(exc)))
+        finally:
+            finished.set()
+
+    # after a refusal, connect() returns only once its own disconnect() has waited ~3 s
+    # for a WebSocket close frame: the outcome is known at the connect_error event
+    raised: list[tuple[str, Any]] = []
+    finished = threading.Event()
+    connecting = threading.Thread(target=connect, daemon=True)
+    connecting.start()
+    for _ in range(int(wait_timeout * 20) + 20):  # the event, or connect() gave up first
+        if done.wait(0.05) or finished.is_set():
+            break
+    outcome, data = seen[0] if seen else raised[0] if raised else ("timeout", None)
+    if outcome == "connect":
+        connecting.join(wait_timeout)
     return outcome, data, client
 
 
@@ -114,7 +126,7 @@ async def connect_outcome(kind: str, url: str, *, namespace: str = "/", auth: An
 
 class Caller:
     """A connected python client of either kind behind one awaitable surface (``call``,
-    ``emit``, ``on``); a sync ``socketio.Client``'s blocking calls run in threads, so that
+    ``emit``, ``queue``); a sync ``socketio.Client``'s blocking calls run in threads, so that
     several ``call``\\ s gathered at once are concurrent on both kinds."""
 
     def __init__(self, client: socketio.AsyncClient | socketio.Client) -> None:
@@ -135,7 +147,7 @@ class Caller:
         else:
             await asyncio.to_thread(self.client.emit, event, data, namespace=namespace)
 
-    def on(self, event: str, namespace: str = "/") -> asyncio.Queue[Any]:
+    def queue(self, event: str, namespace: str = "/") -> asyncio.Queue[Any]:
         """A queue that gets the first argument of every ``event`` the server sends (the
         handler of a sync client runs in its thread: handed to the test's loop)."""
         queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -13,9 +13,11 @@ import siomw_jwt
 import socketio
 
 from siomw_core import Config, CoreSettings, Siomw, attach
-from siomw_core.testing import close_client, connect_result, serve
+from siomw_core.testing import close_client, connect_result
 from tests.jsclient import run_node_script
+from tests.plugins import kinds
 from tests.plugins.jwt.helpers import TABLE
+from tests.plugins.kinds import new_server, served
 
 SESSION_JS = Path(__file__).with_name("session_client.mjs")
 
@@ -25,78 +27,96 @@ class App:
     """A served application; ``calls`` gets ``(event, sid)`` per handler run."""
 
     url: str
-    sio: socketio.AsyncServer
+    sio: Any
     mw: Siomw
     calls: list[tuple[str, str]] = field(default_factory=list)
 
 
-class Room(socketio.AsyncNamespace):  # type: ignore[misc]
-    """A class-based namespace: ``mute`` needs the scope ``mod``."""
+class RoomHandlers:
+    """A class-based namespace's handlers (plain ``def``: both server kinds call them):
+    ``mute`` needs the scope ``mod``."""
 
     def __init__(self, app: list[App]) -> None:
-        super().__init__("/room")
+        super().__init__("/room")  # type: ignore[call-arg]  # the Namespace class next
         self._app = app
 
     @siomw_jwt.requires("mod")
-    async def on_mute(self, sid: str, who: str) -> str:
+    def on_mute(self, sid: str, who: str) -> str:
         self._app[0].calls.append(("mute", sid))
         return f"muted {who}"
 
-    async def on_hello(self, sid: str) -> str:
+    def on_hello(self, sid: str) -> str:
         self._app[0].calls.append(("hello", sid))
         return "hello"
 
 
-def build(table: dict[str, Any] | None = None) -> tuple[socketio.AsyncServer, Siomw, list[App]]:
-    """The application: handlers on ``/`` (``whoami``, ``echo``, ``admin:kick`` with
-    ``requires`` below ``@sio.on``, ``ban`` with it above, ``cfg:op`` guarded only by
-    ``[jwt.events]``), a catch-all on ``/public``, ``/admin`` (connect only) and the ``Room``
-    namespace."""
-    sio = socketio.AsyncServer(async_mode="asgi")
+class Room(RoomHandlers, socketio.AsyncNamespace):  # type: ignore[misc]
+    """The ``/room`` namespace of an AsyncServer."""
+
+
+class SyncRoom(RoomHandlers, socketio.Namespace):  # type: ignore[misc]
+    """The ``/room`` namespace of a sync Server."""
+
+
+def build(table: dict[str, Any] | None = None,
+          kind: str = "async") -> tuple[Any, Siomw, list[App]]:
+    """The application on a server of ``kind`` (:mod:`tests.plugins.kinds`): handlers on
+    ``/`` (``whoami``, ``echo``, ``admin:kick`` with ``requires`` below ``@sio.on``,
+    ``ban`` with it above, ``cfg:op`` guarded only by ``[jwt.events]``), a catch-all on
+    ``/public``, ``/admin`` (connect only) and the ``Room`` namespace. Handlers are plain
+    ``def`` (both kinds call them), but ``whoami``, which reads the session."""
+    sio = new_server(kind)
     holder: list[App] = []
 
     def record(name: str, sid: str) -> None:
         holder[0].calls.append((name, sid))
 
-    @sio.event
-    async def whoami(sid: str) -> Any:
-        record("whoami", sid)
-        user = (await sio.get_session(sid)).get("user")
+    def described(user: Any) -> Any:
         return None if user is None else {"sub": user["sub"], "exp": user.get("exp"),
                                           "scope": user.get("scope")}
 
+    async def whoami(sid: str) -> Any:
+        record("whoami", sid)
+        return described((await sio.get_session(sid)).get("user"))
+
+    def whoami_sync(sid: str) -> Any:
+        record("whoami", sid)
+        return described(sio.get_session(sid).get("user"))
+
+    sio.on("whoami", whoami if kind == "async" else whoami_sync)
+
     @sio.event
-    async def echo(sid: str, *args: Any) -> list[Any]:
+    def echo(sid: str, *args: Any) -> list[Any]:
         record("echo", sid)
         return list(args)
 
     @sio.on("admin:kick")
     @siomw_jwt.requires("admin")
-    async def kick(sid: str, who: str) -> str:
+    def kick(sid: str, who: str) -> str:
         record("admin:kick", sid)
         return f"kicked {who}"
 
     @siomw_jwt.requires("admin", "ban")
     @sio.on("ban")
-    async def ban(sid: str, who: str) -> str:
+    def ban(sid: str, who: str) -> str:
         record("ban", sid)
         return f"banned {who}"
 
     @sio.on("cfg:op")
-    async def cfg_op(sid: str) -> str:
+    def cfg_op(sid: str) -> str:
         record("cfg:op", sid)
         return "done"
 
     @sio.on("*", namespace="/public")
-    async def public_any(event: str, sid: str, *args: Any) -> str:
+    def public_any(event: str, sid: str, *args: Any) -> str:
         record(event, sid)
         return f"any {event}"
 
     @sio.on("connect", namespace="/admin")
-    async def admin_connect(sid: str, environ: Any, auth: Any) -> None:
+    def admin_connect(sid: str, environ: Any, auth: Any) -> None:
         pass  # the namespace exists: [jwt.namespaces."/admin"] needs the scope admin
 
-    sio.register_namespace(Room(holder))
+    sio.register_namespace((Room if kind == "async" else SyncRoom)(holder))
     tables = {"jwt": {**TABLE, "leeway": 0, **(table or {})}}
     config = Config(source="test", core=CoreSettings(), tables=tables)
     mw = attach(sio, config=config, entry_points=False, local_plugins=[("jwt", siomw_jwt)])
@@ -104,20 +124,26 @@ def build(table: dict[str, Any] | None = None) -> tuple[socketio.AsyncServer, Si
 
 
 @contextlib.asynccontextmanager
-async def events_server(table: dict[str, Any] | None = None) -> AsyncIterator[App]:
+async def events_server(table: dict[str, Any] | None = None,
+                        kind: str = "async") -> AsyncIterator[App]:
     """Serve :func:`build`'s application (``[jwt]`` = helpers.TABLE, ``leeway = 0``, updated
-    with ``table``) on 127.0.0.1."""
-    sio, mw, holder = build(table)
-    async with serve(mw.asgi_app()) as url:
+    with ``table``) on 127.0.0.1, on a server of ``kind``."""
+    sio, mw, holder = build(table, kind)
+    async with served(sio) as url:
         holder.append(App(url, sio, mw))
         yield holder[0]
 
 
 @contextlib.asynccontextmanager
-async def client(url: str, token: str | None, namespace: str = "/"
-                 ) -> AsyncIterator[socketio.AsyncClient]:
-    """A connected python-socketio ``AsyncClient`` (``auth = {"token": token}``)."""
+async def client(url: str, token: str | None, namespace: str = "/", kind: str = "async"
+                 ) -> AsyncIterator[Any]:
+    """A connected python-socketio ``AsyncClient`` (``auth = {"token": token}``); with
+    ``kind = "sync"`` a ``socketio.Client`` behind :class:`tests.plugins.kinds.Caller`."""
     auth = None if token is None else {"token": token}
+    if kind != "async":
+        async with kinds.client(kind, url, namespaces=[namespace], auth=auth) as caller:
+            yield caller
+        return
     outcome, data, sock = await connect_result(url, auth=auth, namespace=namespace)
     assert outcome == "connect", data
     try:
@@ -126,9 +152,10 @@ async def client(url: str, token: str | None, namespace: str = "/"
         await close_client(sock)
 
 
-def recorder(sock: socketio.AsyncClient, name: str, namespace: str = "/"
-             ) -> asyncio.Queue[Any]:
-    """A queue that receives each ``name`` event's first argument."""
+def recorder(sock: Any, name: str, namespace: str = "/") -> asyncio.Queue[Any]:
+    """A queue that receives each ``name`` event's first argument (either client kind)."""
+    if isinstance(sock, kinds.Caller):
+        return sock.queue(name, namespace)
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
     async def on(*args: Any) -> None:

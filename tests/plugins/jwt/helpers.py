@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -11,10 +12,9 @@ from typing import Any
 
 import jwt
 import siomw_jwt
-import socketio
 
 from siomw_core import Config, CoreSettings, attach
-from siomw_core.testing import serve
+from tests.plugins.kinds import new_server, served
 
 #: 64 bytes: long enough for HS512 too (RFC 7518 §3.2)
 SECRET = "test-secret-of-the-siomw-jwt-suite-0123456789-abcdefghijklmnopqr"
@@ -67,19 +67,25 @@ def refusal(message: str, code: str, detail: str, **extra: Any) -> dict[str, Any
 
 @contextlib.asynccontextmanager
 async def jwt_server(
-    table: dict[str, Any] | None = None, namespaces: Iterable[str] = NAMESPACES
+    table: dict[str, Any] | None = None, namespaces: Iterable[str] = NAMESPACES,
+    kind: str = "async",
 ) -> AsyncIterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-    """A real server with the jwt plugin; yields ``(url, sessions)`` where ``sessions`` gets
-    ``(namespace, session)`` from each connect handler (python-socketio's own session)."""
-    sio = socketio.AsyncServer(async_mode="asgi")
+    """A real server of ``kind`` (:mod:`tests.plugins.kinds`) with the jwt plugin; yields
+    ``(url, sessions)`` where ``sessions`` gets ``(namespace, session)`` from each connect
+    handler (python-socketio's own session)."""
+    sio = new_server(kind)
     sessions: list[tuple[str, dict[str, Any]]] = []
-    for namespace in namespaces:
-        async def connect(sid: str, environ: Any, auth: Any, namespace: str = namespace) -> None:
-            sessions.append((namespace, await sio.get_session(sid, namespace=namespace)))
+    async def connect(sid: str, environ: Any, auth: Any, namespace: str) -> None:
+        sessions.append((namespace, await sio.get_session(sid, namespace=namespace)))
 
-        sio.on("connect", connect, namespace=namespace)
+    def connect_sync(sid: str, environ: Any, auth: Any, namespace: str) -> None:
+        sessions.append((namespace, sio.get_session(sid, namespace=namespace)))
+
+    for namespace in namespaces:
+        handler = connect if kind == "async" else connect_sync
+        sio.on("connect", functools.partial(handler, namespace=namespace), namespace=namespace)
     config = Config(source="test", core=CoreSettings(),
                     tables={"jwt": TABLE if table is None else table})
     attach(sio, config=config, entry_points=False, local_plugins=[("jwt", siomw_jwt)])
-    async with serve(socketio.ASGIApp(sio)) as url:
+    async with served(sio) as url:
         yield url, sessions

@@ -24,6 +24,7 @@ from tests.plugins.jwt.helpers import (
     token,
     unsigned_token,
 )
+from tests.plugins.kinds import KINDS, connect_outcome
 
 
 def now() -> int:
@@ -65,19 +66,23 @@ REFUSALS: list[tuple[str, Callable[[], Any], str, dict[str, Any]]] = [
 IDS = [case[0] for case in REFUSALS]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(("case", "auth", "namespace", "expected"), REFUSALS, ids=IDS)
 async def test_refusals_python_client(
-    case: str, auth: Callable[[], Any], namespace: str, expected: dict[str, Any]
+    case: str, auth: Callable[[], Any], namespace: str, expected: dict[str, Any], kind: str
 ) -> None:
-    """Each failure reaches the python client as CONNECT_ERROR with its RFC 6750 code/detail."""
-    async with jwt_server() as (url, sessions):
-        outcome, data, _ = await connect_result(url, auth=auth(), namespace=namespace)
+    """Each failure reaches the python client as CONNECT_ERROR with its RFC 6750
+    code/detail, on both server kinds (each with its python client)."""
+    async with jwt_server(kind=kind) as (url, sessions):
+        outcome, data = await connect_outcome(kind, url, auth=auth(), namespace=namespace,
+                                              transports=["polling", "websocket"])
         assert (outcome, data) == ("connect_error", expected)
         assert sessions == []  # the connect handler never ran
 
 
 @requires_js
-async def test_refusals_js_client() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_refusals_js_client(kind: str) -> None:
     """The JS client shows each refusal as err.message and err.data, and does not retry
     (all cases against one server, four node processes at a time)."""
     limit = asyncio.Semaphore(4)
@@ -90,7 +95,7 @@ async def test_refusals_js_client() -> None:
         async with limit:
             return await js_outcome(url, **spec)
 
-    async with jwt_server() as (url, sessions):
+    async with jwt_server(kind=kind) as (url, sessions):
         seen = await asyncio.gather(*(run(auth, ns) for _, auth, ns, _ in REFUSALS))
     got = {case: obs for (case, *_), obs in zip(REFUSALS, seen, strict=True)}
     want = {
@@ -102,16 +107,16 @@ async def test_refusals_js_client() -> None:
     assert sessions == []
 
 
-async def test_valid_token_in_auth_stores_claims() -> None:
-    """A valid token in auth connects; the handler reads its claims from the session."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_valid_token_in_auth_stores_claims(kind: str) -> None:
+    """A valid token in auth connects; the handler reads its claims from the session
+    (both server kinds)."""
     sent = claims(scope="chat admin")
-    async with jwt_server() as (url, sessions):
+    async with jwt_server(kind=kind) as (url, sessions):
         for namespace in NAMESPACES:
-            outcome, data, client = await connect_result(
-                url, auth={"token": jwt.encode(sent, SECRET)}, namespace=namespace
-            )
+            outcome, data = await connect_outcome(
+                kind, url, auth={"token": jwt.encode(sent, SECRET)}, namespace=namespace)
             assert (outcome, data) == ("connect", None)
-            await client.disconnect()
     assert sessions == [(ns, {"user": sent}) for ns in NAMESPACES]
 
 

@@ -14,6 +14,7 @@ from siomw_core import Requirement, requirements_of
 from tests.conftest import requires_js
 from tests.plugins.jwt.events_helpers import client, events_server, js_session, recorder
 from tests.plugins.jwt.helpers import token
+from tests.plugins.kinds import KINDS
 
 
 def scope_refusal(scope: str) -> dict[str, Any]:
@@ -23,14 +24,16 @@ def scope_refusal(scope: str) -> dict[str, Any]:
                                "scope": scope}}}
 
 
-async def test_requires_below_sio_on() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_requires_below_sio_on(kind: str) -> None:
     """@sio.on over @requires("admin"): refused with insufficient_scope and the handler not
-    called for a token without admin; answered for one with it; other events unaffected."""
-    async with events_server() as app:
-        async with client(app.url, token(scope="chat")) as sock:
+    called for a token without admin; answered for one with it; other events unaffected
+    (both server kinds)."""
+    async with events_server(kind=kind) as app:
+        async with client(app.url, token(scope="chat"), kind=kind) as sock:
             assert await sock.call("admin:kick", "bob", timeout=5) == scope_refusal("admin")
             assert await sock.call("echo", 1, timeout=5) == [1]
-        async with client(app.url, token(scope="chat admin")) as sock:
+        async with client(app.url, token(scope="chat admin"), kind=kind) as sock:
             assert await sock.call("admin:kick", "bob", timeout=5) == "kicked bob"
     assert [name for name, _ in app.calls] == ["echo", "admin:kick"]
 
@@ -46,23 +49,25 @@ async def test_requires_above_sio_on() -> None:
     assert [name for name, _ in app.calls] == ["ban"]
 
 
-async def test_requires_on_namespace_method() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_requires_on_namespace_method(kind: str) -> None:
     """An AsyncNamespace method decorated with @requires("mod"): refused without mod, run
     with it; the class's other methods need nothing."""
-    async with events_server() as app:
-        async with client(app.url, token(), namespace="/room") as sock:
+    async with events_server(kind=kind) as app:
+        async with client(app.url, token(), namespace="/room", kind=kind) as sock:
             assert (await sock.call("mute", "bob", namespace="/room", timeout=5)
                     == scope_refusal("mod"))
             assert await sock.call("hello", namespace="/room", timeout=5) == "hello"
-        async with client(app.url, token(scope="mod"), namespace="/room") as sock:
+        async with client(app.url, token(scope="mod"), namespace="/room", kind=kind) as sock:
             assert await sock.call("mute", "bob", namespace="/room", timeout=5) == "muted bob"
     assert [name for name, _ in app.calls] == ["hello", "mute"]
 
 
-async def test_refusal_without_ack_is_the_error_event() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_refusal_without_ack_is_the_error_event(kind: str) -> None:
     """Emitted without an ack, a refused event sends siomw:error with its name."""
-    async with events_server() as app:
-        async with client(app.url, token()) as sock:
+    async with events_server(kind=kind) as app:
+        async with client(app.url, token(), kind=kind) as sock:
             errors = recorder(sock, "siomw:error")
             await sock.emit("admin:kick", "bob")
             assert await asyncio.wait_for(errors.get(), 5) == {
@@ -123,10 +128,11 @@ async def test_config_catch_all_and_anonymous() -> None:
 
 
 @requires_js
-async def test_requires_js_client() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_requires_js_client(kind: str) -> None:
     """The JS client sees the same acks: refusals for kick, ban and mute; answers otherwise;
     without an ack, the siomw:error event."""
-    async with events_server() as app:
+    async with events_server(kind=kind) as app:
         obs = await js_session(app.url, auth={"token": token(scope="chat")},
                                listen=["siomw:error"], steps=[
             {"emit": "admin:kick", "args": ["bob"]},

@@ -11,12 +11,13 @@ import gc
 import time
 from typing import Any
 
-import socketio
+import pytest
 from siomw_jwt.session import ExpiryTimers
 
 from tests.conftest import requires_js
 from tests.plugins.jwt.events_helpers import App, client, events_server, js_session, recorder
 from tests.plugins.jwt.helpers import token
+from tests.plugins.kinds import KINDS
 
 EXPIRED = {"message": "Token expired", "data": {"code": "invalid_token", "detail": "expired"}}
 
@@ -49,12 +50,13 @@ def timers(app: App) -> ExpiryTimers:
     raise AssertionError("no ExpiryTimers: disconnect_on_expiry is off")
 
 
-async def test_events_refused_once_expired_python() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_events_refused_once_expired_python(kind: str) -> None:
     """Before exp events pass; after it every event, with an ack or without, is refused
     with invalid_token/expired, the handler does not run, and the socket stays connected."""
     tok, exp = short_token()
-    async with events_server() as app:
-        async with client(app.url, tok) as sock:
+    async with events_server(kind=kind) as app:
+        async with client(app.url, tok, kind=kind) as sock:
             errors = recorder(sock, "siomw:error")
             assert await sock.call("echo", 1, timeout=5) == [1]
             await until(exp)
@@ -68,10 +70,11 @@ async def test_events_refused_once_expired_python() -> None:
 
 
 @requires_js
-async def test_events_refused_once_expired_js() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_events_refused_once_expired_js(kind: str) -> None:
     """The JS client: the same ack before and after exp; still connected afterwards."""
     tok, exp = short_token()
-    async with events_server() as app:
+    async with events_server(kind=kind) as app:
         obs = await js_session(app.url, auth={"token": tok}, listen=["siomw:error"], steps=[
             {"emit": "echo", "args": [1]},
             {"sleepMs": int((exp - time.time()) * 1000) + 100},
@@ -117,38 +120,32 @@ async def test_anonymous_socket_never_expires() -> None:
             assert len(timers(app)) == 0
 
 
-async def test_disconnect_on_expiry_python() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_disconnect_on_expiry_python(kind: str) -> None:
     """disconnect_on_expiry = true: at exp the client gets siomw:error with "event": None
-    and invalid_token/expired, then a server disconnect; the timer is gone."""
+    and invalid_token/expired, then a server disconnect; the timer is gone (both server
+    kinds: the runtime's timer, on the loop or on the sync server's timer thread)."""
     tok, exp = short_token()
-    async with events_server({"disconnect_on_expiry": True}) as app:
-        outcome_sock = socketio.AsyncClient(reconnection=False, handle_sigint=False)
-        errors = recorder(outcome_sock, "siomw:error")
-        reasons: asyncio.Queue[Any] = asyncio.Queue()
-
-        async def on_disconnect(reason: Any = None) -> None:
-            reasons.put_nowait(reason)
-
-        outcome_sock.on("disconnect", on_disconnect)
-        await outcome_sock.connect(app.url, auth={"token": tok}, wait_timeout=5)
-        try:
+    async with events_server({"disconnect_on_expiry": True}, kind=kind) as app:
+        async with client(app.url, tok, kind=kind) as sock:
+            errors = recorder(sock, "siomw:error")
+            reasons = recorder(sock, "disconnect")
             assert len(timers(app)) == 1
-            assert await outcome_sock.call("echo", 1, timeout=5) == [1]
+            assert await sock.call("echo", 1, timeout=5) == [1]
             error = await asyncio.wait_for(errors.get(), exp - time.time() + 5)
             assert time.time() >= exp
             assert error == {"event": None, **EXPIRED}
             assert await asyncio.wait_for(reasons.get(), 5) == "server disconnect"
             assert reasons.empty() and errors.empty()
             assert len(timers(app)) == 0
-        finally:
-            await outcome_sock.disconnect()
 
 
 @requires_js
-async def test_disconnect_on_expiry_js() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_disconnect_on_expiry_js(kind: str) -> None:
     """The JS client sees the error event, then "io server disconnect"."""
     tok, _ = short_token()
-    async with events_server({"disconnect_on_expiry": True}) as app:
+    async with events_server({"disconnect_on_expiry": True}, kind=kind) as app:
         obs = await js_session(app.url, auth={"token": tok}, listen=["siomw:error"],
                                timeoutMs=5000, steps=[{"waitFor": "disconnect"}])
     assert obs == [
@@ -159,12 +156,13 @@ async def test_disconnect_on_expiry_js() -> None:
     ]
 
 
-async def test_timer_cancelled_at_disconnect() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_timer_cancelled_at_disconnect(kind: str) -> None:
     """A socket that leaves before exp takes its timer with it (no leak), and sockets with
     a token that never expires, or without disconnect_on_expiry, have none."""
     tok, _ = short_token(3600)
-    async with events_server({"disconnect_on_expiry": True, "require": []}) as app:
-        async with client(app.url, tok) as sock:
+    async with events_server({"disconnect_on_expiry": True, "require": []}, kind=kind) as app:
+        async with client(app.url, tok, kind=kind) as sock:
             assert await sock.call("echo", 1, timeout=5) == [1]
             assert len(timers(app)) == 1
         for _ in range(100):  # the server notices the transport close
@@ -172,12 +170,12 @@ async def test_timer_cancelled_at_disconnect() -> None:
                 break
             await asyncio.sleep(0.05)
         assert len(timers(app)) == 0
-        async with client(app.url, token(exp=None)) as sock:
+        async with client(app.url, token(exp=None), kind=kind) as sock:
             assert await sock.call("echo", 1, timeout=5) == [1]
             assert len(timers(app)) == 0
     before = count_timers()
-    async with events_server() as app:  # disconnect_on_expiry = false: no timers at all
-        async with client(app.url, tok) as sock:
+    async with events_server(kind=kind) as app:  # disconnect_on_expiry = false: no timers at all
+        async with client(app.url, tok, kind=kind) as sock:
             assert await sock.call("echo", 1, timeout=5) == [1]
             assert count_timers() == before
 

@@ -15,6 +15,7 @@ from tests.conftest import requires_js
 from tests.plugins.jwt.events_helpers import App, client, events_server, js_session, recorder
 from tests.plugins.jwt.helpers import claims, refusal, token, unsigned_token
 from tests.plugins.jwt.test_events_expiry import EXPIRED, short_token, timers, until
+from tests.plugins.kinds import KINDS
 
 REAUTH = "siomw:reauth"
 
@@ -30,12 +31,13 @@ def identity_of(app: App) -> Any:
     return get_identity(socket)
 
 
-async def test_reauth_success_python() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_reauth_success_python(kind: str) -> None:
     """After expiry, a fresh token for the same sub answers {"ok": true, "exp"}, events pass
     again, handlers read the new claims from the session, and the new scopes count."""
     tok, exp = short_token(2, scope="chat")
-    async with events_server() as app:
-        async with client(app.url, tok) as sock:
+    async with events_server(kind=kind) as app:
+        async with client(app.url, tok, kind=kind) as sock:
             assert await sock.call("whoami", timeout=5) == whoami(exp, "chat")
             await until(exp)
             assert await sock.call("echo", 1, timeout=5) == {"error": EXPIRED}
@@ -54,11 +56,12 @@ async def test_reauth_success_python() -> None:
 
 
 @requires_js
-async def test_reauth_success_js() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_reauth_success_js(kind: str) -> None:
     """The JS client: expired, re-authenticated with emitWithAck, then answered again."""
     tok, exp = short_token(2)
     new_exp = int(time.time()) + 3600
-    async with events_server() as app:
+    async with events_server(kind=kind) as app:
         obs = await js_session(app.url, auth={"token": tok}, steps=[
             {"sleepMs": int((exp - time.time()) * 1000) + 100},
             {"emit": "echo", "args": [1]},
@@ -181,12 +184,13 @@ async def test_reauth_namespace_scopes() -> None:
             assert identity_of(app).scopes == frozenset({"admin", "chat"})
 
 
-async def test_reauth_rearms_the_expiry_timer() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_reauth_rearms_the_expiry_timer(kind: str) -> None:
     """disconnect_on_expiry: re-auth before exp replaces the timer (no disconnect at the old
     exp); a shorter new token disconnects at its own exp."""
     tok, exp = short_token(2)
-    async with events_server({"disconnect_on_expiry": True}) as app:
-        async with client(app.url, tok) as sock:
+    async with events_server({"disconnect_on_expiry": True}, kind=kind) as app:
+        async with client(app.url, tok, kind=kind) as sock:
             errors = recorder(sock, "siomw:error")
             later = int(time.time()) + 4
             assert await sock.call(REAUTH, {"token": token(exp=later)}, timeout=5) == {
