@@ -167,6 +167,8 @@ _MONOTONIC = _Monotonic()
 
 def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     """Turn an exception raised by ``name`` into the refusal outer members will see."""
+    if isinstance(exc, GeneratorExit):  # the coroutine is being closed (drive() gave up on
+        raise exc  # a chain that kept suspending): nothing may answer from inside it
     if isinstance(exc, asyncio.CancelledError):
         task = _current_task()
         if run.timed_out and task is run.task:

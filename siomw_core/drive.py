@@ -7,9 +7,9 @@ sync backend (``limits``' sync API, say), which return plain values. :func:`driv
 a coroutine once, in the thread python-socketio calls it from (a WSGI worker thread, a
 greenlet under gevent), and returns its result: no event loop, no thread hop.
 
-A coroutine that does suspend (it awaited an asyncio future: ``asyncio.sleep``, an
-``limits.aio`` storage, an ``aiohttp`` call) cannot make progress without a loop; it is
-closed and :class:`SuspendedError` names it.
+A coroutine that does suspend (it awaited an asyncio future: ``asyncio.sleep``, a
+``limits.aio`` storage, an ``aiohttp`` call) cannot make progress without a loop: the
+``await`` raises :class:`SuspendedError` where it was written.
 """
 
 from __future__ import annotations
@@ -28,8 +28,19 @@ class SuspendedError(RuntimeError):
     it in the request's thread), or use the blocking API of the library it calls."""
 
 
+#: suspensions answered with SuspendedError before the coroutine is closed: a coroutine
+#: that catches the error and awaits again, over and over, must not hang the thread
+MAX_SUSPENSIONS = 10
+
+
 def drive(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion without an event loop and return its result.
+
+    When ``coro`` suspends (something in it awaited an asyncio future), a
+    :class:`SuspendedError` is thrown in at that ``await``: the code that awaited sees it
+    raised there, so a chain member that did gets refused ``internal_error`` with its own
+    name logged, and the rest of the coroutine (the refusal's answer) runs on. One that
+    keeps suspending is closed after :data:`MAX_SUSPENSIONS` attempts.
 
     Args:
         coro: a coroutine whose awaits all complete synchronously.
@@ -38,19 +49,22 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
         What ``coro`` returned.
 
     Raises:
-        SuspendedError: ``coro`` suspended (it awaited an asyncio future); it is closed.
-        BaseException: whatever ``coro`` raised, unchanged.
+        SuspendedError: ``coro`` let the thrown error out, or kept suspending.
+        BaseException: whatever else ``coro`` raised, unchanged.
     """
-    try:
-        yielded = coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    name = getattr(coro, "__qualname__", repr(coro))
+    error: SuspendedError | None = None
+    for _ in range(MAX_SUSPENSIONS):
+        try:
+            yielded = coro.send(None) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = SuspendedError(
+            f"awaited {yielded!r} on a sync server, where nothing runs an event loop: "
+            "write it as a plain def (or with a blocking API)"
+        )
     coro.close()
-    raise SuspendedError(
-        f"{name} awaited {yielded!r} on a sync server, where nothing runs an event loop: "
-        "write it as a plain def (or with a blocking API)"
-    )
+    assert error is not None
+    raise error
 
 
 class _Ready:

@@ -33,20 +33,46 @@ def test_drive_passes_exceptions_through() -> None:
         drive(fails())
 
 
-def test_drive_refuses_a_coroutine_that_suspends_and_closes_it() -> None:
-    """An awaited asyncio future cannot complete without a loop: SuspendedError names the
-    coroutine, and the coroutine is closed (its finally blocks run)."""
-    cleaned: list[str] = []
+def test_drive_raises_suspended_error_at_the_await_that_suspended() -> None:
+    """An awaited asyncio future cannot complete without a loop: the await raises
+    SuspendedError where it was written, so the code around it can answer (and does here)."""
 
-    async def sleeper() -> None:
+    async def sleeper() -> str:
         try:
             await asyncio.sleep(0)
+        except SuspendedError as exc:
+            return f"caught: {exc}"
+        return "slept"
+
+    assert drive(sleeper()) == ("caught: awaited None on a sync server, where nothing runs "
+                                "an event loop: write it as a plain def (or with a blocking "
+                                "API)")
+
+
+def test_drive_closes_a_coroutine_that_keeps_suspending() -> None:
+    cleaned: list[str] = []
+
+    async def stubborn() -> None:
+        try:
+            while True:
+                try:
+                    await asyncio.sleep(0)
+                except SuspendedError:
+                    continue
         finally:
             cleaned.append("finally")
 
-    with pytest.raises(SuspendedError, match=r"sleeper awaited None on a sync server"):
-        drive(sleeper())
+    with pytest.raises(SuspendedError, match="awaited None on a sync server"):
+        drive(stubborn())
     assert cleaned == ["finally"]
+
+
+def test_drive_lets_an_uncaught_suspended_error_out() -> None:
+    async def sleeper() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(SuspendedError):
+        drive(sleeper())
 
 
 def test_sync_runtime_timers_fire_in_order_and_cancel() -> None:

@@ -69,7 +69,7 @@ async def test_plain_def_members_refuse_and_accept_js(transport: str) -> None:
     assert seen == ["outer", "outer", "outer after"]
 
 
-async def test_async_def_member_runs_on_a_sync_server() -> None:
+async def test_async_def_member_runs_on_a_sync_server(caplog: pytest.LogCaptureFixture) -> None:
     """A coroutine member that awaits only call_next runs on a sync server (the bundled
     plugins are written so); one that awaits asyncio is refused internal_error, logged with
     its name and the reason, and the server keeps serving."""
@@ -85,12 +85,15 @@ async def test_async_def_member_runs_on_a_sync_server() -> None:
         await asyncio.sleep(0)
         await call_next()
 
-    with running_sync(sio) as url:
+    with caplog.at_level(logging.ERROR, "siomw"), running_sync(sio) as url:
         ok = await js_outcome(url, transports=["websocket"])
         bad = await js_outcome(url, namespace="/sleepy", transports=["websocket"])
         again = await js_outcome(url, transports=["websocket"])
     assert ok["event"] == again["event"] == "connect"
     assert (bad["event"], bad["data"]) == ("connect_error", {"code": "internal_error"})
+    failures = [r for r in caplog.records if "raised" in r.getMessage()]
+    assert [r.getMessage().split(" raised")[0] for r in failures] == ["siomw: middleware 'sleepy'"]
+    assert "awaited None on a sync server" in str(failures[0].exc_info[1])
 
 
 async def test_exception_is_internal_error_and_logged(caplog: pytest.LogCaptureFixture) -> None:
