@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from .adapters.aiohttp_http import aiohttp_middleware
 from .adapters.asgi_http import asgi_middleware
+from .adapters.wsgi_http import wsgi_middleware
 from .middleware import (
     ConnectMiddleware,
     EngineMiddleware,
@@ -167,7 +169,9 @@ class Engine:
 
         It runs for every HTTP request of the engine (handshake, polling GET/POST, WebSocket
         upgrade); ``preflight=True`` also for CORS preflight requests. Same forms and
-        ordering arguments as :meth:`Siomw.use`. Serve ``mw.asgi_app()`` for it to run.
+        ordering arguments as :meth:`Siomw.use`; it runs however the app is served (the
+        chain sits in python-engineio's ``handle_request``). On a sync server ``fn`` may be a
+        plain ``def fn(request, call_next)``.
 
         Raises:
             OrderingError: the new member makes the engine chain unorderable.
@@ -192,12 +196,63 @@ class Engine:
 
             mw.engine.use_asgi(SessionMiddleware, secret_key="...", name="session")
 
-        ``factory(app, **options)`` is built once. See
-        :func:`siomw_core.levels.engine.asgi_middleware`.
+        ``factory(app, **options)`` is built once. See :func:`siomw_core.asgi_middleware`.
+
+        Raises:
+            TypeError: the server is not served as ASGI (use :meth:`use_wsgi` or
+                :meth:`use_aiohttp`).
         """
         self.stack.add(asgi_middleware(
             factory, name=name, priority=priority, before=list(as_names(before)),
             after=list(as_names(after)), preflight=preflight, **options,
+        ))
+
+    def use_wsgi(
+        self,
+        factory: Callable[..., Any],
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = True,
+        **options: Any,
+    ) -> None:
+        """Add a WSGI middleware (Werkzeug's ``ProxyFix``, say) as a member, on a sync
+        ``socketio.Server``::
+
+            mw.engine.use_wsgi(ProxyFix, x_for=1, name="proxyfix")
+
+        ``factory(app, **options)`` is built once. See :func:`siomw_core.wsgi_middleware`.
+
+        Raises:
+            TypeError: the server is not served as WSGI.
+        """
+        self.stack.add(wsgi_middleware(
+            factory, name=name, priority=priority, before=list(as_names(before)),
+            after=list(as_names(after)), preflight=preflight, **options,
+        ))
+
+    def use_aiohttp(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        priority: int = 0,
+        before: str | Iterable[str] | None = None,
+        after: str | Iterable[str] | None = None,
+        preflight: bool = True,
+    ) -> None:
+        """Add an aiohttp middleware (``@web.middleware async def mw(request, handler)``) as
+        a member, on an ``AsyncServer(async_mode="aiohttp")``. See
+        :func:`siomw_core.aiohttp_middleware`.
+
+        Raises:
+            TypeError: the server is not served by aiohttp.
+        """
+        self.stack.add(aiohttp_middleware(
+            func, name=name, priority=priority, before=list(as_names(before)),
+            after=list(as_names(after)), preflight=preflight,
         ))
 
 

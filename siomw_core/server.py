@@ -28,12 +28,13 @@ import socketio
 from .adapters.asgi_http import EngineApp
 from .adapters.async_server import AsyncServerAdapter
 from .adapters.base import ServerAdapter
-from .adapters.engine_seam import install_engine
+from .adapters.engine_seam import install_engine, kind_of
 from .adapters.sync_server import SyncServerAdapter
 from .config import Config, load_config
 from .describe import describe, handlers
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
+from .levels.engine import ARTICLED, FrameworkRunner
 from .levels.event import EventLevel
 from .middleware import SUBJECTS, ConnectMiddleware, Level, Middleware
 from .ordering import Placed, order_chain
@@ -245,9 +246,17 @@ class Siomw:
         return [*self.registry.middlewares(level), *(m for m in self._own if m.level == level)]
 
     def _kind_problem(self, spec: Middleware) -> str | None:
-        """Why ``spec`` cannot run on this server's kind (None: it can)."""
+        """Why ``spec`` cannot run on this server's kind (None: it can): a plain ``def`` on
+        an async server, or a framework middleware of another kind (a WSGI one on ASGI)."""
+        where = f"plugin {spec.plugin!r}" if spec.plugin else "your code"
+        runner = spec.func
+        kind = kind_of(self.sio.eio.async_mode)
+        if isinstance(runner, FrameworkRunner) and kind is not None and runner.kind != kind:
+            return (f"engine member {spec.name!r} ({where}) is {runner.what}, but "
+                    f"{type(self.sio).__name__}(async_mode={self.sio.eio.async_mode!r}) is "
+                    f"served as {ARTICLED.get(kind, kind)} app: use the middleware kind of "
+                    f"this server (asgi_middleware, wsgi_middleware, aiohttp_middleware)")
         if spec.blocking and not self.runtime.blocking:
-            where = f"plugin {spec.plugin!r}" if spec.plugin else "your code"
             return (f"middleware {spec.name!r} ({where}) is a plain def, but "
                     f"{type(self.sio).__name__} runs an event loop it would block: write "
                     f"async def {spec.name}({SUBJECTS[spec.level]}, call_next) (plain def "
@@ -397,19 +406,27 @@ class Siomw:
         return handlers(self)
 
 
-def attach(sio: socketio.AsyncServer, **kwargs: Any) -> Siomw:
+def attach(sio: Any, **kwargs: Any) -> Siomw:
     """Attach siomw to ``sio``: installed plugins and ``siomw.toml``, as ``siomw serve`` does.
 
-    The few lines for an application served by uvicorn, FastAPI or Starlette::
+    ``sio`` is any python-socketio server, served however its kind is (the three chains run
+    in python-socketio's own seams)::
 
-        sio = socketio.AsyncServer(async_mode="asgi")
+        sio = socketio.AsyncServer(async_mode="asgi")     # uvicorn, FastAPI, Starlette
         mw = siomw_core.attach(sio)
-        app = mw.asgi_app()        # socketio.ASGIApp(sio) behind the engine chain
+        app = mw.asgi_app()        # socketio.ASGIApp(sio, ...); mountable under a prefix
 
-    Serve ``mw.asgi_app()`` (it takes ``socketio.ASGIApp``'s arguments, ``other_asgi_app``
-    included), or mount it (``api.mount("/realtime", mw.asgi_app())``): a bare
-    ``socketio.ASGIApp(sio)`` skips the engine chain (a WARNING says so at its first engine
-    request). Takes the keyword arguments of :class:`Siomw`.
+        sio = socketio.AsyncServer(async_mode="aiohttp")  # aiohttp: attach siomw first,
+        mw = siomw_core.attach(sio)                       # then sio.attach(app)
+
+        sio = socketio.Server(async_mode="threading")     # WSGI: gunicorn threads, gevent
+        mw = siomw_core.attach(sio)
+        app = socketio.WSGIApp(sio)
+
+        socketio = SocketIO(app)                          # Flask-SocketIO
+        mw = siomw_core.attach(socketio)
+
+    Takes the keyword arguments of :class:`Siomw`.
 
     Raises:
         ConfigError, OrderingError, PluginLoadError: as :class:`Siomw`. The exception is

@@ -27,4 +27,4 @@ async def whoami(sid: str) -> str:
     return str(session["username"])
 
 
-app = mw.asgi_app()  # not socketio.ASGIApp(sio): it would skip the engine chain
+app = mw.asgi_app()  # socketio.ASGIApp(sio) with its arguments (a bare one works too)

@@ -27,6 +27,6 @@ async def only_with_key(socket: Socket, call_next: siomw_core.CallNext) -> None:
 
 
 # Socket.IO on /socket.io/ behind the engine chain, everything else to Starlette untouched;
-# run: uvicorn module:app. (An existing socketio.ASGIApp(sio, other_asgi_app=web) becomes
-# mw.wrap(that_app): serving it bare would skip the engine chain.)
+# run: uvicorn module:app. (An existing socketio.ASGIApp(sio, other_asgi_app=web) served as
+# it is runs the engine chain too: it sits in python-engineio's own request handling.)
 app = mw.asgi_app(other_asgi_app=web)

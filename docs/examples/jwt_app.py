@@ -39,4 +39,4 @@ async def public_whoami(sid: str) -> str:
     return str(user["sub"]) if user else "anonymous"
 
 
-app = mw.asgi_app()  # not socketio.ASGIApp(sio): it would skip the engine chain
+app = mw.asgi_app()  # socketio.ASGIApp(sio) with its arguments (a bare one works too)

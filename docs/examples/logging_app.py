@@ -31,4 +31,4 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     await sio.emit("welcome", session["user"]["sub"], to=sid)
 
 
-app = mw.asgi_app()  # not socketio.ASGIApp(sio): it skips the engine chain (http lines)
+app = mw.asgi_app()  # socketio.ASGIApp(sio) with its arguments (a bare one works too)

@@ -1,7 +1,7 @@
 """An engine access log: one ``http`` line per HTTP request of the engine.
 
 Run it with ``uvicorn logging_http:app`` next to ``logging_http.toml``. The engine chain
-(and so the access log) runs only in the app ``mw.asgi_app()`` returns.
+(and so the access log) runs however the app is served.
 """
 
 from pathlib import Path

@@ -26,7 +26,7 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     pass
 
 
-app = mw.asgi_app()  # not socketio.ASGIApp(sio): it would skip the engine chain
+app = mw.asgi_app()  # socketio.ASGIApp(sio) with its arguments (a bare one works too)
 
 if __name__ == "__main__":
     import uvicorn

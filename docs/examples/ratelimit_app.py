@@ -19,4 +19,4 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     await sio.emit("welcome", "you are in", to=sid)
 
 
-app = mw.asgi_app()  # not socketio.ASGIApp(sio): it would skip the engine chain
+app = mw.asgi_app()  # socketio.ASGIApp(sio) with its arguments (a bare one works too)

@@ -19,5 +19,5 @@ async def echo(sid: str, data: Any) -> Any:
     return data
 
 
-# the engine chain (and so the HTTP limit) runs only in the app that asgi_app() returns
+# the engine chain (and so the HTTP limit) runs however the app is served
 app = mw.asgi_app()

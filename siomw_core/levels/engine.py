@@ -37,7 +37,7 @@ from ..http import Request
 from ..middleware import Middleware, as_names
 from ..proxies import TrustedProxies
 
-__all__ = ["EngineLevel", "EngineSeam", "Exchange", "FrameworkRunner", "answered",
+__all__ = ["ARTICLED", "EngineLevel", "EngineSeam", "Exchange", "FrameworkRunner", "answered",
            "framework_member", "once_cors", "refusal_body"]
 
 log = logging.getLogger("siomw")
@@ -175,7 +175,8 @@ def framework_member(
                       preflight=preflight)
 
 
-_ARTICLED = {"asgi": "an ASGI", "aiohttp": "an aiohttp", "wsgi": "a WSGI"}
+#: "an ASGI" server, for messages
+ARTICLED = {"asgi": "an ASGI", "aiohttp": "an aiohttp", "wsgi": "a WSGI"}
 
 
 class FrameworkRunner:
@@ -208,7 +209,7 @@ class FrameworkRunner:
         if not self.reported:
             self.reported = True
             served = ("a server without an engine seam" if exchange is None
-                      else f"{_ARTICLED.get(exchange.kind, exchange.kind)} server")
+                      else f"{ARTICLED.get(exchange.kind, exchange.kind)} server")
             log.error("siomw: engine member %r is %s, but this is %s: it cannot run here; "
                       "remove it, or use the middleware kind of this server", self.name,
                       self.what, served)

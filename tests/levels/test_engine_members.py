@@ -5,7 +5,6 @@ plain ``def`` members on a sync server."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from siomw_core import (
     CallNext,
+    ConfigError,
     Refusal,
     Request,
     Socket,
     aiohttp_middleware,
     asgi_middleware,
+    attach,
+    hookimpl,
     wsgi_middleware,
 )
+from siomw_core.config import Config, CoreSettings
 from siomw_core.testing import close_client, connect_result
 from tests.levels.engine_kinds import (
     HANDSHAKE,
-    INTERNAL,
     Kind,
     curl,
     load_example,
@@ -156,37 +158,51 @@ async def test_aiohttp_middleware_members() -> None:
     assert outer_saw == [({"code": "answered", "by": "forbid"}, 403)]
 
 
-@pytest.mark.parametrize(("kind_name", "member"), [
-    ("wsgi", "asgi"), ("aiohttp", "asgi"), ("asgi", "wsgi"), ("asgi", "aiohttp"),
-])
-async def test_member_of_the_wrong_kind_is_one_clear_error(
-    kind_name: str, member: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A framework member of another kind than the server: each request it would see is
-    refused 500 internal_error; one error line (the first time) names it and what it is."""
-    kind = Kind(kind_name)
-    sio, mw = kind.make()
-
+def _wrong_member(member: str, **declared: Any) -> Any:
     async def passthrough(request: Any, handler: Any) -> Any:
         return await handler(request)
 
-    spec = (asgi_middleware(SessionMiddleware, name="wrong", secret_key="k")
+    return (asgi_middleware(SessionMiddleware, name="wrong", secret_key="k", **declared)
             if member == "asgi" else
-            wsgi_middleware(ProxyFix, name="wrong") if member == "wsgi" else
-            aiohttp_middleware(passthrough, name="wrong"))
-    mw.add(spec)
-    caplog.set_level(logging.ERROR, logger="siomw")
-    async with kind.serve(sio, mw) as url:
-        raw = await curl(url + HANDSHAKE)
-        again = await curl(url + HANDSHAKE)
-    assert (raw.status, raw.json()) == (500, INTERNAL)
-    assert (again.status, again.json()) == (500, INTERNAL)
-    lines = [r.getMessage() for r in caplog.records if r.name == "siomw"]
-    server = {"wsgi": "a WSGI", "asgi": "an ASGI", "aiohttp": "an aiohttp"}[kind_name]
-    assert len(lines) == 1
+            wsgi_middleware(ProxyFix, name="wrong", **declared) if member == "wsgi" else
+            aiohttp_middleware(passthrough, name="wrong", **declared))
+
+
+WRONG_KINDS = [("wsgi", "asgi"), ("aiohttp", "asgi"), ("asgi", "wsgi"), ("asgi", "aiohttp"),
+               ("wsgi", "aiohttp"), ("aiohttp", "wsgi")]
+SERVED = {"wsgi": "a WSGI", "asgi": "an ASGI", "aiohttp": "an aiohttp"}
+
+
+@pytest.mark.parametrize(("kind_name", "member"), WRONG_KINDS)
+def test_member_of_the_wrong_kind_is_refused_when_added(kind_name: str, member: str) -> None:
+    """A framework member of another kind than the server is a TypeError when it is added
+    (at startup, not at the first request): it names the member, what it is and how the
+    server is served; nothing is added."""
+    _, mw = Kind(kind_name).make()
+    with pytest.raises(TypeError) as info:
+        mw.add(_wrong_member(member))
     article = "a" if member == "wsgi" else "an"
-    assert lines[0].startswith(f"siomw: engine member 'wrong' is {article} ")
-    assert f"but this is {server} server" in lines[0]
+    message = str(info.value)
+    assert message.startswith(f"engine member 'wrong' (your code) is {article} ")
+    assert f"is served as {SERVED[kind_name]} app: use the middleware kind of this " \
+           "server" in message
+    assert [m.name for m in mw.members("engine")] == []
+
+
+@pytest.mark.parametrize(("kind_name", "member"), WRONG_KINDS[:2])
+def test_plugin_member_of_the_wrong_kind_is_a_startup_error(kind_name: str,
+                                                            member: str) -> None:
+    """A plugin contributing a member of another kind: attach() fails with the one-line
+    ConfigError naming the plugin."""
+    class Plugin:
+        @hookimpl
+        def siomw_middlewares(self) -> list[Any]:
+            return [_wrong_member(member)]
+
+    sio = Kind(kind_name).server("*")
+    with pytest.raises(ConfigError, match=r"engine member 'wrong' \(plugin 'wrongkind'\) is"):
+        attach(sio, config=Config(source="test", core=CoreSettings()),
+                          local_plugins=[("wrongkind", Plugin())], entry_points=False)
 
 
 async def test_plain_def_members_on_a_sync_server() -> None:

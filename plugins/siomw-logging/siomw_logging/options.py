@@ -27,7 +27,7 @@ class LoggingOptions(BaseModel):
             also every response with a 4xx or 5xx status).
         logger_name: the stdlib logger used when ``file = "logging"``.
         access_log: contribute the engine-level member ``logging-http``: one ``http`` line
-            per HTTP request of the engine (served through ``mw.asgi_app()`` only).
+            per HTTP request of the engine (on every server kind, however it is served).
         redact_params: query parameter names whose values the ``http`` line replaces by
             ``"[redacted]"``, in addition to the built-in ones (``token``, ``key``, ...;
             see ``siomw_logging.redact``); compared case-insensitively, ``-`` as ``_``.
