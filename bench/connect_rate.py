@@ -13,7 +13,9 @@ in rounds so that drift affects both alike. Reported: connections per second, se
 microseconds per connection (from /proc, the server's process and its children: gunicorn's
 worker), how busy the server's core was (1.00: saturated; less: the server waited, or other
 processes took the core), each the median of the rounds, and each mode's ratio of
-connections per second against bare in the same run.
+connections per second against bare in the same run, and its CPU ratio (bare's CPU per
+connection over the mode's: the ratio of connections per second on a saturated core, less
+sensitive to other processes sharing the machine).
 """
 
 from __future__ import annotations
@@ -231,10 +233,10 @@ def main() -> None:
 
     bare_cps, bare_cpu = median("bare", "cps"), median("bare", "cpu_us")
     print(f"{'mode':<13} {'conn/s':>9} {'ratio':>6} {'server CPU us/conn':>19} "
-          f"{'server busy':>11}")
+          f"{'CPU ratio':>9} {'server busy':>11}")
     for mode in modes:
-        cps = median(mode, "cps")
-        print(f"{mode:<13} {cps:9.1f} {cps / bare_cps:6.3f} {median(mode, 'cpu_us'):19.1f} "
+        cps, cpu = median(mode, "cps"), median(mode, "cpu_us")
+        print(f"{mode:<13} {cps:9.1f} {cps / bare_cps:6.3f} {cpu:19.1f} {bare_cpu / cpu:9.3f} "
               f"{median(mode, 'busy'):11.2f}")
     if "noop0" in results and "noop10" in results:
         cpu0, cpu10 = median("noop0", "cpu_us"), median("noop10", "cpu_us")
