@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,58 +48,49 @@ async def served(sio: Any) -> AsyncIterator[str]:
         yield url
 
 
-async def _sync_disconnect(client: socketio.Client) -> None:
-    """``client.disconnect()`` in a thread, returned from once the DISCONNECT and the
-    engine's CLOSE are sent: websocket-client's ``close()`` then waits up to 3 s for a
-    close frame that Werkzeug's server never answers (it has ended the WebSocket on the
-    CLOSE packet), which the test need not wait for."""
-    thread = threading.Thread(target=client.disconnect, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if client.eio.state != "connected" or not thread.is_alive():
-            return
-        await asyncio.sleep(0.01)
+def _sync_client() -> socketio.Client:
+    """A ``socketio.Client`` whose disconnect does not wait (websocket-client's default: up
+    to 3 s) for a close frame Werkzeug's server never answers (python-engineio has ended
+    the WebSocket on the engine's CLOSE packet): the frame is sent and the socket closed,
+    so that every client step ends within its test."""
+    client = socketio.Client(reconnection=False, handle_sigint=False)
+    eio = client.eio
+    disconnect = eio.disconnect
+
+    def quick_disconnect(*args: Any, **kwargs: Any) -> None:
+        ws = eio.ws
+        if ws is not None:
+            close = ws.close
+            ws.close = lambda *_args, **_kwargs: close(timeout=0)
+        disconnect(*args, **kwargs)
+
+    eio.disconnect = quick_disconnect
+    return client
 
 
 def _sync_connect(url: str, namespace: str, auth: Any, headers: dict[str, str] | None,
                   transports: list[str] | None,
                   wait_timeout: float) -> tuple[str, Any, socketio.Client]:
-    client = socketio.Client(reconnection=False, handle_sigint=False)
+    client = _sync_client()
     seen: list[tuple[str, Any]] = []
-    done = threading.Event()
 
     def on_connect() -> None:
         seen.append(("connect", None))
-        done.set()
 
     def on_connect_error(data: Any = None) -> None:
         seen.append(("connect_error", data))
-        done.set()
 
     client.on("connect", on_connect, namespace=namespace)
     client.on("connect_error", on_connect_error, namespace=namespace)
-
-    def connect() -> None:
-        try:
-            client.connect(url, namespaces=[namespace], auth=auth, headers=headers or {},
-                           transports=transports, wait_timeout=wait_timeout)
-        except socketio.exceptions.ConnectionError as exc:
-            raised.append(("connect_error", exc.args[1] if len(exc.args) > 1 else str(exc)))
-        finally:
-            finished.set()
-
-    # after a refusal, connect() returns only once its own disconnect() has waited ~3 s
-    # for a WebSocket close frame: the outcome is known at the connect_error event
-    raised: list[tuple[str, Any]] = []
-    finished = threading.Event()
-    connecting = threading.Thread(target=connect, daemon=True)
-    connecting.start()
-    for _ in range(int(wait_timeout * 20) + 20):  # the event, or connect() gave up first
-        if done.wait(0.05) or finished.is_set():
-            break
-    outcome, data = seen[0] if seen else raised[0] if raised else ("timeout", None)
-    if outcome == "connect":
-        connecting.join(wait_timeout)
+    try:
+        client.connect(url, namespaces=[namespace], auth=auth, headers=headers or {},
+                       transports=transports, wait_timeout=wait_timeout)
+    except socketio.exceptions.ConnectionError as exc:
+        if not seen:
+            seen.append(("connect_error", exc.args[1] if len(exc.args) > 1 else str(exc)))
+    outcome, data = seen[0] if seen else ("timeout", None)
+    if outcome != "connect":
+        client.disconnect()
     return outcome, data, client
 
 
@@ -120,7 +110,7 @@ async def connect_outcome(kind: str, url: str, *, namespace: str = "/", auth: An
     outcome, data, sclient = await asyncio.to_thread(
         _sync_connect, url, namespace, auth, headers, transports, 5)
     if outcome == "connect":
-        await _sync_disconnect(sclient)
+        await asyncio.to_thread(sclient.disconnect)
     return outcome, data
 
 
@@ -182,7 +172,7 @@ async def client(kind: str, url: str, *, namespaces: list[str] | None = None,
         finally:
             await aclient.disconnect()
         return
-    sclient = socketio.Client(reconnection=False, handle_sigint=False)
+    sclient = _sync_client()
     caller = Caller(sclient)
     if setup is not None:
         setup(caller)
@@ -191,4 +181,4 @@ async def client(kind: str, url: str, *, namespaces: list[str] | None = None,
     try:
         yield caller
     finally:
-        await _sync_disconnect(sclient)
+        await asyncio.to_thread(sclient.disconnect)

@@ -86,17 +86,7 @@ class TokenSource:
         Raises:
             Refusal: see :func:`bearer_token`.
         """
-        headers = handshake.headers
-        token = bearer_token(headers.get("authorization"))
-        if token is not None:
-            return token
-        if self.query_param is not None:
-            token = handshake.query.get(self.query_param)
-            if token:
-                return token
-        if self.cookie is not None:
-            return handshake.cookies.get(self.cookie) or None
-        return None
+        return self._lookup(handshake)
 
     def of_request(self, request: Request) -> str | None:
         """The token of an engine request, looked up as :meth:`of_handshake` does.
@@ -104,13 +94,17 @@ class TokenSource:
         Raises:
             Refusal: see :func:`bearer_token`.
         """
-        token = bearer_token(request.headers.get("authorization"))
+        return self._lookup(request)
+
+    def _lookup(self, view: Handshake | Request) -> str | None:
+        """The lookup both views share: they expose ``headers``, ``query``, ``cookies``."""
+        token = bearer_token(view.headers.get("authorization"))
         if token is not None:
             return token
         if self.query_param is not None:
-            token = request.query.get(self.query_param)
+            token = view.query.get(self.query_param)
             if token:
                 return token
         if self.cookie is not None:
-            return request.cookies.get(self.cookie) or None
+            return view.cookies.get(self.cookie) or None
         return None

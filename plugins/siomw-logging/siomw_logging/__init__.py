@@ -60,12 +60,6 @@ PRIORITY = 3000
 
 
 @hookimpl
-def siomw_config_schema() -> type[BaseModel]:
-    """The ``[logging]`` table's schema: :class:`LoggingOptions`."""
-    return LoggingOptions
-
-
-@hookimpl
 def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middleware]:
     """The ``logging`` connect middleware, the ``logging-http`` engine member (unless
     ``access_log = false``) and the ``logging-events`` event member (only with
@@ -103,3 +97,9 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
         owners.append(events)
     output.close_with(*owners)
     return members
+
+
+@hookimpl
+def siomw_config_schema() -> type[BaseModel]:
+    """The ``[logging]`` table's schema: :class:`LoggingOptions`."""
+    return LoggingOptions

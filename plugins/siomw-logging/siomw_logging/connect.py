@@ -5,12 +5,14 @@ application's connect handler. The core turns any exception of an inner member i
 ``internal_error`` refusal and a passed deadline into ``middleware_timeout`` before they
 reach it (``siomw_core.chain``), so catching :class:`Refusal` sees every refusal; a client
 that leaves shows up as the refusal code ``client_gone`` (also when the connect handler
-failed because its client had left, e.g. ``save_session``'s ``KeyError``) or as
-``asyncio.CancelledError``. A chain past its deadline is ``middleware_timeout`` whatever a
-member did with the deadline's cancel (swallowed it, then returned or called ``call_next``).
+failed because its client had left, e.g. ``save_session``'s ``KeyError``) or as a
+cancellation (``asyncio.CancelledError`` on an ``AsyncServer``). A chain past its deadline
+is ``middleware_timeout`` whatever a member did with the deadline's cancel (swallowed it,
+then returned or called ``call_next``).
 
 Lines carry no token, auth payload, header or cookie: only the fields below are put in the
-event dict.
+event dict. The member uses no asyncio: it runs unchanged on every server kind (on a sync
+``socketio.Server`` in the request's thread).
 """
 
 from __future__ import annotations
@@ -52,13 +54,13 @@ def connect_logger(
         logger: the plugin's bound logger (see :func:`siomw_logging.output.build_output`).
         accepted: also log accepted connections, abandoned attempts and disconnects
             (``level = "info"``); False logs refusals only (``level = "warning"``).
-        enabled: asked with the line's level (``logging.INFO``/``WARNING``) before a line
-            is built (:meth:`~siomw_logging.output.Output.enabled`: a stdlib target's own
-            level); None: every line passes to ``logger``.
+        enabled: the level check run before a line is built, ``enabled(logging.INFO)`` ->
+            bool (:meth:`~siomw_logging.output.Output.enabled`, which asks a stdlib
+            target's own level); None: ``logger`` gets every line.
 
     Returns:
-        ``async def log_connect(socket, call_next)``; it re-raises whatever ``call_next``
-        raised, after logging it, and never raises because a line could not be written.
+        ``async def log_connect(socket, call_next)``. Whatever ``call_next`` raised is
+        logged, then re-raised; a line that cannot be written never raises.
 
     Lines (keys in this order, then ``level`` and ``timestamp``, ISO 8601 UTC)::
 

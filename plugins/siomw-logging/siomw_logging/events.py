@@ -11,7 +11,9 @@ name filters (``event_include`` / ``event_exclude``, one set lookup), then the s
 draw (``event_sample``; none at 1), then the level check (:meth:`Output.enabled`: with
 ``level = "warning"`` an accepted event's line is never built, and no processor runs),
 and only then the line. Everything a line holds is local to the one event's call: two
-events running at once on one loop (two clients) never see each other's sid or user.
+events running at once (two clients: on one event loop, or in two request threads of a sync
+``socketio.Server``) never see each other's sid or user. Nothing here awaits anything but
+the chain, so the member runs unchanged on both server kinds.
 """
 
 from __future__ import annotations

@@ -53,9 +53,7 @@ def siomw_config_schema() -> type[BaseModel]:
 
 
 @hookimpl
-def siomw_middlewares(
-    config: Any, settings: CoreSettings, runtime: Runtime
-) -> list[Middleware]:
+def siomw_middlewares(config: Any, settings: CoreSettings, runtime: Runtime) -> list[Middleware]:
     """The ``ratelimit`` connect middleware, the ``ratelimit-events`` event middleware
     (always: any handler may carry a :func:`limit`; an event without one, with no
     ``event`` / ``events`` configured, costs one attribute read), and the

@@ -13,8 +13,8 @@ from limits import RateLimitItem
 from siomw_core import CallNext, Middleware, Refusal, Socket, get_identity
 
 from .options import RateLimitOptions
-from .refusals import rate_limited, unavailable
-from .storage import GuardedLimiter, StorageUnavailable, guarded_limiter
+from .refusals import rate_limited, spend_or_refuse, unavailable
+from .storage import GuardedLimiter, guarded_limiter
 
 __all__ = ["NAME", "PRIORITY", "build_connect", "unavailable"]
 
@@ -84,21 +84,13 @@ def build_connect(options: RateLimitOptions, guard: GuardedLimiter | None = None
     if guard is None:
         guard = guarded_limiter(options)
     identify = _identify(options)
-    hit = guard.hit
 
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
         retry_after = await guard.retry_after(items, item, identifier)
         return rate_limited(MESSAGE, retry_after, item)
 
     async def ratelimit(socket: Socket, call_next: CallNext) -> None:
-        identifier = identify(socket)
-        for item in items:
-            try:
-                allowed = await hit(item, identifier)
-            except StorageUnavailable:
-                raise unavailable() from None
-            if not allowed:
-                raise await refuse(item, identifier)
+        await spend_or_refuse(guard, items, identify(socket), refuse)
         await call_next()
 
     by_ip = options.key == "ip"

@@ -16,8 +16,8 @@ from limits import RateLimitItem
 from siomw_core import CallNext, Middleware, Refusal, Request
 
 from .options import RateLimitOptions
-from .refusals import rate_limited, unavailable
-from .storage import GuardedLimiter, StorageUnavailable, Window, guarded_limiter
+from .refusals import rate_limited, spend_or_refuse
+from .storage import GuardedLimiter, Window, guarded_limiter
 
 __all__ = ["HTTP_NAME", "HTTP_PRIORITY", "build_http"]
 
@@ -63,7 +63,6 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
     prefix = f"{options.key_prefix}/http/{options.strategy}/ip/"
     handshakes_only = options.http_requests == "handshake"
     with_headers = options.headers
-    hit = guard.hit
 
     async def refuse(item: RateLimitItem, identifier: str) -> Refusal:
         retry_after = await guard.retry_after(items, item, identifier)
@@ -95,13 +94,7 @@ def build_http(options: RateLimitOptions, guard: GuardedLimiter | None = None) -
             await call_next()
             return
         identifier = prefix + request.address
-        for item in items:
-            try:
-                allowed = await hit(item, identifier)
-            except StorageUnavailable:
-                raise unavailable() from None
-            if not allowed:
-                raise await refuse(item, identifier)
+        await spend_or_refuse(guard, items, identifier, refuse)
         if with_headers:
             await announce(request, identifier)
         await call_next()

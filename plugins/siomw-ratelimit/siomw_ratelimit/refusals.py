@@ -3,13 +3,15 @@ connect, event): the codes ``rate_limited`` and ``rate_limit_unavailable``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from limits import RateLimitItem
 
 from siomw_core import Refusal
 
-__all__ = ["rate_limited", "unavailable"]
+from .storage import GuardedLimiter, StorageUnavailable
+
+__all__ = ["rate_limited", "spend_or_refuse", "unavailable"]
 
 
 def rate_limited(message: str, retry_after: int, item: RateLimitItem, *,
@@ -35,3 +37,23 @@ def unavailable() -> Refusal:
     ``{"code": "rate_limit_unavailable"}`` (HTTP 503)."""
     return Refusal("Rate limiting is unavailable", {"code": "rate_limit_unavailable"},
                    status=503)
+
+
+async def spend_or_refuse(
+    guard: GuardedLimiter, items: Sequence[RateLimitItem], identifier: str,
+    refuse: Callable[[RateLimitItem, str], Awaitable[Refusal]],
+) -> None:
+    """Spend one unit of every limit of ``items`` for ``identifier``
+    (:meth:`~siomw_ratelimit.storage.GuardedLimiter.exhausted`), the connect and engine
+    members' one step.
+
+    Raises:
+        Refusal: ``await refuse(item, identifier)`` for the first limit that ran out;
+            :func:`unavailable` when the storage failed and the policy is ``"closed"``.
+    """
+    try:
+        spent = await guard.exhausted(items, identifier)
+    except StorageUnavailable:
+        raise unavailable() from None
+    if spent is not None:
+        raise await refuse(spent, identifier)

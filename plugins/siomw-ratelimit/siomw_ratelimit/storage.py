@@ -169,6 +169,19 @@ class GuardedLimiter:
                 self._trip(exc)
         return await self._degraded(item, identifier)
 
+    async def exhausted(self, items: Sequence[RateLimitItem], identifier: str
+                        ) -> RateLimitItem | None:
+        """Spend one unit of each of ``items`` for ``identifier``, in order: the first
+        whose budget is spent (the later ones are not hit), or None when all had one.
+
+        Raises:
+            StorageUnavailable: the storage failed and the policy is ``"closed"``.
+        """
+        for item in items:
+            if not await self.hit(item, identifier):
+                return item
+        return None
+
     async def acquire(self, checks: Sequence[Check]) -> Check | None:
         """Spend every check's ``cost``, or none of them: the check that does not fit, or
         None when all were spent.

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import siomw_logging
-import socketio
 
 from siomw_core import CallNext, Config, CoreSettings, Identity, Siomw, Socket, attach, set_identity
 from siomw_core.testing import serve
+from tests.plugins.kinds import new_server, served
 
 Line = dict[str, Any]
 
@@ -48,14 +48,16 @@ def http_lines(path: Path) -> list[Line]:
 
 
 def make_server(
-    table: dict[str, Any], core: CoreSettings | None = None, **server: Any
-) -> tuple[socketio.AsyncServer, Siomw]:
-    """A server accepting every namespace, with the logging plugin configured by ``table``
-    (``server``: more ``socketio.AsyncServer`` arguments, e.g. ``cors_allowed_origins``)."""
-    sio = socketio.AsyncServer(async_mode="asgi", namespaces="*", **server)
+    table: dict[str, Any], core: CoreSettings | None = None, kind: str = "async",
+    **server: Any,
+) -> tuple[Any, Siomw]:
+    """A server of ``kind`` (:mod:`tests.plugins.kinds`) accepting every namespace, with
+    the logging plugin configured by ``table`` (``server``: more server arguments, e.g.
+    ``cors_allowed_origins``)."""
+    sio = new_server(kind, namespaces="*", **server)
 
     @sio.on("connect", namespace="*")
-    async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
         return None
 
     config = Config(source="test", core=core or CoreSettings(), tables={"logging": table})
@@ -65,23 +67,28 @@ def make_server(
 
 @contextlib.asynccontextmanager
 async def logged_server(
-    log_file: Path, *, core: CoreSettings | None = None, **table: Any
+    log_file: Path, *, core: CoreSettings | None = None, kind: str = "async", **table: Any
 ) -> AsyncIterator[tuple[str, Siomw]]:
-    """Serve a :func:`make_server` app writing to ``log_file``, its ``http`` lines off unless
-    ``access_log`` is given (the engine chain runs for ``socketio.ASGIApp`` too); yield
-    ``(url, mw)``."""
-    sio, mw = make_server({"file": str(log_file), "access_log": False, **table}, core)
-    async with serve(socketio.ASGIApp(sio)) as url:
+    """Serve a :func:`make_server` app of ``kind`` writing to ``log_file``, its ``http``
+    lines off unless ``access_log`` is given (the engine chain runs for
+    ``socketio.ASGIApp`` and ``socketio.WSGIApp`` too); yield ``(url, mw)``."""
+    sio, mw = make_server({"file": str(log_file), "access_log": False, **table}, core, kind)
+    async with served(sio) as url:
         yield url, mw
 
 
 @contextlib.asynccontextmanager
 async def engine_server(
-    log_file: Path, *, server: dict[str, Any] | None = None, **table: Any
+    log_file: Path, *, server: dict[str, Any] | None = None, kind: str = "async",
+    **table: Any,
 ) -> AsyncIterator[tuple[str, Siomw]]:
-    """Like :func:`logged_server`, but serving ``mw.asgi_app()`` so that the engine chain
-    (and the ``http`` lines) run; ``server``: ``socketio.AsyncServer`` arguments."""
-    _, mw = make_server({"file": str(log_file), **table}, **(server or {}))
+    """Like :func:`logged_server`, with the ``http`` lines on, serving ``mw.asgi_app()``
+    (a sync server: ``socketio.WSGIApp``); ``server``: server arguments."""
+    sio, mw = make_server({"file": str(log_file), **table}, kind=kind, **(server or {}))
+    if kind != "async":
+        async with served(sio) as url:
+            yield url, mw
+        return
     async with serve(mw.asgi_app()) as url:
         yield url, mw
 
@@ -99,22 +106,22 @@ EVENT_KEYS_WITH_ARGS = [*EVENT_KEYS[:11], "args", *EVENT_KEYS[11:]]
 
 def event_app(
     table: dict[str, Any], *, received: list[tuple[str, list[Any]]] | None = None,
-    **server: Any,
-) -> tuple[socketio.AsyncServer, Siomw]:
-    """A server with the logging plugin configured by ``table`` and these handlers on "/":
-    ``echo`` (answers its arguments) and ``quiet`` (answers nothing); each records
-    ``(name, args)`` in ``received``. A connect middleware sets the identity whose ``sub``
-    is ``auth["name"]`` (none without it)."""
-    sio = socketio.AsyncServer(async_mode="asgi", **server)
+    kind: str = "async", **server: Any,
+) -> tuple[Any, Siomw]:
+    """A server of ``kind`` with the logging plugin configured by ``table`` and these
+    handlers on "/": ``echo`` (answers its arguments) and ``quiet`` (answers nothing); each
+    records ``(name, args)`` in ``received``. A connect middleware sets the identity whose
+    ``sub`` is ``auth["name"]`` (none without it)."""
+    sio = new_server(kind, **server)
     seen = received if received is not None else []
 
     @sio.event
-    async def echo(sid: str, *args: Any) -> Any:
+    def echo(sid: str, *args: Any) -> Any:
         seen.append(("echo", list(args)))
         return list(args)
 
     @sio.event
-    async def quiet(sid: str, *args: Any) -> None:
+    def quiet(sid: str, *args: Any) -> None:
         seen.append(("quiet", list(args)))
 
     config = Config(source="test", core=CoreSettings(), tables={"logging": table})
@@ -134,11 +141,11 @@ def event_app(
 @contextlib.asynccontextmanager
 async def event_server(
     log_file: Path, *, received: list[tuple[str, list[Any]]] | None = None,
-    server: dict[str, Any] | None = None, **table: Any,
+    server: dict[str, Any] | None = None, kind: str = "async", **table: Any,
 ) -> AsyncIterator[tuple[str, Siomw]]:
-    """Serve an :func:`event_app` writing to ``log_file`` (``events = true`` unless
-    ``table`` says otherwise, no access log); yield ``(url, mw)``."""
+    """Serve an :func:`event_app` of ``kind`` writing to ``log_file`` (``events = true``
+    unless ``table`` says otherwise, no access log); yield ``(url, mw)``."""
     settings = {"file": str(log_file), "events": True, "access_log": False, **table}
-    sio, mw = event_app(settings, received=received, **(server or {}))
-    async with serve(socketio.ASGIApp(sio)) as url:
+    sio, mw = event_app(settings, received=received, kind=kind, **(server or {}))
+    async with served(sio) as url:
         yield url, mw

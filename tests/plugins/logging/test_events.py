@@ -22,6 +22,8 @@ from siomw_core import CallNext, CoreSettings, Event, Refusal
 from siomw_core.testing import connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_client
+from tests.plugins import kinds
+from tests.plugins.kinds import KINDS
 
 from .support import EVENT_KEYS, event_lines, event_server, read_lines, wait_for
 from .test_lines import assert_millis, assert_timestamp
@@ -41,19 +43,21 @@ async def connected(url: str, name: str | None = "ada") -> socketio.AsyncClient:
     return client
 
 
-async def test_accepted_and_refused_lines_python_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_accepted_and_refused_lines_python_client(tmp_path: Path, kind: str) -> None:
     """Accepted events (with and without an ack) and a refused one: one line each, with the
-    exact keys, in order, the refusal's code and message, the user from the identity."""
+    exact keys, in order, the refusal's code and message, the user from the identity
+    (both server kinds)."""
     log = tmp_path / "siomw.log"
-    async with event_server(log) as (url, mw):
+    async with event_server(log, kind=kind) as (url, mw), \
+            kinds.client(kind, url, auth={"name": "ada"}) as client:
         mw.event.use(refuse_forbidden)
-        client = await connected(url)
-        sid = client.get_sid("/")
+        sid = client.client.get_sid("/")
         assert await client.call("echo", "hi", timeout=5) == ["hi"]
         await client.emit("quiet", 1)
+        await wait_for(log, lambda line: line["event"] == "event", count=2)
         answer = await client.call("forbidden", timeout=5)
         await wait_for(log, lambda line: line["event"] == "event", count=3)
-        await client.disconnect()
     assert answer == {"error": {"message": "not for you",
                                 "data": {"code": "forbidden", "event": "forbidden"}}}
     lines = event_lines(log)
@@ -142,10 +146,11 @@ async def test_refused_by_ratelimit(tmp_path: Path) -> None:
 
 
 @requires_js
-async def test_accepted_line_js_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_accepted_line_js_client(tmp_path: Path, kind: str) -> None:
     """The JS client's emitWithAck: one line with its socket id, ack true."""
     log = tmp_path / "siomw.log"
-    async with event_server(log) as (url, _):
+    async with event_server(log, kind=kind) as (url, _):
         obs = await js_client(url, auth={"name": "js"}, emit={"event": "echo", "args": [1]})
         [line] = await wait_for(log, lambda line: line["event"] == "event")
     connect = next(x for x in obs if x["event"] == "connect")
@@ -155,10 +160,11 @@ async def test_accepted_line_js_client(tmp_path: Path) -> None:
 
 
 @requires_js
-async def test_refused_line_js_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_refused_line_js_client(tmp_path: Path, kind: str) -> None:
     """The JS client's refused emitWithAck gets the error shape; the line has the code."""
     log = tmp_path / "siomw.log"
-    async with event_server(log) as (url, mw):
+    async with event_server(log, kind=kind) as (url, mw):
         mw.event.use(refuse_forbidden)
         obs = await js_client(url, emit={"event": "forbidden", "args": []})
         [line] = await wait_for(log, lambda line: line["event"] == "event")

@@ -18,6 +18,7 @@ from siomw_core import Config, CoreSettings, Refusal, Request, attach
 from siomw_core.testing import close_client, connect_result, serve
 from tests.conftest import requires_js
 from tests.jsclient import js_client, js_outcome
+from tests.plugins.kinds import KINDS, connect_outcome
 
 from .support import connects, engine_server, http_lines, read_lines, wait_for
 
@@ -99,10 +100,12 @@ async def test_polling_one_line_per_request_python(tmp_path: Path) -> None:
 
 
 @requires_js
-async def test_default_transports_one_line_per_request_js(tmp_path: Path) -> None:
-    """JS client (polling, then upgrade): every request logged once, the upgrade with 101."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_default_transports_one_line_per_request_js(tmp_path: Path, kind: str) -> None:
+    """JS client (polling, then upgrade): every request logged once, the upgrade with 101
+    (both server kinds)."""
     log = tmp_path / "siomw.log"
-    async with engine_server(log) as (url, mw):
+    async with engine_server(log, kind=kind) as (url, mw):
         seen = record(mw)
         observed = await js_client(url)
         assert observed[0]["event"] == "connect"
@@ -146,15 +149,17 @@ async def test_websocket_line_written_at_accept(tmp_path: Path, client: str) -> 
      pytest.param("js", "polling", marks=requires_js),
      pytest.param("js", "websocket", marks=requires_js)],
 )
+@pytest.mark.parametrize("kind", KINDS)
 async def test_refused_handshake_logged_with_status_and_code(
-    tmp_path: Path, client: str, transport: str
+    tmp_path: Path, client: str, transport: str, kind: str
 ) -> None:
-    """An engine refusal (401 invalid_token) is one warning line with its status and code."""
+    """An engine refusal (401 invalid_token) is one warning line with its status and code
+    (both server kinds; each kind's python client)."""
     log = tmp_path / "siomw.log"
-    async with engine_server(log) as (url, mw):
+    async with engine_server(log, kind=kind) as (url, mw):
         refuse_handshakes(mw)
         if client == "python":
-            outcome, data, _ = await connect_result(url, transports=[transport])
+            outcome, data = await connect_outcome(kind, url, transports=[transport])
             assert outcome == "connect_error"
             if transport == "polling":
                 assert data == {"message": "no", "data": {"code": "invalid_token"}}

@@ -18,6 +18,7 @@ from siomw_core.levels.connect import OVERDUE_GRACE
 from siomw_core.testing import connect_result
 from tests.conftest import requires_js
 from tests.jsclient import js_client, js_outcome
+from tests.plugins.kinds import KINDS, client, connect_outcome
 
 from .support import connects, logged_server, read_lines, wait_for
 
@@ -44,14 +45,15 @@ def assert_millis(value: Any) -> None:
     assert round(value, 3) == value
 
 
-async def test_accepted_line_python_client(tmp_path: Path) -> None:
-    """An accepted websocket connection writes one info line with sid, address and duration."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_accepted_line_python_client(tmp_path: Path, kind: str) -> None:
+    """An accepted websocket connection writes one info line with sid, address and duration
+    (both server kinds)."""
     log = tmp_path / "siomw.log"
-    async with logged_server(log) as (url, _):
-        outcome, _, client = await connect_result(url, transports=["websocket"])
-        assert outcome == "connect"
-        sid = client.get_sid("/")
-        await client.disconnect()
+    async with logged_server(log, kind=kind) as (url, _):
+        async with client(kind, url) as caller:
+            sid = caller.client.get_sid("/")
+            await wait_for(log, lambda line: line["event"] == "connect")
     [line] = connects(log)
     assert set(line) == CONNECT_KEYS
     assert next(iter(line)) == "event"
@@ -68,10 +70,11 @@ async def test_accepted_line_python_client(tmp_path: Path) -> None:
 
 
 @requires_js
-async def test_accepted_line_js_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_accepted_line_js_client(tmp_path: Path, kind: str) -> None:
     """The JS client's connection (polling first) is logged with its socket id and transport."""
     log = tmp_path / "siomw.log"
-    async with logged_server(log) as (url, _):
+    async with logged_server(log, kind=kind) as (url, _):
         obs = await js_outcome(url, namespace="/admin")
         assert obs["event"] == "connect"
         [line] = await wait_for(log, lambda line: line["event"] == "connect")
@@ -86,15 +89,17 @@ async def refuse_invalid_token(socket: Socket, call_next: Any) -> None:
     raise Refusal("no", {"code": "invalid_token"})
 
 
-async def test_refused_line_has_code(tmp_path: Path) -> None:
-    """A refusal by an inner middleware writes one warning line with its code and message."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_refused_line_has_code(tmp_path: Path, kind: str) -> None:
+    """A refusal by an inner middleware writes one warning line with its code and message
+    (both server kinds)."""
     log = tmp_path / "siomw.log"
-    async with logged_server(log) as (url, mw):
+    async with logged_server(log, kind=kind) as (url, mw):
         mw.use(refuse_invalid_token, namespace=None)
-        outcome, data, _ = await connect_result(url, namespace="/chat",
-                                                transports=["websocket"])
+        outcome, data = await connect_outcome(kind, url, namespace="/chat")
         assert outcome == "connect_error"
         assert data == {"message": "no", "data": {"code": "invalid_token"}}
+        await wait_for(log, lambda line: line["event"] == "connect")
     [line] = connects(log)
     assert set(line) == CONNECT_KEYS
     assert line["outcome"] == "refused"
@@ -108,10 +113,11 @@ async def test_refused_line_has_code(tmp_path: Path) -> None:
 
 
 @requires_js
-async def test_refused_line_js_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_refused_line_js_client(tmp_path: Path, kind: str) -> None:
     """The JS client's refusal is logged once, with the code its connect_error carried."""
     log = tmp_path / "siomw.log"
-    async with logged_server(log) as (url, mw):
+    async with logged_server(log, kind=kind) as (url, mw):
         mw.use(refuse_invalid_token, namespace=None)
         obs = await js_outcome(url)
         assert obs["event"] == "connect_error"
@@ -157,8 +163,10 @@ async def test_deadline_logged_as_middleware_timeout(tmp_path: Path) -> None:
     assert line["duration_ms"] >= 200
 
 
-async def test_disconnect_line(tmp_path: Path) -> None:
-    """A client disconnect writes a line with the reason and the seconds connected."""
+@pytest.mark.parametrize("kind", KINDS)
+async def test_disconnect_line(tmp_path: Path, kind: str) -> None:
+    """A client disconnect writes a line with the reason and the seconds connected (both
+    server kinds)."""
     log = tmp_path / "siomw.log"
 
     async def sign_in(socket: Socket, call_next: Any) -> None:
@@ -166,13 +174,11 @@ async def test_disconnect_line(tmp_path: Path) -> None:
                                       claims={"sub": "alice", "scope": "chat"}))
         await call_next()
 
-    async with logged_server(log) as (url, mw):
+    async with logged_server(log, kind=kind) as (url, mw):
         mw.use(sign_in, namespace=None)
-        outcome, _, client = await connect_result(url, transports=["websocket"])
-        assert outcome == "connect"
-        sid = client.get_sid("/")
-        await asyncio.sleep(0.1)
-        await client.disconnect()
+        async with client(kind, url) as caller:
+            sid = caller.client.get_sid("/")
+            await asyncio.sleep(0.1)
         [line] = await wait_for(log, lambda line: line["event"] == "disconnect")
     assert set(line) == DISCONNECT_KEYS
     assert line["sid"] == sid
