@@ -271,6 +271,37 @@ async def test_limiter_fails_open_once_and_recovers(
         await proxy.cut()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_silent_storage_times_out_into_the_policy(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that accepts connections and never answers: storage_timeout ends the call
+    on both kinds (asyncio.timeout on the loop; on a sync server redis-py's socket timeout,
+    its retries off), and the policy applies: fail open counts in memory, one warning."""
+    caplog.set_level(logging.INFO, logger="siomw.ratelimit")
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing, keep the connection open
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    guard = kind_limiter(kind, {"storage": f"redis://127.0.0.1:{port}",
+                                "storage_timeout": 0.3})
+    item = limits.parse("2/minute")
+    try:
+        results = [await run(kind, guard.hit(item, "test/silent")) for _ in range(3)]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert results == [True, True, False]  # counted by the fallback once the call failed
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    # TimeoutError (asyncio.timeout), or redis-py's "Timeout reading from socket" (sync)
+    assert len(warnings) == 1 and "timeout" in warnings[0].getMessage().lower()
+
+
 # engine level: HTTP requests ----------------------------------------------------------------
 @pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_redis_http_budget_is_shared_by_two_servers(prefix: str, strategy: str) -> None:
