@@ -25,18 +25,21 @@ from .adapters.wsgi_http import wsgi_middleware
 from .config import Config, CoreSettings, load_config
 from .context import ENGINE_QUERY_PARAMS, Handshake, Request, Socket, client_address
 from .cookies import parse_cookies
+from .drive import SuspendedError, drive
 from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Refusal
 from .event import Event, send_refusal
 from .hookspecs import hookimpl
 from .identity import Identity, get_identity, set_identity
-from .middleware import CallNext, EventMiddleware, Middleware
+from .middleware import CallNext, EventMiddleware, Middleware, SyncCallNext
 from .requirements import Requirement, handler_name, require, requirements_of
+from .runtime import AsyncRuntime, Runtime, SyncRuntime, TimerHandle
 from .secrets import Secrets, current_secrets, declare_secret
 from .server import Siomw, attach
 
 __all__ = [
     "CLIENT_GONE",
     "ENGINE_QUERY_PARAMS",
+    "AsyncRuntime",
     "CallNext",
     "Config",
     "ConfigError",
@@ -51,9 +54,14 @@ __all__ = [
     "Refusal",
     "Request",
     "Requirement",
+    "Runtime",
     "Secrets",
     "Siomw",
     "Socket",
+    "SuspendedError",
+    "SyncCallNext",
+    "SyncRuntime",
+    "TimerHandle",
     "__version__",
     "aiohttp_middleware",
     "asgi_middleware",
@@ -61,6 +69,7 @@ __all__ = [
     "client_address",
     "current_secrets",
     "declare_secret",
+    "drive",
     "get_identity",
     "handler_name",
     "hookimpl",

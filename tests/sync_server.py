@@ -10,13 +10,25 @@ from contextlib import contextmanager
 from typing import Any
 
 import socketio
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+class _Handler(WSGIRequestHandler):
+    """Werkzeug's handler, closing the connection after a WebSocket: python-engineio has
+    spoken the WebSocket protocol on it, so what follows (the client's close frame) is not
+    an HTTP request; Werkzeug would read it as one, log a 400 and leave the client waiting
+    for the close frame's answer."""
+
+    def run_wsgi(self) -> None:
+        super().run_wsgi()
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            self.close_connection = True
 
 
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Serve the WSGI ``app`` on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -4,7 +4,6 @@ import socketio
 
 import siomw_core
 from siomw_core import Refusal, Socket
-from siomw_core.middleware import SyncCallNext
 
 sio = socketio.Server(async_mode="threading")
 # plugins=[]: only this file's middlewares; without it the installed plugins join in
@@ -12,7 +11,7 @@ mw = siomw_core.attach(sio, plugins=[])
 
 
 @mw.use
-def require_token(socket: Socket, call_next: SyncCallNext) -> None:
+def require_token(socket: Socket, call_next: siomw_core.SyncCallNext) -> None:
     if socket.handshake.auth.get("token") != "let-me-in":
         raise Refusal("not authorized", {"code": "invalid_token"})
     socket.data["user"] = "ann"

@@ -93,7 +93,8 @@ async def test_async_def_member_runs_on_a_sync_server(caplog: pytest.LogCaptureF
     assert (bad["event"], bad["data"]) == ("connect_error", {"code": "internal_error"})
     failures = [r for r in caplog.records if "raised" in r.getMessage()]
     assert [r.getMessage().split(" raised")[0] for r in failures] == ["siomw: middleware 'sleepy'"]
-    assert "awaited None on a sync server" in str(failures[0].exc_info[1])
+    exc_info = failures[0].exc_info
+    assert exc_info is not None and "awaited None on a sync server" in str(exc_info[1])
 
 
 async def test_exception_is_internal_error_and_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from siomw_core import CoreSettings, Middleware, hookimpl
-from siomw_core.runtime import Runtime
+from siomw_core import CoreSettings, Middleware, Runtime, hookimpl
 
 from .decoder import Decoder, TokenDecoder
 from .handshake import CLAIMS_KEY

@@ -9,8 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from siomw_core import CallNext, Identity, Middleware, Socket, declare_secret, set_identity
-from siomw_core.runtime import Runtime
+from siomw_core import CallNext, Identity, Middleware, Runtime, Socket, declare_secret, set_identity
 
 from .decoder import Decoder, verifier
 from .events import build_event_middleware

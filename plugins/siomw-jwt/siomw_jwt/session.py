@@ -8,8 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from siomw_core import Identity, Socket, send_refusal
-from siomw_core.runtime import AsyncRuntime, Runtime, TimerHandle
+from siomw_core import AsyncRuntime, Identity, Runtime, Socket, TimerHandle, send_refusal
 
 from .refusals import invalid_token
 

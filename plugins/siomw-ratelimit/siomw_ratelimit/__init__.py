@@ -23,8 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from siomw_core import CoreSettings, Middleware, hookimpl
-from siomw_core.runtime import Runtime
+from siomw_core import CoreSettings, Middleware, Runtime, hookimpl
 
 from .connect import NAME, PRIORITY, build_connect
 from .engine import HTTP_NAME, HTTP_PRIORITY, build_http

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from limits import RateLimitItem
 from limits.util import WindowStats
 
-from siomw_core.runtime import AsyncRuntime, Runtime
+from siomw_core import AsyncRuntime, Runtime
 
 from .backends import Backend, Counter, make_backend
 from .locks import KeyLocks
