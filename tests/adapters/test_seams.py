@@ -98,3 +98,26 @@ def test_engine_session_shape(build: Any, adapter: Any, session_class: Any) -> N
 def test_an_adapter_refuses_the_other_kind(wrong: Any, adapter: Any, needs: str) -> None:
     with pytest.raises(TypeError, match=f"expected a {needs}, got"):
         adapter(wrong())
+
+
+@pytest.mark.parametrize(("build", "driver_keys", "request_params"), [
+    (lambda: socketio.AsyncServer(async_mode="asgi"), (), ["args", "kwargs"]),
+    (lambda: socketio.AsyncServer(async_mode="aiohttp"), ("websocket", "translate_request"),
+     ["args", "kwargs"]),
+    (lambda: socketio.Server(async_mode="threading"), ("websocket",),
+     ["environ", "start_response"]),
+    (lambda: socketio.Server(async_mode="gevent"), ("websocket",),
+     ["environ", "start_response"]),
+])
+def test_engine_seams_exist(build: Any, driver_keys: tuple[str, ...],
+                            request_params: list[str]) -> None:
+    """The engine level's seams (``adapters/engine_seam.py`` and the ``*_http.py``
+    adapters): ``eio.handle_request`` with the arguments each kind's serving passes,
+    ``eio._cors_headers(environ)``, and the async_mode driver's entries the adapters wrap
+    (``eio._async``, a dict per mode)."""
+    eio = build().eio
+    assert params(eio.handle_request) == request_params
+    assert params(eio._cors_headers) == ["environ"]
+    assert isinstance(eio._async, dict)
+    for key in driver_keys:
+        assert key in eio._async, key
