@@ -21,7 +21,8 @@ from siomw_core import CoreSettings, Middleware, Runtime, hookimpl
 from .decoder import Decoder, TokenDecoder
 from .handshake import CLAIMS_KEY
 from .issue import issue_token
-from .keys import load_keys
+from .jwks import JwksDecoder, KeySet
+from .keys import check_jwks, load_keys
 from .middleware import build_middlewares
 from .options import EventRule, JwtOptions, NamespaceRule
 from .requirements import requires
@@ -31,9 +32,12 @@ __all__ = [
     "CLAIMS_KEY",
     "Decoder",
     "EventRule",
+    "JwksDecoder",
     "JwtOptions",
+    "KeySet",
     "NamespaceRule",
     "TokenDecoder",
+    "build_decoder",
     "build_middlewares",
     "granted_scopes",
     "issue_token",
@@ -56,14 +60,34 @@ def siomw_middlewares(
 ) -> list[Middleware]:
     """The ``jwt`` connect middleware and the ``jwt`` event member, and with
     ``handshake = true`` the ``jwt-handshake`` engine member before them; the key is read
-    and prepared now. ``runtime`` (the stack's, any server kind) runs the
-    ``disconnect_on_expiry`` timers and disconnects.
+    and prepared now (:func:`build_decoder`). ``runtime`` (the stack's, any server kind)
+    runs the ``disconnect_on_expiry`` timers and disconnects, and says how to fetch a
+    ``jwks_url`` and talk to the ``revocation`` Redis (blocking or asyncio).
+
+    Raises:
+        ConfigError: see :func:`build_decoder`; ``revocation`` without redis-py.
+    """
+    revocation = None
+    if config.revocation is not None:
+        from .revocation import Revocation
+
+        revocation = Revocation(config, blocking=runtime.blocking)
+    return build_middlewares(config, build_decoder(config, runtime), runtime, revocation)
+
+
+def build_decoder(config: JwtOptions, runtime: Runtime) -> Decoder:
+    """The decoder of ``config``: a :class:`JwksDecoder` over a :class:`KeySet` with
+    ``jwks_url``/``jwks_file`` (the URL fetched now; unreachable: a warning), else a
+    :class:`TokenDecoder` with the HMAC secret or the PEM public key.
 
     Raises:
         ConfigError: the secret variable is unset, the key file is unreadable or unfit
-            (see :func:`siomw_jwt.keys.load_keys`).
+            (:func:`siomw_jwt.keys.load_keys`), the key options conflict
+            (:func:`siomw_jwt.keys.check_jwks`), or ``jwks_file`` is not a usable JWK Set.
     """
-    return build_middlewares(config, TokenDecoder(config, load_keys(config)), runtime)
+    if check_jwks(config):
+        return JwksDecoder(config, KeySet(config, runtime))
+    return TokenDecoder(config, load_keys(config))
 
 
 @hookimpl

@@ -10,8 +10,8 @@ module-level PyJWS the same way (``_jwt_global_obj._jws = _jws_global_obj``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 from jwt.algorithms import Algorithm
@@ -33,7 +33,21 @@ from .keys import Keys
 from .options import JwtOptions
 from .refusals import invalid_token
 
-__all__ = ["Decoder", "TokenDecoder", "failure_detail", "verifier"]
+if TYPE_CHECKING:
+    from .revocation import Revocation
+
+__all__ = [
+    "Decoder",
+    "TokenDecoder",
+    "UnknownKeyError",
+    "check_numeric_dates",
+    "failure_detail",
+    "verifier",
+]
+
+
+class UnknownKeyError(InvalidTokenError):
+    """The token's ``kid`` (or, without one, its only candidate) is not in the key set."""
 
 
 class Decoder(Protocol):
@@ -129,14 +143,7 @@ class TokenDecoder:
             issuer=self._issuer,
             leeway=self._leeway,
         )
-        for name in _NUMERIC_DATES:
-            value = claims.get(name)
-            # RFC 7519 §2 NumericDate: a number of seconds; PyJWT reads true as 1 and takes
-            # 10**400 as "never expires"
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)
-                                      or not -_MAX_DATE < value < _MAX_DATE):
-                raise InvalidTokenError(f"{name} is not a NumericDate in range")
+        check_numeric_dates(claims)
         return claims
 
     def __repr__(self) -> str:
@@ -146,6 +153,23 @@ class TokenDecoder:
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 #: seconds; about the year 5138: later dates are not meant, and larger ints break JSON peers
 _MAX_DATE = 10**11
+
+
+def check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """Refuse ``exp``, ``nbf`` and ``iat`` values that are not NumericDates in range.
+
+    RFC 7519 §2 NumericDate: a number of seconds; PyJWT reads ``true`` as 1 and takes
+    ``10**400`` as "never expires".
+
+    Raises:
+        InvalidTokenError: one of them is a bool, not a number, or beyond ±10**11 seconds.
+    """
+    for name in _NUMERIC_DATES:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, int | float)
+                                  or not -_MAX_DATE < value < _MAX_DATE):
+            raise InvalidTokenError(f"{name} is not a NumericDate in range")
 
 # most specific first: InvalidSignatureError is a DecodeError
 _DETAILS: tuple[tuple[type[PyJWTError], str, str], ...] = (
@@ -157,6 +181,7 @@ _DETAILS: tuple[tuple[type[PyJWTError], str, str], ...] = (
     (InvalidIssuerError, "invalid_issuer", "Token issuer is not accepted"),
     (MissingRequiredClaimError, "missing_claim", "Token is missing a required claim"),
     (InvalidIssuedAtError, "invalid_claim", "Token has an invalid claim"),
+    (UnknownKeyError, "unknown_key", "Token key is not known"),
     (DecodeError, "malformed", "Token is malformed"),
 )
 
@@ -177,28 +202,52 @@ def failure_detail(exc: PyJWTError) -> tuple[str, str, Mapping[str, str]]:
     return "Token has an invalid claim", "invalid_claim", {}
 
 
-def verifier(options: JwtOptions, decoder: Decoder) -> Callable[[str], dict[str, Any]]:
-    """The verification both levels run on a presented token: ``verify(token) -> claims``.
+def verifier(
+    options: JwtOptions, decoder: Decoder, revocation: Revocation | None = None
+) -> Callable[[str], Awaitable[dict[str, Any]]]:
+    """The verification every level runs on a presented token: ``await verify(token) ->
+    claims``.
 
     Checks, in order: the length against ``max_token_bytes`` (``too_large``, before any
     parsing), ASCII (a compact JWS is base64url and dots only, RFC 7515 §7.1: else
     ``malformed``), then ``decoder.decode`` (signature, algorithm, time and claim rules).
+    A decoder with a key set (:class:`siomw_jwt.jwks.JwksDecoder`) that does not know the
+    token's key is asked to ``await decoder.refresh()`` (rate-limited, off the event loop)
+    and the token decoded once more. Last, with ``revocation``, the token's ``jti`` is looked
+    up (``revoked``).
 
     Raises:
-        Refusal: ``invalid_token`` with the detail of :func:`failure_detail`.
+        Refusal: ``invalid_token`` with the detail of :func:`failure_detail` (``unknown_key``
+            when the key set lacks the token's key), or the revocation's refusals
+            (:meth:`siomw_jwt.revocation.Revocation.check`).
     """
     max_len = options.max_token_bytes
     decode = decoder.decode
+    refresh: Callable[[], Awaitable[None]] | None = getattr(decoder, "refresh", None)
 
-    def verify(token: str) -> dict[str, Any]:
+    def refused(exc: PyJWTError) -> Exception:
+        message, detail, extra = failure_detail(exc)
+        return invalid_token(message, detail, extra)
+
+    async def verify(token: str) -> dict[str, Any]:
         if len(token) > max_len:
             raise invalid_token("Token too large", "too_large")
         if not token.isascii():
             raise invalid_token("Token is malformed", "malformed")
         try:
-            return decode(token)
+            claims = decode(token)
+        except UnknownKeyError as exc:
+            if refresh is None:
+                raise refused(exc) from None
+            await refresh()  # at most one fetch per jwks_min_refresh, shared by all misses
+            try:
+                claims = decode(token)
+            except PyJWTError as again:
+                raise refused(again) from None
         except PyJWTError as exc:
-            message, detail, extra = failure_detail(exc)
-            raise invalid_token(message, detail, extra) from None
+            raise refused(exc) from None
+        if revocation is not None:
+            await revocation.check(claims)
+        return claims
 
     return verify

@@ -26,6 +26,7 @@ from .options import JwtOptions
 from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
 from .requirements import KIND, PLUGIN, required_scopes
+from .revocation import Revocation
 from .scopes import Rule, required
 from .session import SOURCE, deadline
 
@@ -72,12 +73,16 @@ class _EventRules:
         return rule if rule.scopes else None
 
 
-def build_event_middleware(options: JwtOptions, reauth: Reauth | None) -> Middleware:
+def build_event_middleware(options: JwtOptions, reauth: Reauth | None,
+                           revocation: Revocation | None = None) -> Middleware:
     """The ``jwt`` event member spec: event level, priority 1000, every namespace.
 
     Args:
         options: the validated ``[jwt]`` table (``enforce_expiry``, ``leeway``, ``events``).
         reauth: the re-authentication handler (None: ``reauth_event = false``).
+        revocation: the revocation set (``[jwt] revocation``): a socket whose token's
+            ``jti`` was revoked has its events refused ``invalid_token``/``revoked`` (after
+            the expiry check; it stays connected and may re-authenticate).
     """
     event_rules = _EventRules(options)
     enforce_expiry = options.enforce_expiry
@@ -115,6 +120,8 @@ def build_event_middleware(options: JwtOptions, reauth: Reauth | None) -> Middle
             at = deadline(identity.expires_at, leeway)  # PyJWT's rule, as at connect
             if at is not None and time.time() >= at:
                 raise invalid_token("Token expired", "expired")
+        if revocation is not None and identity is not None and identity.source == SOURCE:
+            await revocation.check(identity.claims)
         rule = event_rules.rule(event)
         if rule is not None:
             if identity is None:

@@ -21,7 +21,7 @@ member writes it, so the connect level may trust it without a second decode.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from siomw_core import CallNext, Middleware, Request
@@ -70,7 +70,7 @@ class Verified:
 
 
 def build_handshake(
-    verify: Callable[[str], dict[str, Any]],
+    verify: Callable[[str], Awaitable[dict[str, Any]]],
     source: TokenSource,
     rule: Rule,
     leeway: float,
@@ -98,7 +98,7 @@ def build_handshake(
         token = of_request(request)
         if token is None:
             raise invalid_request("missing_token")
-        claims = verify(token)
+        claims = await verify(token)
         granted = frozenset(granted_scopes(claims))
         if scopes and not scopes <= granted:
             raise insufficient_scope(scope)

@@ -20,7 +20,7 @@ from siomw_core import ConfigError
 
 from .options import JwtOptions
 
-__all__ = ["Keys", "load_keys", "read_secret"]
+__all__ = ["Keys", "check_jwks", "load_keys", "read_secret"]
 
 _PRIVATE_KEY_TYPES = get_args(PrivateKeyTypes)
 
@@ -74,6 +74,30 @@ def _prepare(name: str, alg: Algorithm, raw: bytes, where: str) -> Any:
     if short:
         raise ConfigError(f"{where}: {short}")
     return key
+
+
+def check_jwks(options: JwtOptions) -> bool:
+    """Whether the keys come from a JWK Set (``jwks_url`` or ``jwks_file``), once the key
+    options are consistent.
+
+    Raises:
+        ConfigError: both ``jwks_url`` and ``jwks_file``, either of them with
+            ``public_key_file``, or with HMAC algorithms (a key set carries public keys here:
+            ``oct`` keys would put the shared secret in a file or on the wire).
+    """
+    source = "jwks_url" if options.jwks_url is not None else "jwks_file"
+    if options.jwks_url is None and options.jwks_file is None:
+        return False
+    if options.jwks_url is not None and options.jwks_file is not None:
+        raise ConfigError("jwks_file: set together with jwks_url; expected one of them")
+    if options.public_key_file is not None:
+        raise ConfigError(f"public_key_file: set together with {source}; expected one of them")
+    if options.hmac:
+        raise ConfigError(
+            f"{source}: set, but algorithms are HMAC ({', '.join(options.algorithms)}); "
+            'expected asymmetric algorithms, e.g. algorithms = ["RS256"] (what the identity '
+            "provider signs with)")
+    return True
 
 
 def load_keys(options: JwtOptions, environ: Mapping[str, str] | None = None) -> Keys:

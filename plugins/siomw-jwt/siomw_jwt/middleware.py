@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from siomw_core import CallNext, Identity, Middleware, Runtime, Socket, declare_secret, set_identity
@@ -18,6 +18,7 @@ from .handshake import VERIFIED_KEY, Verified, build_handshake
 from .options import JwtOptions
 from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
+from .revocation import Revocation
 from .scopes import Rule, compile_rules, granted_scopes, required
 from .session import ExpiryTimers, make_identity
 
@@ -43,7 +44,8 @@ USER_KEY = "user"
 
 
 def build_middlewares(
-    options: JwtOptions, decoder: Decoder, runtime: Runtime | None = None
+    options: JwtOptions, decoder: Decoder, runtime: Runtime | None = None,
+    revocation: Revocation | None = None,
 ) -> list[Middleware]:
     """The plugin's members for ``options``, all verifying with ``decoder``: the ``jwt``
     connect middleware, the ``jwt`` event member (expiry, ``requires``, ``[jwt.events]``,
@@ -54,10 +56,11 @@ def build_middlewares(
     ``Authorization``, ``query_param``, ``cookie``, and the ``reauth_event``, whose
     arguments carry a token whatever their shape), so that the stack's logging never
     writes them out. ``runtime`` (the stack's) runs the ``disconnect_on_expiry`` timers
-    (default: an ``AsyncServer``'s)."""
+    (default: an ``AsyncServer``'s). ``revocation`` (``[jwt] revocation``) refuses revoked
+    tokens wherever they are verified, and connected sockets at their next event."""
     declare_secret(header="authorization", query=options.query_param, cookie=options.cookie,
                    event=options.reauth_event or None)
-    verify = verifier(options, decoder)
+    verify = verifier(options, decoder, revocation)
     source = TokenSource(options.query_param, options.cookie)
     rules = compile_rules(options)
     # one timer per socket, and only when disconnect_on_expiry asks for it
@@ -66,7 +69,7 @@ def build_middlewares(
               else Reauth(options.reauth_event, verify, rules, timers))
     members = [
         build_middleware(options, verify, source, timers=timers),
-        build_event_middleware(options, reauth),
+        build_event_middleware(options, reauth, revocation),
     ]
     if not options.handshake:
         return members
@@ -78,7 +81,7 @@ def build_middlewares(
 
 def build_middleware(
     options: JwtOptions,
-    verify: Callable[[str], dict[str, Any]],
+    verify: Callable[[str], Awaitable[dict[str, Any]]],
     source: TokenSource,
     mark: object | None = None,
     *,
@@ -105,7 +108,7 @@ def build_middleware(
 
     Args:
         options: the validated ``[jwt]`` table.
-        verify: ``verify(token) -> claims`` (:func:`siomw_jwt.decoder.verifier`).
+        verify: ``await verify(token) -> claims`` (:func:`siomw_jwt.decoder.verifier`).
         source: where the handshake's token may be.
         mark: the handshake member's mark (None: ``handshake = false``, nothing to reuse).
         timers: the ``disconnect_on_expiry`` timers (None: that option is off).
@@ -153,7 +156,7 @@ def build_middleware(
                     await call_next()
                     return
                 raise invalid_request("missing_token")
-        claims = verify(token)
+        claims = await verify(token)
         granted = frozenset(granted_scopes(claims))
         if rule.scopes and not rule.scopes <= granted:
             raise insufficient_scope(rule.scope)

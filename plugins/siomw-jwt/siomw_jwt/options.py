@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +19,7 @@ __all__ = [
     "EventRule",
     "JwtOptions",
     "NamespaceRule",
+    "jwks_url_problem",
     "scope_problem",
 ]
 
@@ -59,6 +62,30 @@ def scope_problem(scope: object) -> str | None:
     if any(c in scope for c in ' "\\') or not scope.isprintable():
         return f"{scope!r}: scope names have no spaces, quotes or backslashes (RFC 6749 §3.3)"
     return None
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an acceptable ``jwks_url``, phrased as an expectation, or None.
+
+    Keys must come over an authenticated channel (RFC 8725 §3.10 asks for TLS; OpenID Connect
+    Discovery 1.0 §3: ``jwks_uri`` "MUST use the https scheme"); plain ``http`` is accepted
+    to a loopback address only (tests, a sidecar on the same host).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "an https:// URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host:
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return None
+        except ValueError:
+            pass
+    return ("an https:// URL (plain http:// only to a loopback address such as "
+            "127.0.0.1: keys must not travel unauthenticated)")
 
 
 def _check_scopes(value: list[str]) -> list[str]:
@@ -153,6 +180,26 @@ class JwtOptions(BaseModel):
             error event is sent first); needs ``enforce_expiry``.
         reauth_event: the event a client emits with ``{"token": ...}`` to replace its
             token without reconnecting (False: none).
+        jwks_url: the identity provider's JWK Set (RFC 7517 §5), fetched over HTTPS
+            (``http://`` only to a loopback address: 127.0.0.1, ::1); keys are selected by
+            the token's ``kid``. Exclusive with ``public_key_file`` and ``jwks_file``.
+        jwks_file: a JWK Set read once at startup (a malformed file stops startup).
+        jwks_min_ttl: seconds a fetched key set is used at least, whatever the response's
+            ``Cache-Control: max-age`` says (also the lifetime when it says nothing).
+        jwks_max_ttl: seconds a fetched key set is used at most.
+        jwks_min_refresh: seconds between two fetches caused by tokens whose ``kid`` is not
+            in the set: a flood of random ``kid`` values costs the provider at most one
+            request per this interval (per process).
+        jwks_timeout: seconds one fetch of ``jwks_url`` may take (connect and read).
+        revocation: a Redis URL (``redis://``, ``rediss://``, ``unix://``) holding revoked
+            ``jti`` values (None: no revocation check).
+        revocation_prefix: the Redis key prefix of revoked ``jti`` values.
+        revocation_ttl: seconds ``siomw token revoke`` keeps a ``jti`` without ``--ttl``:
+            the longest lifetime your issuer gives a token.
+        revocation_timeout: seconds one revocation lookup may take.
+        revocation_on_error: when Redis does not answer: ``"closed"`` refuses the token
+            (``temporarily_unavailable``, HTTP 503), ``"open"`` lets it through; one
+            warning per outage either way.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -174,6 +221,43 @@ class JwtOptions(BaseModel):
     enforce_expiry: StrictBool = True
     disconnect_on_expiry: StrictBool = False
     reauth_event: str | Literal[False] = "siomw:reauth"
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    jwks_min_ttl: float = Field(default=60, ge=0)
+    jwks_max_ttl: float = Field(default=86400, ge=0)
+    jwks_min_refresh: float = Field(default=30, ge=0)
+    jwks_timeout: float = Field(default=5, gt=0)
+    revocation: str | None = None
+    revocation_prefix: str = "siomw:jwt:revoked:"
+    revocation_ttl: int = Field(default=86400, gt=0)
+    revocation_timeout: float = Field(default=1, gt=0)
+    revocation_on_error: Literal["open", "closed"] = "closed"
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        problem = jwks_url_problem(value)
+        if problem is not None:
+            raise _invalid("jwt_jwks_url", problem)
+        return value
+
+    @field_validator("jwks_max_ttl")
+    @classmethod
+    def _ttl_bounds(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("jwks_min_ttl")
+        if low is not None and value < low:
+            raise _invalid("jwt_jwks_max_ttl", "jwks_max_ttl >= jwks_min_ttl (seconds)")
+        return value
+
+    @field_validator("revocation")
+    @classmethod
+    def _revocation_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise _invalid("jwt_revocation",
+                           "a Redis URL: redis://host:port/db, rediss://... or unix://path")
+        return value
 
     @field_validator("algorithms")
     @classmethod

@@ -16,7 +16,7 @@ Without an ack, success answers nothing and a refusal is the core's error event
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from siomw_core import Event, get_identity, set_identity
@@ -42,7 +42,7 @@ class Reauth:
     def __init__(
         self,
         event: str,
-        verify: Callable[[str], dict[str, Any]],
+        verify: Callable[[str], Awaitable[dict[str, Any]]],
         rules: dict[str, Rule],
         timers: ExpiryTimers | None,
     ) -> None:
@@ -66,7 +66,7 @@ class Reauth:
         token = auth_token(payload)
         if token is None:
             raise invalid_request("missing_token")
-        claims = self._verify(token)
+        claims = await self._verify(token)
         socket = event.socket
         rule = self._rules.get(socket.namespace, self._default)
         granted = frozenset(granted_scopes(claims))
