@@ -83,7 +83,9 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK
 
 
-async def one_connection(url: str, auth: str, source: str) -> bool:
+async def one_connection(url: str, auth: str, source: str) -> str | None:
+    """One WebSocket connection from ``source``: None when accepted, else the refusal's
+    CONNECT_ERROR packet."""
     async with websockets.connect(url, compression=None, local_addr=(source, 0)) as ws:
         opened = await ws.recv()
         assert str(opened).startswith("0")
@@ -91,9 +93,9 @@ async def one_connection(url: str, auth: str, source: str) -> bool:
         while True:
             msg = str(await ws.recv())
             if msg.startswith("40"):
-                return True
+                return None
             if msg.startswith("44"):
-                return False
+                return msg
 
 
 async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
@@ -110,9 +112,12 @@ async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
             # many client addresses (all loopback), as many clients would have
             source = f"127.0.{n}.{2 + i % 250}"
             i += 1
-            if await one_connection(url, auth, source):
+            refusal = await one_connection(url, auth, source)
+            if refusal is None:
                 done += 1
             else:
+                if not refused:  # the first one says why
+                    print(f"connect_rate: refused: {refusal[:300]}", file=sys.stderr)
                 refused += 1
 
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
