@@ -26,6 +26,7 @@ import math
 import re
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any, get_args
@@ -198,7 +199,7 @@ class KeySet:
             handlers.append(urllib.request.ProxyHandler({}))  # loopback never via a proxy
         self._opener = urllib.request.build_opener(*handlers)
         if options.jwks_file is not None:
-            where = f"jwks_file {options.jwks_file!r}"
+            where = repr(options.jwks_file)
             try:
                 with open(options.jwks_file, "rb") as fh:
                     document = fh.read(MAX_DOCUMENT_BYTES + 1)
@@ -284,7 +285,8 @@ class KeySet:
         try:
             self._store(*self._fetch())
         except Exception as exc:
-            self._expires = time.monotonic() + self._min_refresh
+            # retried in the background after jwks_min_ttl (misses: jwks_min_refresh)
+            self._expires = time.monotonic() + max(self._min_ttl, self._min_refresh)
             if not self._failing:
                 self._failing = True
                 log.warning("siomw: [jwt] jwks_url %s: refresh failed (%s); keeping the last "
@@ -315,6 +317,8 @@ class KeySet:
 
 
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
     reason = getattr(exc, "reason", None)
     text = str(reason if reason is not None else exc) or type(exc).__name__
     return text.splitlines()[0][:200]
