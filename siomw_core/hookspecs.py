@@ -12,7 +12,7 @@ hook is documented in ``docs/plugins/writing.md``; a test fails when one is not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -83,4 +83,46 @@ def siomw_register_commands(cli: Any) -> None:
 
     ``state.plugin_options(name)`` loads the configuration named by ``--config`` on first
     use and raises :class:`click.ClickException` when the plugin is not enabled.
+    """
+
+
+@hookspec
+def siomw_startup(config: Any, settings: CoreSettings, runtime: Runtime) -> Awaitable[None] | None:
+    """Open what the plugin's middlewares share (connection pools, clients), before the
+    first request is served.
+
+    Called once per start of the stack, after :func:`siomw_middlewares`, on every enabled
+    plugin in plugin-name order, with the arguments it declares (as
+    :func:`siomw_middlewares`). Write it once for every server kind: return an awaitable
+    (an ``async def`` implementation) and siomw awaits it on the event loop of an
+    ``AsyncServer``, or drives it in the calling thread on a sync ``socketio.Server``
+    (:func:`~siomw_core.drive`: every await inside must complete at once, so use blocking
+    APIs when ``runtime.blocking``). When it runs, per server kind, is in
+    ``docs/plugins/writing.md`` ("Startup and shutdown"): the ASGI lifespan, aiohttp's
+    ``on_startup``, or the first engine request.
+
+    Args:
+        config, settings, runtime: as :func:`siomw_middlewares`.
+
+    Raises:
+        Any exception fails the start: ``mw.startup()`` raises it, an ASGI lifespan
+        answers ``lifespan.startup.failed``; a start made by the first request logs it
+        with the plugin's name and serves on.
+    """
+
+
+@hookspec
+def siomw_shutdown(config: Any, settings: CoreSettings, runtime: Runtime) -> Awaitable[None] | None:
+    """Close what :func:`siomw_startup` opened, after the last request.
+
+    Called once per stop of a started stack, on every enabled plugin in reverse
+    plugin-name order, awaited or driven like :func:`siomw_startup`: the ASGI lifespan's
+    shutdown, aiohttp's ``on_cleanup``, the end of the event loop, or the process' exit
+    (``atexit``) on a sync server. The stack may be started again afterwards (a new event
+    loop, a new lifespan): release, do not destroy.
+
+    Args:
+        config, settings, runtime: as :func:`siomw_middlewares`.
+
+    An exception is logged with the plugin's name and the other plugins still shut down.
     """

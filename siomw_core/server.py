@@ -29,6 +29,7 @@ from .adapters.asgi_http import EngineApp
 from .adapters.async_server import AsyncServerAdapter
 from .adapters.base import ServerAdapter
 from .adapters.engine_seam import install_engine, kind_of
+from .adapters.lifecycle_seams import install_lifecycle, stop_at_exit
 from .adapters.sync_server import SyncServerAdapter
 from .config import Config, load_config
 from .describe import describe, handlers
@@ -36,6 +37,7 @@ from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
 from .levels.engine import ARTICLED, FrameworkRunner
 from .levels.event import EventLevel
+from .lifecycle import Lifecycle
 from .middleware import SUBJECTS, ConnectMiddleware, Level, Middleware
 from .ordering import Placed, order_chain
 from .proxies import TrustedProxies
@@ -135,7 +137,52 @@ class Siomw:
         #: Node's ``socket.use`` for every socket of the main namespace: ``mw.event.use(fn)``
         self.event = EventRegistrar(self, "/")
         install_engine(sio, self.engine_chain, self.proxies)  # in eio.handle_request: any serving
+        #: the plugins' startup and shutdown hooks (:mod:`siomw_core.lifecycle`)
+        self.lifecycle = Lifecycle(self.registry)
+        install_lifecycle(sio, self.lifecycle, blocking=self.runtime.blocking)
+        if not self.runtime.blocking:  # coroutine functions, as python-engineio's
+            # ASGIApp(on_startup=mw.startup, on_shutdown=mw.shutdown) needs to await them
+            self.startup = self.lifecycle.ensure_started  # type: ignore[method-assign]
+            self.shutdown = self.lifecycle.run_shutdown  # type: ignore[method-assign]
         self.check()  # a cycle is a startup error, not a connect error
+
+    # starting and stopping ------------------------------------------------------------
+    def startup(self) -> Any:
+        """Run the plugins' ``siomw_startup`` hooks now (once; nothing when started):
+        ``await mw.startup()`` on an ``AsyncServer`` (on the loop that will serve),
+        ``mw.startup()`` on a sync ``socketio.Server`` (in the calling thread; the
+        shutdown then also runs at the process' exit). Usually not needed: each server
+        kind starts the stack by itself (``docs/plugins/writing.md``, "Startup and
+        shutdown"), at the latest at its first engine request.
+
+        On an ``AsyncServer`` it is a coroutine function (the stack's
+        ``lifecycle.ensure_started``), so that a hand-built ``socketio.ASGIApp(sio,
+        on_startup=mw.startup, on_shutdown=mw.shutdown)`` awaits it.
+
+        Returns:
+            A coroutine on an ``AsyncServer``, None on a sync server.
+
+        Raises:
+            PluginLoadError: a plugin's startup hook raised (its name in the message).
+        """
+        if self.runtime.blocking:
+            if self.lifecycle.start_blocking():
+                stop_at_exit(self.lifecycle)
+            return None
+        return self.lifecycle.ensure_started()
+
+    def shutdown(self) -> Any:
+        """Run the plugins' ``siomw_shutdown`` hooks now (once per start; nothing when not
+        started): ``await mw.shutdown()`` on an ``AsyncServer``, ``mw.shutdown()`` on a
+        sync server. A hook that raises is logged with its plugin's name.
+
+        Returns:
+            A coroutine on an ``AsyncServer``, None on a sync server.
+        """
+        if self.runtime.blocking:
+            self.lifecycle.stop_blocking()
+            return None
+        return self.lifecycle.run_shutdown()
 
     # registering -----------------------------------------------------------------------
     @overload

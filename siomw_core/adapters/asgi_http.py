@@ -288,6 +288,11 @@ class EngineApp:
         self.engine_path = "/" + engine_path.strip("/") + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stack = getattr(self.sio, "_siomw_stack", None)
+        if scope["type"] == "lifespan" and stack is not None:  # the plugins' start and stop
+            from .lifecycle_seams import asgi_lifespan
+            await asgi_lifespan(self.app, stack.lifecycle, scope, receive, send)
+            return
         if scope["type"] in ("http", "websocket"):
             route = route_path(scope)
             if route != scope["path"] and (route + "/").startswith(self.engine_path):

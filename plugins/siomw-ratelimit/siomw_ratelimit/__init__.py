@@ -19,6 +19,7 @@ storage, and refuses with HTTP 429, ``Retry-After`` and ``RateLimit-*`` headers.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,7 +30,7 @@ from .connect import NAME, PRIORITY, build_connect
 from .engine import HTTP_NAME, HTTP_PRIORITY, build_http
 from .events import EVENT_NAME, EVENT_PRIORITY, build_events, limit
 from .options import RateLimitOptions
-from .storage import guarded_limiter
+from .storage import GuardedLimiter, guarded_limiter
 
 __all__ = [
     "EVENT_NAME",
@@ -42,7 +43,12 @@ __all__ = [
     "limit",
     "siomw_config_schema",
     "siomw_middlewares",
+    "siomw_shutdown",
+    "siomw_startup",
 ]
+
+#: each stack's limiter, by the stack's runtime (one per server siomw is attached to)
+_LIMITERS: weakref.WeakKeyDictionary[Runtime, GuardedLimiter] = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -66,7 +72,27 @@ def siomw_middlewares(config: Any, settings: CoreSettings, runtime: Runtime) -> 
     """
     options = config if isinstance(config, RateLimitOptions) else RateLimitOptions()
     guard = guarded_limiter(options, runtime)
+    _LIMITERS[runtime] = guard
     members = [build_connect(options, guard), build_events(options, guard)]
     if options.http is not None:
         members.append(build_http(options, guard))
     return members
+
+
+@hookimpl
+async def siomw_startup(runtime: Runtime) -> None:
+    """Open the stack's storage pool on the loop (or in the thread) that serves
+    (:meth:`~siomw_ratelimit.storage.GuardedLimiter.open`): a Redis that does not answer
+    is one warning and the ``on_storage_error`` policy, not a failed start."""
+    guard = _LIMITERS.get(runtime)
+    if guard is not None:
+        await guard.open()
+
+
+@hookimpl
+async def siomw_shutdown(runtime: Runtime) -> None:
+    """Close the stack's storage clients and pools
+    (:meth:`~siomw_ratelimit.storage.GuardedLimiter.close`)."""
+    guard = _LIMITERS.get(runtime)
+    if guard is not None:
+        await guard.close()

@@ -41,6 +41,7 @@ from limits.util import WindowStats
 from siomw_core import ConfigError
 
 from .options import async_storage_uri, sync_storage_uri
+from .pools import close_clients
 
 __all__ = ["AsyncBackend", "Backend", "BlockingBackend", "Counter", "KeyLock", "make_backend"]
 
@@ -200,9 +201,28 @@ class Backend:
         storage = _config_errors(self.label, self.strategy, lambda: self._storage(self.uri))
         self.limiter = _config_errors(self.label, self.strategy,
                                       lambda: self._limiter(storage))
-        self.fallback = self._limiter(self._storage(self.memory_uri))
+        self.fallback_storage = self._storage(self.memory_uri)
+        self.fallback = self._limiter(self.fallback_storage)
         self.whole_seconds = isinstance(storage, self.redis_storage)
         self.storage = storage
+
+    async def open(self) -> bool:
+        """Open the configured storage's pool (its health check, ``storage.check()``,
+        makes the first connection), within :attr:`timeout`: True when it answered (the
+        memory storage always does)."""
+        return await self.check() if self.remote else True
+
+    async def close(self) -> None:
+        """Close the storages' clients and pools (:func:`~siomw_ratelimit.pools.close_clients`),
+        stop the ``limits.aio`` memory storages' expiry tasks, then build fresh clients
+        (unconnected: a restarted stack connects again on first use)."""
+        if self.remote:
+            await close_clients(self.storage, self.label)
+        for storage in (self.storage, self.fallback_storage):
+            timer = getattr(storage, "timer", None)  # limits.aio MemoryStorage's task
+            if isinstance(timer, asyncio.Task) and not timer.done():
+                timer.cancel()
+        self.build()
 
     def _storage(self, uri: str) -> Any:
         """The ``limits`` storage of ``uri`` for this kind."""

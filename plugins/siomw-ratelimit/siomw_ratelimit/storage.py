@@ -321,6 +321,28 @@ class GuardedLimiter:
         except Exception:
             return None
 
+    # startup and shutdown (the plugin's siomw_startup / siomw_shutdown hooks) ----------
+    async def open(self) -> bool:
+        """Open the storage's pool on the loop (or in the thread) that serves: the clients
+        are rebuilt first when they belong to another event loop, then the storage's
+        health check makes the first connection, within ``storage_timeout``. A storage
+        that does not answer is marked down as a failed call would be (one warning; the
+        policy applies; the recovery probe brings it back). Returns True when it
+        answered."""
+        if self.backend.stale():
+            self._bind()
+        if await self.backend.open():
+            return True
+        if not self.down:
+            self._trip(ConnectionError("no answer to the health check at startup"))
+        return False
+
+    async def close(self) -> None:
+        """Close the storage's clients and pools (``backend.close()``); the limiter is
+        usable again afterwards, with fresh clients that connect on first use."""
+        await self.backend.close()
+        self._reset()
+
     # failure policy --------------------------------------------------------------------
     def _start_probe(self) -> None:
         with self._state:
