@@ -27,8 +27,14 @@ def register(cli: click.Group) -> None:
         "--ttl", type=click.IntRange(min=1), default=3600, show_default=True,
         help="Lifetime in seconds.",
     )
+    @click.option(
+        "--jti", default=None,
+        help="The token's id (what `siomw token revoke` names); default: a random one when "
+             "[jwt] has revocation or requires jti, else none.",
+    )
     @click.pass_context
-    def token(ctx: click.Context, sub: str | None, scopes: tuple[str, ...], ttl: int) -> None:
+    def token(ctx: click.Context, sub: str | None, scopes: tuple[str, ...], ttl: int,
+              jti: str | None) -> None:
         """Print a token for SUB signed with the [jwt] HMAC secret (first HS* algorithm);
         `siomw token revoke JTI` revokes one."""
         if ctx.invoked_subcommand is not None:
@@ -37,7 +43,7 @@ def register(cli: click.Group) -> None:
             raise click.UsageError("Missing option '--sub'.", ctx)
         options = ctx.obj.plugin_options("jwt")
         try:
-            click.echo(issue_token(options, sub, scopes, ttl))
+            click.echo(issue_token(options, sub, scopes, ttl, jti=jti))
         except ConfigError as exc:
             raise click.ClickException(f"[jwt] {exc}") from None
         except ValueError as exc:

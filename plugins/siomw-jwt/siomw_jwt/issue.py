@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ def issue_token(
     scopes: Iterable[str] = (),
     ttl: int = 3600,
     *,
+    jti: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """A token that the ``[jwt]`` configuration ``options`` accepts.
@@ -29,13 +31,16 @@ def issue_token(
     Signed with the first HS* algorithm of ``options.algorithms`` and the secret from
     ``options.secret_env``. Claims: ``sub``, ``iat`` (now), ``exp`` (now + ``ttl`` seconds),
     ``scope`` (the scopes space-separated, RFC 8693 §4.2; left out when there are none),
-    ``aud`` and ``iss`` when the configuration checks them (the first value of a list).
+    ``aud`` and ``iss`` when the configuration checks them (the first value of a list),
+    ``jti`` when given, or a random one (32 hex digits) when the configuration has
+    ``revocation`` or requires ``jti`` (what ``siomw token revoke`` names).
 
     Args:
         options: the validated ``[jwt]`` table.
         sub: the subject (the user's name or id).
         scopes: scopes to grant.
         ttl: lifetime in seconds (> 0).
+        jti: the token's id (RFC 7519 §4.1.7); None: as described above.
         environ: where to read the secret (default ``os.environ``).
 
     Raises:
@@ -66,6 +71,12 @@ def issue_token(
     scope = " ".join(dict.fromkeys(scopes))
     if scope:
         claims["scope"] = scope
+    if jti is None and (options.revocation is not None or "jti" in options.require):
+        jti = uuid.uuid4().hex
+    if jti is not None:
+        if not jti:
+            raise ValueError("jti: expected a non-empty token id")
+        claims["jti"] = jti
     if options.audience is not None:
         aud = options.audience
         claims["aud"] = aud if isinstance(aud, str) else aud[0]
