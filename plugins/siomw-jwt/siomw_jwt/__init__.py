@@ -14,6 +14,7 @@ secret.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from siomw_core import CoreSettings, Middleware, Runtime, hookimpl
@@ -45,7 +46,11 @@ __all__ = [
     "siomw_config_schema",
     "siomw_middlewares",
     "siomw_register_commands",
+    "siomw_shutdown",
 ]
+
+#: each stack's revocation client, by the stack's runtime (closed at its shutdown)
+_REVOCATIONS: weakref.WeakKeyDictionary[Runtime, Any] = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -71,7 +76,7 @@ def siomw_middlewares(
     if config.revocation is not None:
         from .revocation import Revocation
 
-        revocation = Revocation(config, blocking=runtime.blocking)
+        revocation = _REVOCATIONS[runtime] = Revocation(config, blocking=runtime.blocking)
     return build_middlewares(config, build_decoder(config, runtime), runtime, revocation)
 
 
@@ -88,6 +93,15 @@ def build_decoder(config: JwtOptions, runtime: Runtime) -> Decoder:
     if check_jwks(config):
         return JwksDecoder(config, KeySet(config, runtime))
     return TokenDecoder(config, load_keys(config))
+
+
+@hookimpl
+async def siomw_shutdown(runtime: Runtime) -> None:
+    """Release the ``revocation`` client's Redis connections (awaited on an
+    ``AsyncServer``, driven on a sync server)."""
+    revocation = _REVOCATIONS.get(runtime)
+    if revocation is not None:
+        await revocation.close()
 
 
 @hookimpl

@@ -146,6 +146,17 @@ class Revocation:
             raise ConnectionError(f"revocation {self._safe_url()}: {type(exc).__name__}: "
                                   f"{exc}") from None
 
+    async def close(self) -> None:
+        """Release the client's connections (the stack's shutdown); a later lookup opens
+        new ones (the stack may start again, on a new event loop)."""
+        try:
+            if self._blocking:
+                self._client.close()
+            else:
+                await self._client.aclose()
+        except self._errors as exc:
+            log.debug("siomw: [jwt] revocation close: %s", exc)
+
     def _safe_url(self) -> str:
         # never log a password from redis://user:password@host
         scheme, sep, rest = self._url.partition("://")

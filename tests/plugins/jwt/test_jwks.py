@@ -189,3 +189,24 @@ async def test_alg_and_kid_rules(idp: Provider, key_a: SigningKey) -> None:
         idp.publish(key_a.jwk(), SigningKey("key-c").jwk())
         await outcome("async", url, key_a.token(kid="refresh-now"))
         assert await outcome("async", url, key_a.token(kid=None)) == ("connect_error", UNKNOWN)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_expired_set_refreshes_in_background(kind: str, idp: Provider,
+                                                   key_a: SigningKey) -> None:
+    """``Cache-Control: max-age=0`` with jwks_min_ttl = 0: the set is stale at once; the next
+    token is verified with the keys held and starts one background refresh (the runtime's
+    task: the loop's, or a thread of the sync server)."""
+    idp.publish(key_a.jwk())
+    idp.cache_control = "max-age=0"
+    async with jwt_server(table(idp, jwks_min_ttl=0), kind=kind) as (url, _):
+        assert idp.hits == 1
+        idp.cache_control = "public, max-age=3600"
+        assert await outcome(kind, url, key_a.token()) == ACCEPTED
+        for _ in range(200):  # bounded: the background fetch lands within a few ms
+            if idp.hits == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert idp.hits == 2
+        assert await outcome(kind, url, key_a.token()) == ACCEPTED
+        assert idp.hits == 2  # fresh again for an hour

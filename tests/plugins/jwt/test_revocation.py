@@ -145,3 +145,21 @@ def test_revoke_needs_revocation(tmp_path: Path) -> None:
     result = CliRunner().invoke(siomw_group(), ["--config", str(path), "token", "revoke", "x"])
     assert result.exit_code == 1
     assert "[jwt] revocation: not set; expected a Redis URL" in result.output
+
+
+async def test_shutdown_releases_the_client(prefix: str, tmp_path: Path) -> None:
+    """``await mw.shutdown()`` closes the revocation client's connections; a later lookup
+    (the stack started again) opens new ones."""
+    from tests.plugins.jwt.events_helpers import build
+    from tests.plugins.kinds import served
+
+    sio, mw, _ = build(table(prefix), "async")
+    revoke(prefix, tmp_path, "t-gone")
+    async with served(sio) as url:
+        assert await connect_outcome("async", url, auth={"token": token(jti="t-gone")}) == (
+            "connect_error", REVOKED)
+        await mw.shutdown()
+        assert await connect_outcome("async", url, auth={"token": token(jti="t-gone")}) == (
+            "connect_error", REVOKED)
+        assert await connect_outcome("async", url, auth={"token": token(jti="t-ok")}) == (
+            "connect", None)
