@@ -27,6 +27,8 @@ class Provider:
         status: the HTTP status answered (200; 500 to fail).
         cache_control: the ``Cache-Control`` header (None: none).
         hits: requests answered so far.
+        stall: True: each request waits for ``release`` (at most 10 s) before answering, a
+            provider that accepts and does not answer.
     """
 
     def __init__(self) -> None:
@@ -36,6 +38,8 @@ class Provider:
         self.cache_control: str | None = "public, max-age=3600"
         self.hits = 0
         self.lock = threading.Lock()
+        self.stall = False
+        self.release = threading.Event()
 
     def publish(self, *jwks: dict[str, Any]) -> None:
         """Serve exactly these public JWKs from now on."""
@@ -51,16 +55,21 @@ def provider() -> Iterator[Provider]:
         def do_GET(self) -> None:
             with state.lock:
                 state.hits += 1
+                stall = state.stall
+            if stall:
+                state.release.wait(10)
+            with state.lock:
                 status, body = state.status, json.dumps({"keys": state.keys}).encode()
                 cache_control = state.cache_control
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if cache_control is not None:
-                self.send_header("Cache-Control", cache_control)
             payload = body if status == 200 else b'{"error": "unavailable"}'
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            with contextlib.suppress(OSError):  # a client that gave up (jwks_timeout)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if cache_control is not None:
+                    self.send_header("Cache-Control", cache_control)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -73,6 +82,7 @@ def provider() -> Iterator[Provider]:
     try:
         yield state
     finally:
+        state.release.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

@@ -210,3 +210,22 @@ async def test_expired_set_refreshes_in_background(kind: str, idp: Provider,
         assert idp.hits == 2
         assert await outcome(kind, url, key_a.token()) == ACCEPTED
         assert idp.hits == 2  # fresh again for an hour
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_silent_provider_is_bounded_by_jwks_timeout(
+    kind: str, idp: Provider, key_a: SigningKey, key_b: SigningKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A provider that accepts and never answers: the refresh ends at jwks_timeout (in a
+    thread on the async kind, in the request's thread on the sync kind), the unknown kid is
+    refused, the last good set keeps verifying, one warning says it timed out."""
+    idp.publish(key_a.jwk())
+    caplog.set_level(logging.WARNING, logger="siomw.jwt")
+    async with jwt_server(table(idp, jwks_timeout=0.5), kind=kind) as (url, _):
+        idp.stall = True
+        assert await outcome(kind, url, key_b.token()) == ("connect_error", UNKNOWN)
+        assert await outcome(kind, url, key_a.token()) == ACCEPTED
+        [warning] = [r.getMessage() for r in caplog.records if "refresh failed" in
+                     r.getMessage()]
+        assert "timed out" in warning
