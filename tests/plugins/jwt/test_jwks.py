@@ -229,3 +229,20 @@ async def test_silent_provider_is_bounded_by_jwks_timeout(
         [warning] = [r.getMessage() for r in caplog.records if "refresh failed" in
                      r.getMessage()]
         assert "timed out" in warning
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_handshake_member_refreshes_too(kind: str, idp: Provider, key_a: SigningKey,
+                                              key_b: SigningKey) -> None:
+    """With ``handshake = true`` the engine member verifies ``Authorization: Bearer`` against
+    the key set as well: a newly published key is fetched there, an unknown kid refused."""
+    idp.publish(key_a.jwk())
+    async with jwt_server(table(idp, handshake=True), kind=kind) as (url, _):
+        idp.publish(key_a.jwk(), key_b.jwk())
+        got = await connect_outcome(kind, url,
+                                    headers={"Authorization": f"Bearer {key_b.token()}"})
+        assert got == ACCEPTED
+        assert idp.hits == 2
+        got = await connect_outcome(
+            kind, url, headers={"Authorization": f"Bearer {key_b.token(kid='nope')}"})
+        assert got[0] == "connect_error"
