@@ -291,3 +291,61 @@ async def test_writing_page_example_runs() -> None:
     async with serve(mw.asgi_app(), lifespan="on"):
         assert module.POOLS[mw.runtime].open
     assert not module.POOLS[mw.runtime].open
+
+
+GUNICORN_APP = """
+import os
+import socketio, siomw_core
+from siomw_core import Config, CoreSettings, hookimpl
+
+class Printer:
+    @hookimpl
+    async def siomw_startup(self, runtime):
+        print("startup", runtime.kind, os.getpid(), flush=True)
+
+    @hookimpl
+    async def siomw_shutdown(self, runtime):
+        print("shutdown", runtime.kind, os.getpid(), flush=True)
+
+sio = socketio.Server(async_mode="threading")
+mw = siomw_core.attach(sio, config=Config(source="test", core=CoreSettings(), tables={}),
+                       entry_points=False, local_plugins=[("printer", Printer())])
+wsgi_app = socketio.WSGIApp(sio)
+"""
+
+
+async def test_gunicorn_worker_starts_at_first_request_and_stops_at_exit(
+    tmp_path: Path,
+) -> None:
+    """gunicorn's gthread worker serving socketio.WSGIApp: the worker's first engine request
+    starts its stack, and SIGTERM (the worker leaves through sys.exit) stops it."""
+    from tests.plugins.ratelimit.processes import free_port
+
+    (tmp_path / "gapp.py").write_text(GUNICORN_APP)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", "1", "-b",
+         f"127.0.0.1:{port}", "--log-level", "warning", "gapp:wsgi_app"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(
+                            f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling",
+                            timeout=aiohttp.ClientTimeout(total=2)) as response:
+                        assert response.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("gunicorn did not answer")
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [line.rsplit(" ", 1)[0] for line in out.splitlines()]
+    assert lines == ["startup threading", "shutdown threading"], (out, err)
+    assert len({line.rsplit(" ", 1)[1] for line in out.splitlines()}) == 1  # one worker
