@@ -1,0 +1,1 @@
+"""tests/deploy: the production recipe, run for real (nginx, Redis, several processes)."""
