@@ -12,8 +12,9 @@ Why gunicorn, and which worker (python-socketio's and Flask-SocketIO's deploymen
   greenlet per client, up to gunicorn's ``worker_connections`` (1000) per worker.
 - One worker (``--workers 1``, the default): gunicorn has no sticky sessions, so a
   long-polling client's requests may reach a worker that does not hold its session; more
-  workers need WebSocket-only clients, or one ``siomw serve`` per port behind a load balancer
-  with sticky sessions (the warnings say so at startup).
+  workers are refused unless the server is WebSocket-only
+  (:func:`siomw_core.serve_command.check_workers`); polling clients need one ``siomw serve``
+  per port behind a load balancer with sticky sessions (docs/production.md).
 
 gunicorn runs programmatically (a ``gunicorn.app.base.BaseApplication``)
 in a fresh interpreter: :func:`run_gunicorn` replaces this process (``os.execv``) with

@@ -36,8 +36,8 @@ from .serving import Served, ServeError, build, setup_logging
 if TYPE_CHECKING:
     from .cli import CliState
 
-__all__ = ["SERVERS", "OptionError", "build_or_fail", "listening_url", "run_serve",
-           "workers_warnings"]
+__all__ = ["RECIPE", "SERVERS", "OptionError", "build_or_fail", "check_workers",
+           "listening_url", "polling_servers", "run_serve", "workers_warnings"]
 
 log = logging.getLogger("siomw")
 
@@ -95,14 +95,48 @@ def _trusted(proxy_headers: bool, forwarded_allow_ips: str | None) -> list[str] 
     return entries
 
 
+#: where the multi-process recipe is documented, as messages name it
+RECIPE = "'Running in production' (docs/production.md)"
+
+
+def polling_servers(served: Served) -> list[Any]:
+    """The Socket.IO servers of ``served`` that accept the long-polling transport."""
+    servers = {id(sio): sio for sio in [*(s.sio for s in served.stacks), *served.sio]}
+    return [sio for sio in servers.values()
+            if "polling" in getattr(sio.eio, "transports", ("polling",))]
+
+
+def check_workers(served: Served, workers: int) -> None:
+    """Refuse ``--workers N`` (N > 1) for an APP whose servers accept long-polling.
+
+    uvicorn and gunicorn hand each HTTP request to any of their worker processes, on one
+    shared port, and a long-polling session lives in one process: its next request reaches
+    another one about half the time and fails (python-engineio's 400 ``Invalid session``).
+    One port cannot give sticky sessions, so ``--workers`` runs only WebSocket-only servers
+    (``transports=["websocket"]``: one connection for the whole session, no stickiness needed,
+    as Socket.IO's "Using multiple nodes" says); polling clients need one ``siomw serve`` per
+    port behind a load balancer hashing the client (:data:`RECIPE`).
+
+    Raises:
+        OptionError: a server of ``served`` accepts polling (status 2, one line).
+    """
+    if workers > 1 and polling_servers(served):
+        server = SERVERS[served.kind].partition(" ")[0]
+        raise OptionError(
+            f"--workers {workers}: {server} hands each request to any worker and a "
+            "long-polling session lives in one, so polling clients would fail (400 Invalid "
+            "session); serve WebSocket only (transports=['websocket'] on the server and its "
+            "clients), or run one siomw serve per port behind a load balancer with sticky "
+            f"sessions: see {RECIPE}")
+
+
 def workers_warnings(served: Served, workers: int) -> list[str]:
     """What changes with ``workers`` processes, for the stacks of ``served`` (one line each):
-    per-process ``memory://`` storage of any plugin, polling without sticky sessions, and
-    rooms and emits without a shared client manager."""
+    per-process ``memory://`` storage of any plugin, and rooms and emits without a shared
+    client manager (polling is refused before: :func:`check_workers`)."""
     from socketio import PubSubManager
     from socketio.async_pubsub_manager import AsyncPubSubManager
 
-    server = SERVERS[served.kind].partition(" ")[0]
     lines: list[str] = []
     for stack in served.stacks:
         for record in stack.registry.records.values():
@@ -113,18 +147,12 @@ def workers_warnings(served: Served, workers: int) -> list[str]:
                 if isinstance(value, str) and value.startswith("memory://"):
                     lines.append(
                         f"--workers {workers}: [{record.name}] {key} = {value!r} keeps its "
-                        f"counts in each worker process, so every limit allows up to {workers} "
-                        f"times its count; use a storage the workers share (redis://...)")
+                        f"counts in each of the {workers} processes, so every limit allows "
+                        f"up to {workers} times its count; use a storage they share "
+                        f"(redis://...): see {RECIPE}")
     servers = {id(sio): sio for sio in [*(s.sio for s in served.stacks), *served.sio]}
+    sync = served.kind in ("threading", "gevent")
     for sio in servers.values():
-        if "polling" in getattr(sio.eio, "transports", ()):
-            lines.append(
-                f"--workers {workers}: {server} hands each HTTP request to any worker, and a "
-                "long-polling session lives in one: polling clients need sticky sessions, "
-                "which one shared port cannot give (their requests fail with 400); use "
-                "WebSocket-only clients (transports=['websocket']), or one process per port "
-                "behind a load balancer with sticky sessions")
-        sync = served.kind in ("threading", "gevent")
         if not isinstance(sio.manager, PubSubManager if sync else AsyncPubSubManager):
             manager = "socketio.RedisManager" if sync else "socketio.AsyncRedisManager"
             lines.append(
@@ -174,7 +202,7 @@ def check_options(kind: str, options: dict[str, Any]) -> None:
          "it serves one process and has no reloader (aiohttp-devtools has one)"),
         ("--workers", options.get("workers", 1) > 1 and kind == "aiohttp",
          "it serves one process (run one process per port behind a load balancer with "
-         "sticky sessions)"),
+         f"sticky sessions: see {RECIPE})"),
     ]
     for option, refuse, why in refused:
         if refuse:
@@ -223,6 +251,7 @@ def run_serve(state: CliState, app: str | None, **options: Any) -> None:
             log.warning("siomw: --forwarded-allow-ips %s is overridden: the application's "
                         "code sets trusted_proxies = %s", ",".join(trusted),
                         list(stack.config.core.trusted_proxies))
+    check_workers(served, options["workers"])  # after what was found: the refusal names it
     if options["workers"] > 1:
         for line in workers_warnings(served, options["workers"]):
             log.warning("siomw: %s", line)

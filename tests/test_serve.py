@@ -313,35 +313,19 @@ async def test_forwarded_allow_ips_errors(tmp_path: Path) -> None:
 
 
 WORKER_WARNINGS = [
-    "WARNING siomw: --workers 2: [ratelimit] storage = 'memory://' keeps its counts in "
-    "each worker process, so every limit allows up to 2 times its count; use a storage the "
-    "workers share (redis://...)",
-    "WARNING siomw: --workers 2: uvicorn hands each HTTP request to any worker, and a "
-    "long-polling session lives in one: polling clients need sticky sessions, which one shared "
-    "port cannot give (their requests fail with 400); use WebSocket-only clients "
-    "(transports=['websocket']), or one process per port behind a load balancer with sticky "
-    "sessions",
     "WARNING siomw: --workers 2: rooms and emits are per process (no client_manager such "
     "as socketio.AsyncRedisManager): a broadcast reaches only the clients of the worker that "
     "sends it",
 ]
 
 
-async def test_workers_say_what_changes_and_serve(tmp_path: Path) -> None:
-    """--workers 2 (the demo, memory:// rate limits): the three warnings, then the workers
-    serve through the factory with the whole chain (jwt refuses a token-less client)."""
-    async with siomw_serve("--workers", "2", cwd=tmp_path) as served:
-        assert [line for line in served.lines if line.startswith("WARNING")] == WORKER_WARNINGS
-        for _ in range(100):  # the socket is bound before the workers have started
-            with contextlib.suppress(aiohttp.ClientError):
-                if (await get(served.url + HANDSHAKE))[0] == 200:
-                    break
-            await asyncio.sleep(0.2)
-        for _ in range(3):
-            outcome, data, _ = await connect_result(served.url, transports=["websocket"],
-                                                    wait_timeout=10)
-            assert outcome == "connect_error", data
-            assert data["data"]["code"] == "invalid_request"
+async def test_workers_refuse_polling(tmp_path: Path) -> None:
+    """--workers 2 on the demo (it accepts long-polling): refused in one line pointing to
+    the multi-process recipe (tests/deploy/test_workers.py has the rest)."""
+    status, err = await serve_output(str(BIN / "siomw"), "serve", "--workers", "2",
+                                     cwd=tmp_path)
+    assert status == 2
+    assert err.splitlines()[-1].startswith("Error: --workers 2: uvicorn hands each request")
 
 
 async def test_workers_with_shared_storage_warn_less(tmp_path: Path) -> None:
@@ -351,7 +335,7 @@ async def test_workers_with_shared_storage_warn_less(tmp_path: Path) -> None:
                                                  'async_mode="asgi", transports=["websocket"]'))
     async with siomw_serve("ws:sio", "--workers", "2", cwd=tmp_path) as served:
         assert [line for line in served.lines if line.startswith("WARNING")] == \
-            WORKER_WARNINGS[2:]
+            WORKER_WARNINGS
 
 
 async def test_reload_serves_through_the_factory(tmp_path: Path) -> None:

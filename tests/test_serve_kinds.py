@@ -122,7 +122,7 @@ async def test_the_modules_stack_guards_each_kind(app: str, mode: str, kind: str
      "honour it: it serves one process and has no reloader (aiohttp-devtools has one)"),
     ((f"{APPS}.aiohttp_bare:app", "--workers", "2"), "", "Error: --workers: aiohttp's runner "
      "cannot honour it: it serves one process (run one process per port behind a load "
-     "balancer with sticky sessions)"),
+     "balancer with sticky sessions: see 'Running in production' (docs/production.md))"),
     ((f"{APPS}.flask_bare:app", "--root-path", "/chat"), "threading", "Error: --root-path: "
      "gunicorn (gthread) cannot honour it: it is ASGI's root_path; mount the engine under "
      "the prefix (socketio_path) instead"),
@@ -175,11 +175,6 @@ async def test_a_missing_server_names_the_extra(
 
 
 GUNICORN_WARNINGS = [
-    "WARNING siomw: --workers 2: gunicorn hands each HTTP request to any worker, and a "
-    "long-polling session lives in one: polling clients need sticky sessions, which one shared "
-    "port cannot give (their requests fail with 400); use WebSocket-only clients "
-    "(transports=['websocket']), or one process per port behind a load balancer with sticky "
-    "sessions",
     "WARNING siomw: --workers 2: rooms and emits are per process (no client_manager such "
     "as socketio.RedisManager): a broadcast reaches only the clients of the worker that "
     "sends it",
@@ -187,10 +182,12 @@ GUNICORN_WARNINGS = [
 
 
 async def test_gunicorn_workers_warn_and_serve() -> None:
-    """--workers 2 under gunicorn: the warnings name gunicorn and the sync manager; each
+    """--workers 2 under gunicorn (a WebSocket-only server: one accepting polling is
+    refused, tests/deploy/test_workers.py): the warning names the sync manager; each
     worker imports the app and serves WebSocket clients."""
     async with siomw_serve(f"{APPS}.wsgi_bare:app", "--workers", "2", cwd=ROOT,
-                           SIOMW_PLUGINS="", SERVE_MODE="threading") as served:
+                           SIOMW_PLUGINS="", SERVE_MODE="threading",
+                           SERVE_TRANSPORTS="websocket") as served:
         assert [line for line in served.lines if line.startswith("WARNING")] == \
             GUNICORN_WARNINGS
         for _ in range(3):

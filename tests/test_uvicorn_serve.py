@@ -15,7 +15,14 @@ import socketio
 from siomw_core.secrets import Secrets
 from siomw_core.testing import close_client
 from siomw_core.uvicorn_logs import SecretsFilter
-from tests.test_serve import BIN, LISTENING, README, SECRET, environment, siomw_serve
+from tests.test_serve import (
+    BIN,
+    LISTENING,
+    README,
+    SECRET,
+    environment,
+    serve_output,
+)
 
 JWT_TABLE = '[jwt]\nquery_param = "access"\ncookie = "jwt"\n'
 
@@ -131,19 +138,19 @@ def test_filter_on_the_records_uvicorn_emits() -> None:
 
 
 async def test_startup_lines_read_once(tmp_path: Path) -> None:
-    """Warnings read `WARNING siomw: ...` (no doubled `siomw: siomw:`), and `--config
-    f.toml` is named `config f.toml` whether the demo is served or an APP that attaches
-    itself (it reads the file through $SIOMW_CONFIG, made absolute)."""
+    """No line reads a doubled `siomw: siomw:`, and `--config f.toml` is named `config
+    f.toml` whether the demo is served or an APP that attaches itself (it reads the file
+    through $SIOMW_CONFIG, made absolute); --workers 2 then refuses both (they accept
+    long-polling) in one `Error: --workers 2: ...` line."""
     (tmp_path / "f.toml").write_text('plugins = ["logging"]\n')
     (tmp_path / "myapp.py").write_text(README)
     lines = []
     for app in ([], ["myapp:app"]):
-        async with siomw_serve(*app, "--config", "f.toml", "--workers", "2",
-                               cwd=tmp_path) as served:
-            lines.append([line for line in served.lines if line.startswith("siomw: config")])
-            warnings = [line for line in served.lines if line.startswith("WARNING")]
-        assert warnings and all(line.startswith("WARNING siomw: --workers 2: ")
-                                for line in warnings), warnings
+        status, err = await serve_output(str(BIN / "siomw"), "serve", *app, "--config",
+                                         "f.toml", "--workers", "2", cwd=tmp_path)
+        lines.append([line for line in err.splitlines() if line.startswith("siomw: config")])
+        assert status == 2 and err.splitlines()[-1].startswith("Error: --workers 2: "), err
+        assert "siomw: siomw:" not in err
     assert lines == [
         ["siomw: config f.toml; engine chain: logging-http; connect chain of '/': logging"],
         ["siomw: config f.toml; engine chain: logging-http; connect chain of '/': logging -> "

@@ -1,11 +1,13 @@
-"""A bare sync socketio.Server (async_mode from $SERVE_MODE: threading or gevent) as a
-socketio.WSGIApp, for tests/test_serve_kinds.py: `echo` answers through its ack."""
+"""A bare sync socketio.Server (async_mode from $SERVE_MODE: threading or gevent; transports
+from $SERVE_TRANSPORTS, comma-separated) as a socketio.WSGIApp, for tests/test_serve_kinds.py:
+`echo` answers through its ack."""
 
 import os
 
 import socketio
 
-sio = socketio.Server(async_mode=os.environ.get("SERVE_MODE", "threading"))
+sio = socketio.Server(async_mode=os.environ.get("SERVE_MODE", "threading"),
+                      transports=os.environ.get("SERVE_TRANSPORTS", "polling,websocket").split(","))
 app = socketio.WSGIApp(sio)
 
 
