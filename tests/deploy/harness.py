@@ -39,8 +39,10 @@ SECRET = "deploy-test-secret-of-at-least-32-bytes!"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: client addresses: 127.0.0.0/8 is the loopback network, every address of it is local
 ADDRESSES = [f"127.0.0.{i}" for i in range(2, 80)]
-#: the APP each kind serves: the docs' app with a holding member (tests/deploy/held_*.py)
-APPS = {"asgi": "tests.deploy.held_asgi:sio", "wsgi": "tests.deploy.held_wsgi:app"}
+#: the APP each kind serves, as docs/production.md runs it
+APPS = {"asgi": "asgi_app:sio", "wsgi": "wsgi_app:app"}
+#: the same with a member holding sockets pending (tests/deploy/held_*.py)
+HELD_APPS = {"asgi": "tests.deploy.held_asgi:sio", "wsgi": "tests.deploy.held_wsgi:app"}
 
 
 def require(what: str, present: bool, how: str) -> None:
@@ -80,10 +82,14 @@ def free_port() -> int:
         return port
 
 
-def nginx_config(listen: int, backends: list[int]) -> str:
+def nginx_config(listen: int, backends: list[int], sticky: bool = True) -> str:
     """The docs' ``nginx.conf`` with this deployment's ports: nginx listens on 127.0.0.1:
-    ``listen`` and balances over 127.0.0.1:``backends``; nothing else changes."""
+    ``listen`` and balances over 127.0.0.1:``backends``; nothing else changes, except without
+    its ``hash`` line when not ``sticky`` (nginx's default round robin, for the control)."""
     text = (PRODUCTION / "nginx.conf").read_text()
+    if not sticky:
+        text, hashes = re.subn(r"\n    hash \$remote_addr consistent;", "", text)
+        assert hashes == 1, "docs/examples/production/nginx.conf changed shape"
     text, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", text)
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in backends)
     text, upstreams = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
@@ -176,9 +182,12 @@ def environment(channel: str, prefix: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def deployment(kind: str, tmp: Path, processes: int = 2) -> AsyncIterator[Deployment]:
-    """``processes`` ``siomw serve`` of ``kind`` (``asgi`` or ``wsgi``) behind nginx; see the
-    module. Everything started is stopped after, and the deployment's Redis keys removed."""
+async def deployment(kind: str, tmp: Path, processes: int = 2, *, held: bool = False,
+                     sticky: bool = True) -> AsyncIterator[Deployment]:
+    """``processes`` ``siomw serve`` of ``kind`` (``asgi`` or ``wsgi``: :data:`APPS`, or
+    :data:`HELD_APPS` when ``held``) behind nginx (``sticky``: see :func:`nginx_config`); see
+    the module. Everything started is stopped after, and the deployment's Redis keys
+    removed."""
     require_deployment()
     suffix = uuid.uuid4().hex[:12]
     channel, prefix = f"siomw-deploy-{suffix}", f"siomw-deploy-{suffix}"
@@ -188,19 +197,20 @@ async def deployment(kind: str, tmp: Path, processes: int = 2) -> AsyncIterator[
     dep = Deployment(f"http://127.0.0.1:{listen}", kind, ports, tmp, channel, prefix)
     procs: list[asyncio.subprocess.Process] = []
     try:
+        app = (HELD_APPS if held else APPS)[kind]
         for i, port in enumerate(ports):
             log = tmp / f"serve-{i}.log"
             dep.logs.append(log)
             with log.open("wb") as out:
                 procs.append(await asyncio.create_subprocess_exec(
-                    str(SIOMW), "serve", APPS[kind], "--host", "127.0.0.1", "--port",
-                    str(port), cwd=PRODUCTION, env=env, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=out, stderr=out))
+                    str(SIOMW), "serve", app, "--host", "127.0.0.1", "--port", str(port),
+                    cwd=PRODUCTION, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out,
+                    stderr=out))
         for port, proc, log in zip(ports, procs, dep.logs, strict=True):
             await wait_listening(port, proc, log, f"siomw serve on {port}")
             await engine_answers(f"http://127.0.0.1:{port}", log)
         site = tmp / "siomw.conf"
-        site.write_text(nginx_config(listen, ports))
+        site.write_text(nginx_config(listen, ports, sticky))
         (tmp / "nginx.conf").write_text(nginx_main(tmp, site))
         error_log = tmp / "error.log"
         dep.logs += [error_log, tmp / "nginx.out"]

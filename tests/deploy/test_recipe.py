@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 
 from tests.conftest import requires_js
 from tests.deploy.harness import ADDRESSES, Deployment, deployment
@@ -120,7 +121,7 @@ async def test_a_pending_socket_gets_no_broadcast_from_another_process(
     """Sockets held pending in process A (their connect chain waits in a member) receive
     nothing of a broadcast emitted in process B meanwhile, though A's connected socket does;
     once accepted, they receive the next broadcast (Python and JS, polling and WebSocket)."""
-    async with deployment(kind, tmp_path) as dep:
+    async with deployment(kind, tmp_path, held=True) as dep:
         found = await spread(dep)
         (first, a_addresses), (_, b_addresses) = found.items()
         watcher = PyPeer(dep.url, a_addresses[0], "websocket", "watcher")
@@ -183,3 +184,23 @@ async def test_a_users_event_budget_is_shared_by_the_processes(kind: str,
                 assert refused["error"]["data"]["limit"] == "30 per 1 minute"
         finally:
             await close_all([on_a, on_b])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_without_sticky_sessions_polling_clients_fail(kind: str, tmp_path: Path) -> None:
+    """The control: the docs' config without its ``hash`` line (nginx's round robin) sends
+    a polling client's second request to the other process, which does not hold its
+    session, and the client cannot connect; over WebSocket it still can."""
+    async with deployment(kind, tmp_path, sticky=False) as dep:
+        polling = PyPeer(dep.url, ADDRESSES[0], "polling", "unstuck")
+        try:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await polling.connect()
+        finally:
+            await polling.close()
+        websocket = PyPeer(dep.url, ADDRESSES[0], "websocket", "unstuck")
+        try:
+            await websocket.connect()
+            assert (await websocket.call("whoami"))["user"] == "unstuck"
+        finally:
+            await websocket.close()
