@@ -2,8 +2,9 @@
 # Set up and run everything CI checks: pytest (real servers, Python and JS clients, Redis),
 # the docs build (mkdocs --strict), ruff and mypy.
 # Besides what scripts/setup.sh installs in the repository, this installs SYSTEM-WIDE, with
-# apt-get and only when missing: redis-server (when nothing answers on 127.0.0.1:6379) and
-# Debian's chromium (the browser tests; skipped when SIOMW_CHROMIUM names a browser). Each is
+# apt-get and only when missing: redis-server (when nothing answers on 127.0.0.1:6379),
+# Debian's nginx (the multi-process tests start their own, never the system's) and Debian's
+# chromium (the browser tests; skipped when SIOMW_CHROMIUM names a browser). Each is
 # announced before it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,13 @@ if ! .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 
     .venv/bin/python -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null && break
     sleep 0.1
   done
+fi
+# tests/deploy balance several processes with nginx: each test starts its own nginx on a free
+# loopback port with a config of its own (the system's nginx is neither started nor used)
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] && command -v apt-get >/dev/null; then
+  echo "test: installing nginx system-wide (apt-get): tests/deploy run it as their load balancer" \
+       "(each test starts its own; the system's service is not started)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null
 fi
 # the browser tests drive Debian's chromium (playwright's own browser download is not used)
 if [ ! -x /usr/bin/chromium ] && [ -z "${SIOMW_CHROMIUM:-}" ] && command -v apt-get >/dev/null; then

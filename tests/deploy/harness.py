@@ -66,9 +66,15 @@ def redis_answers() -> bool:
         client.close()
 
 
+def nginx_binary() -> str | None:
+    """nginx on PATH, or Debian's /usr/sbin/nginx (outside a non-root user's PATH)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    return found
+
+
 def require_deployment() -> None:
-    """What :func:`deployment` needs: nginx on PATH and the local Redis."""
-    require("nginx", shutil.which("nginx") is not None,
+    """What :func:`deployment` needs: nginx and the local Redis (fail in CI, else skip)."""
+    require("nginx", nginx_binary() is not None,
             "apt-get install nginx (scripts/test.sh does when it is missing)")
     require("Redis on 127.0.0.1:6379", redis_answers(),
             "scripts/test.sh starts one when none answers")
@@ -216,8 +222,8 @@ async def deployment(kind: str, tmp: Path, processes: int = 2, *, held: bool = F
         dep.logs += [error_log, tmp / "nginx.out"]
         with (tmp / "nginx.out").open("wb") as out:
             procs.append(await asyncio.create_subprocess_exec(
-                "nginx", "-e", str(error_log), "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out))
+                str(nginx_binary()), "-e", str(error_log), "-p", str(tmp), "-c",
+                str(tmp / "nginx.conf"), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out))
         await wait_listening(listen, procs[-1], tmp / "nginx.out", "nginx")
         yield dep
     finally:
