@@ -189,12 +189,9 @@ def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     refusal = as_refusal(exc)
     if refusal is not None:
         return refusal
-    log.error(
-        "siomw: middleware %r raised for %r; refusing with internal_error",
-        name,
-        run.subject,
-        exc_info=exc,
-    )
+    what = f"the {name}" if name == run.endpoint_name else f"middleware {name!r}"
+    log.error("siomw: %s raised for %r; refusing with internal_error", what, run.subject,
+              exc_info=exc)
     return internal_error()
 
 

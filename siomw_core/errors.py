@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -182,7 +183,7 @@ class PluginLoadError(RuntimeError):
     """A plugin failed to import or to build its middlewares while ``strict = true``."""
 
 
-_EXITING: dict[type[BaseException], type[BaseException]] = {}
+_EXITING: dict[tuple[type[BaseException], type[Exception] | None], type[BaseException]] = {}
 
 
 def exiting(exc: Exception) -> BaseException:
@@ -192,12 +193,33 @@ def exiting(exc: Exception) -> BaseException:
     the main process and in multiprocessing children (uvicorn's ``--reload`` and
     ``--workers``) alike: the one way to a one-line startup error under a server siomw does
     not control.
+
+    Under gunicorn (its arbiter is imported: a worker importing the application) the
+    subclass is of ``gunicorn.errors.AppImportError`` instead: a ``SystemExit`` would end
+    the worker with status 1, which gunicorn answers by booting another, for ever; an
+    ``AppImportError`` is printed as its one line and stops gunicorn ("App failed to load",
+    status 4). ``except ConfigError`` catches either.
     """
     kind = type(exc)
-    exiting = _EXITING.get(kind)
+    gunicorn = _gunicorn_app_error()
+    key = (kind, gunicorn)
+    exiting = _EXITING.get(key)
     if exiting is None:
-        exiting = type(kind.__name__, (kind, SystemExit), {"__module__": kind.__module__})
-        _EXITING[kind] = exiting
+        extra = gunicorn if gunicorn is not None else SystemExit
+        exiting = type(kind.__name__, (kind, extra), {"__module__": kind.__module__})
+        _EXITING[key] = exiting
+    message = f"siomw: {exc}"
+    if gunicorn is not None:
+        return exiting(message)
     out = exiting(*exc.args)
-    out.code = f"siomw: {exc}"  # type: ignore[attr-defined]
+    out.code = message  # type: ignore[attr-defined]
     return out
+
+
+def _gunicorn_app_error() -> type[Exception] | None:
+    """gunicorn's ``AppImportError`` when this process runs under gunicorn, else None."""
+    if "gunicorn.arbiter" not in sys.modules:
+        return None
+    errors = sys.modules.get("gunicorn.errors")
+    found = getattr(errors, "AppImportError", None)
+    return found if isinstance(found, type) else None

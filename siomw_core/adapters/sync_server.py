@@ -11,10 +11,11 @@ as plain functions that drive them to completion in that same thread
 (:func:`~siomw_core.drive.drive`), and each of the server's own calls is wrapped in an
 ``async def`` that simply calls it, so nothing awaited ever suspends.
 
-Nothing can cancel a thread: a connection attempt runs in the calling thread, and at its
-deadline the runtime's timer refuses it from outside (``middleware_timeout``; the client
-is answered at once), while the member keeps its thread until it returns and whatever it
-does later is discarded (:attr:`overdue_grace` is 0).
+A connection attempt runs in a background task of its own (python-socketio's
+``start_background_task``: a thread, or a greenlet), as the async server runs it in a task.
+Nothing can cancel a thread: at its deadline the runtime's timer refuses it from outside
+(``middleware_timeout``; the client is answered at once), while the member keeps its thread
+until it returns and whatever it does later is discarded (:attr:`overdue_grace` is 0).
 """
 
 from __future__ import annotations
@@ -88,13 +89,20 @@ class SyncServerAdapter(ServerAdapter):
 
     async def start_attempt(self, attempt: Coroutine[Any, Any, None], timeout: float,
                             overdue: Callable[[float], None]) -> None:
-        """Run a connection attempt here, in the thread that read its CONNECT; the
-        runtime's timer calls ``overdue(0)`` at the deadline if it still runs."""
+        """Run a connection attempt in a background task of the server's async mode (a
+        thread, a greenlet), so that the thread that read the CONNECT goes on reading: a
+        WebSocket's reader notices the client leave while the chain runs, as the async
+        server's engine does. The runtime's timer calls ``overdue(0)`` at the deadline if
+        the attempt still runs."""
         handle = self.runtime.call_later(timeout, overdue, 0.0)
-        try:
-            await attempt
-        finally:
-            handle.cancel()
+
+        def run() -> None:
+            try:
+                drive(attempt)
+            finally:
+                handle.cancel()
+
+        self.sio.start_background_task(run)
 
     # the event level ------------------------------------------------------------------
     def install(self, dispatch: Dispatch) -> None:

@@ -111,8 +111,20 @@ class EngineLevel:
                 (a cancellation at shutdown, say), unchanged.
         """
         request = exchange.request
+
+        async def endpoint() -> None:
+            try:
+                await exchange.forward()
+            except Exception:
+                if not request.started:
+                    raise  # refused internal_error, logged by the runner
+                # nothing can answer any more (a WebSocket's 101 went out): what the server
+                # would log as its own "Exception in ASGI application", said once, here
+                log.exception("siomw: python-engineio raised while serving %r, after its "
+                              "response started", request)
+
         try:
-            await run_chain(chain, request, exchange.forward, endpoint_name="engine")
+            await run_chain(chain, request, endpoint, endpoint_name="python-engineio")
         except Refusal as refusal:
             await self.answer(exchange, refusal)
         finally:

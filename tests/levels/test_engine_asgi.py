@@ -4,6 +4,8 @@ examples of docs/engine-middlewares.md, on real uvicorn servers with real client
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -372,3 +374,31 @@ async def test_example_hooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         ("start", "websocket", 101), ("end", "websocket", 101),
         ("start", "polling", 200), ("end", "polling", 200),
     ]
+
+
+async def test_engine_failure_after_the_101_is_logged_once_not_refused(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """python-engineio raising after a WebSocket's 101 went out (a junk text frame): one
+    error line saying so, no claim of a refusal nobody can send, and the server serves on."""
+    import websockets
+
+    sio, mw = ASGI.make()
+
+    @mw.engine.use
+    async def passthrough(request: Request, call_next: CallNext) -> None:
+        await call_next()
+
+    caplog.set_level(logging.ERROR, logger="siomw")
+    async with ASGI.serve(sio, mw) as url:
+        ws_url = url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+        async with websockets.connect(ws_url) as ws:
+            await ws.recv()  # the open packet
+            await ws.send("hello")  # not an Engine.IO packet
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 2)
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        await close_client(client)
+    assert outcome == "connect"
+    lines = [r.getMessage() for r in caplog.records if r.name == "siomw"]
+    assert lines == ["siomw: python-engineio raised while serving <Request GET /socket.io/ "
+                     "sid=None>, after its response started"]

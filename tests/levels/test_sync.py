@@ -19,6 +19,7 @@ import siomw_core
 from siomw_core import Event, Refusal, Socket
 from siomw_core.config import Config, CoreSettings
 from tests.jsclient import js_available, js_client, js_outcome
+from tests.levels.test_connect import eventually
 from tests.sync_server import running_sync
 
 pytestmark = pytest.mark.skipif(not js_available(), reason="node and tests/js not installed")
@@ -273,3 +274,50 @@ def test_python_sync_client_through_the_chain() -> None:
             assert client.call("add", 1, timeout=5) == [1, "counted"]
         finally:
             client.disconnect()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_client_leaving_mid_chain_gets_no_handler(transport: str) -> None:
+    """A client that leaves while its chain runs: no connect handler and no disconnect
+    handler run, nothing stays pending or connected. The attempt runs in a task of its own,
+    so the thread that read the CONNECT (a WebSocket's reader) sees the client leave."""
+    sio, mw = make()
+    in_chain = threading.Event()
+    left = threading.Event()
+    returned = threading.Event()
+    handlers: list[str] = []
+
+    eio_sids: list[str] = []
+
+    @mw.use
+    def slow(socket: Socket, call_next: Any) -> None:
+        eio_sids.append(socket.eio_sid)
+        in_chain.set()
+        left.wait(5)
+        try:
+            call_next()
+        finally:
+            returned.set()
+
+    @sio.event
+    def connect(sid: str, environ: Any, auth: Any) -> None:
+        handlers.append("connect")
+
+    @sio.event
+    def disconnect(sid: str, reason: Any) -> None:
+        handlers.append("disconnect")
+
+    with running_sync(sio) as url:
+        # the JS client closes its engine connection 300 ms after it opened (a WebSocket
+        # drops; a long-poll client sends Engine.IO's CLOSE, which is what tells a WSGI
+        # server: nothing there reports a dropped long-poll before the ping timeout)
+        client = asyncio.create_task(js_client(url, transports=[transport], leaveAfterMs=300))
+        assert await asyncio.to_thread(in_chain.wait, 5)
+        await eventually(lambda: not mw.connect_level.adapter.alive(eio_sids[0]))  # noticed
+        left.set()
+        assert await asyncio.to_thread(returned.wait, 5)
+        seen = await client
+        await asyncio.sleep(0.2)
+    assert [o["event"] for o in seen] == ["left"]
+    assert handlers == []
+    assert mw.connect_level.pending == {} and mw.connect_level.sockets == {}
