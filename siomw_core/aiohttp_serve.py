@@ -24,7 +24,7 @@ import click
 
 from . import uvicorn_logs
 from .serve_command import listening_url
-from .serving import Served
+from .serving import GRACEFUL_TIMEOUT, Served
 
 __all__ = ["bind", "run_aiohttp", "ssl_context"]
 
@@ -101,6 +101,9 @@ def run_aiohttp(
     click.echo(f"siomw: listening on {listening_url(sock, context is not None)}", err=True)
     try:
         web.run_app(served.app, sock=sock, ssl_context=context, print=None,
+                    # aiohttp waits shutdown_timeout for the connections, then once more for a
+                    # python-engineio long-poll (measured: 2 x shutdown_timeout, bare too)
+                    shutdown_timeout=GRACEFUL_TIMEOUT / 2,
                     access_log=logging.getLogger("aiohttp.access") if access_log else None)
     finally:
         if uds and os.path.exists(uds):

@@ -37,7 +37,7 @@ import click
 
 from . import uvicorn_logs
 from .serve_command import listening_url
-from .serving import APP_ENV, Served, ServeError, build, setup_logging
+from .serving import APP_ENV, GRACEFUL_TIMEOUT, Served, ServeError, build, setup_logging
 
 __all__ = ["GRACEFUL_TIMEOUT", "WORKER_BOOT_ERROR", "create_wsgi_app", "main", "run_gunicorn",
            "settings"]
@@ -51,10 +51,6 @@ _MASTER = ("import json, sys\n"
            "if json.loads(sys.argv[1])['worker_class'] == 'gevent':\n"
            "    from gevent import monkey; monkey.patch_all()\n"
            "from siomw_core.gunicorn_serve import main; main(sys.argv[1:])\n")
-#: seconds a stopping worker gives the requests in flight (gunicorn's default is 30): a
-#: long-poll python-engineio holds open answers only at the next ping (25 s), and each
-#: WebSocket is a request that lasts as long as its client stays
-GRACEFUL_TIMEOUT = 5
 #: the gunicorn worker of each kind
 WORKERS = {"threading": "gthread", "gevent": "gevent"}
 

@@ -196,7 +196,8 @@ def _find(target: Any) -> list[_Found]:
 
 
 def build(ref: str | None, config: Config) -> Served:
-    """The application to serve for APP ``ref`` (None: the bundled demo).
+    """The application to serve for APP ``ref`` (None: the bundled demo); python-socketio's
+    and python-engineio's own log handlers are dropped (:func:`one_handler`).
 
     A server the module attached itself (``siomw_core.attach(sio)``) keeps its stack;
     others get ``Siomw(sio, config=config)``. A ``socketio.ASGIApp`` found without the
@@ -207,6 +208,39 @@ def build(ref: str | None, config: Config) -> Served:
         ServeError: APP cannot be imported, or holds no Socket.IO server.
         ConfigError, OrderingError, PluginLoadError: a stack cannot be built.
     """
+    try:
+        return _build(ref, config)
+    finally:
+        one_handler()
+
+
+#: seconds a stopping server gives the requests in flight, on every server ``siomw serve``
+#: runs (gunicorn's ``graceful_timeout``, uvicorn's ``timeout_graceful_shutdown``,
+#: aiohttp's ``shutdown_timeout``; theirs are 30 s, none and 60 s): a long-poll
+#: python-engineio holds open answers only at the next ping (25 s), and each WebSocket is a
+#: request that lasts as long as its client stays
+GRACEFUL_TIMEOUT = 5
+
+#: the loggers python-socketio and python-engineio give a bare StreamHandler of their own
+#: when the application passes no ``logger`` (``base_server``: default_logger)
+LIBRARY_LOGGERS = ("socketio.server", "engineio.server")
+
+
+def one_handler() -> None:
+    """Once the root logger has a handler (``siomw serve`` set it up), remove the bare
+    ``StreamHandler`` python-socketio and python-engineio add to their own loggers when a
+    server is made: their records propagate to the root too, and every line would be
+    printed twice, once without a format."""
+    if not logging.root.handlers:
+        return
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler and handler.formatter is None:
+                logger.removeHandler(handler)
+
+
+def _build(ref: str | None, config: Config) -> Served:
     from . import demo
     from .server import Siomw
 
@@ -241,11 +275,13 @@ def build(ref: str | None, config: Config) -> Served:
     found = _find(target) if callable(target) else []
     if not found:
         what = type(target).__name__
+        kinds = ("a python-socketio server (AsyncServer or Server), a socketio.ASGIApp or "
+                 "socketio.WSGIApp, a Flask app with Flask-SocketIO, an aiohttp application "
+                 "with a server attached")
         raise ServeError(
-            f"{ref} is a {what}, not a socketio.AsyncServer or socketio.ASGIApp, nor an ASGI "
-            f"application holding one (looked through its routes, mounts, middleware and "
-            f"other_asgi_app)" if callable(target) else
-            f"{ref} is a {what}, not a socketio.AsyncServer or socketio.ASGIApp", usage=True)
+            f"{ref} is a {what}, not {kinds}, nor an ASGI application holding one (looked "
+            f"through its routes, mounts, middleware and other_asgi_app)" if callable(target)
+            else f"{ref} is a {what}, not {kinds}", usage=True)
     served = target
     stacks: list[Siomw] = []
     lines: list[str] = []

@@ -30,7 +30,7 @@ import uvicorn
 
 from . import uvicorn_logs
 from .serve_command import listening_url
-from .serving import APP_ENV, Served
+from .serving import APP_ENV, GRACEFUL_TIMEOUT, Served
 
 __all__ = ["FACTORY", "run_uvicorn"]
 
@@ -83,6 +83,7 @@ def run_uvicorn(
         "host": host, "port": port, "uds": uds, "log_level": log_level or "warning",
         "access_log": access_log,
         "root_path": root_path, "proxy_headers": False, "ssl_keyfile": ssl_keyfile,
+        "timeout_graceful_shutdown": GRACEFUL_TIMEOUT,
         "ssl_certfile": ssl_certfile, "ssl_keyfile_password": ssl_keyfile_password,
     }
     try:

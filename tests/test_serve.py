@@ -193,9 +193,11 @@ async def test_an_asgi_app_without_socketio_is_a_usage_error(tmp_path: Path) -> 
     status, err = await serve_output(str(BIN / "siomw"), "serve", "plain:api", cwd=tmp_path)
     assert status == 2
     assert err.splitlines()[-1] == (
-        "Error: Invalid value for APP: plain:api is a Starlette, not a socketio.AsyncServer or "
-        "socketio.ASGIApp, nor an ASGI application holding one (looked through its routes, "
-        "mounts, middleware and other_asgi_app)")
+        "Error: Invalid value for APP: plain:api is a Starlette, not a python-socketio server "
+        "(AsyncServer or Server), a socketio.ASGIApp or socketio.WSGIApp, a Flask app with "
+        "Flask-SocketIO, an aiohttp application with a server attached, nor an ASGI "
+        "application holding one (looked through its routes, mounts, middleware and "
+        "other_asgi_app)")
 
 
 @pytest.mark.parametrize(
