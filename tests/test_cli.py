@@ -86,7 +86,8 @@ def test_bad_config_names_file_table_key(tmp_path: Path) -> None:
 
 def test_serve_rejects_a_bad_app(tmp_path: Path) -> None:
     """An APP that does not name an AsyncServer is a usage error, not a traceback."""
-    for app, words in [("nosuchmodule:sio", "cannot import"), ("json:dumps", "not a python-socketio server"),
+    for app, words in [("nosuchmodule:sio", "cannot import"),
+                       ("json:dumps", "not a python-socketio server"),
                        ("json", "module:attribute")]:
         result = run("serve", app, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
