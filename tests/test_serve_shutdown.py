@@ -26,8 +26,8 @@ APPS = "tests.serve_apps"
 ])
 async def test_sigterm_with_a_long_poll_open_stops_within_the_grace(app: str,
                                                                     mode: str) -> None:
-    env = {"SERVE_MODE": mode} if mode else {}
-    async with siomw_serve(app, cwd=ROOT, **env) as served, aiohttp.ClientSession() as http:
+    async with siomw_serve(app, cwd=ROOT, SERVE_MODE=mode or "threading") as served, \
+            aiohttp.ClientSession() as http:
         async with http.get(served.url + "/socket.io/?EIO=4&transport=polling") as opened:
             body = await opened.text()
         sid = body[body.index('"sid":"') + 7:].split('"')[0]
