@@ -41,7 +41,7 @@ from limits.util import WindowStats
 from siomw_core import ConfigError
 
 from .options import async_storage_uri, sync_storage_uri
-from .pools import close_clients
+from .pools import Unbuilt, close_clients
 
 __all__ = ["AsyncBackend", "Backend", "BlockingBackend", "Counter", "KeyLock", "make_backend"]
 
@@ -198,11 +198,21 @@ class Backend:
             ConfigError: the storage's client library is missing, or the storage cannot run
                 the strategy.
         """
-        storage = _config_errors(self.label, self.strategy, lambda: self._storage(self.uri))
-        self.limiter = _config_errors(self.label, self.strategy,
-                                      lambda: self._limiter(storage))
+        self.closed = False
         self.fallback_storage = self._storage(self.memory_uri)
         self.fallback = self._limiter(self.fallback_storage)
+        try:
+            storage = _config_errors(self.label, self.strategy,
+                                     lambda: self._storage(self.uri))
+        except ConfigError:
+            raise
+        except Exception as exc:  # a client that connects when created, to a storage down
+            if not self.remote:
+                raise
+            self.storage, self.limiter, self.whole_seconds = None, Unbuilt(exc), False
+            return
+        self.limiter = _config_errors(self.label, self.strategy,
+                                      lambda: self._limiter(storage))
         self.whole_seconds = isinstance(storage, self.redis_storage)
         self.storage = storage
 
@@ -213,16 +223,27 @@ class Backend:
         return await self.check() if self.remote else True
 
     async def close(self) -> None:
-        """Close the storages' clients and pools (:func:`~siomw_ratelimit.pools.close_clients`),
-        stop the ``limits.aio`` memory storages' expiry tasks, then build fresh clients
-        (unconnected: a restarted stack connects again on first use)."""
-        if self.remote:
+        """Close the storages' clients and pools (:func:`~siomw_ratelimit.pools.close_clients`)
+        and stop the ``limits.aio`` memory storages' expiry tasks; the backend is then
+        :meth:`stale`: its next use builds fresh clients (a restarted stack)."""
+        if self.remote and self.storage is not None:
             await close_clients(self.storage, self.label)
         for storage in (self.storage, self.fallback_storage):
             timer = getattr(storage, "timer", None)  # limits.aio MemoryStorage's task
             if isinstance(timer, asyncio.Task) and not timer.done():
                 timer.cancel()
-        self.build()
+        self.closed = True
+
+    async def rebuilt(self) -> bool:
+        """For the recovery probe: build the clients again when they could not be created
+        (:class:`~siomw_ratelimit.pools.Unbuilt`). True when the limiter is usable."""
+        if self.storage is not None:
+            return True
+        try:
+            self.build()
+        except Exception:  # still down: "not yet"
+            return False
+        return self.storage is not None
 
     def _storage(self, uri: str) -> Any:
         """The ``limits`` storage of ``uri`` for this kind."""
@@ -233,9 +254,9 @@ class Backend:
         raise NotImplementedError
 
     def stale(self) -> bool:
-        """Whether the clients must be rebuilt (:meth:`build`) before this call: only an
-        async backend first used on another event loop."""
-        return False
+        """Whether the clients must be rebuilt (:meth:`build`) before this call: after
+        :meth:`close`, and for an async backend first used on another event loop."""
+        return self.closed
 
     async def timed(self, call: Awaitable[T]) -> T:
         """Await ``call``, a call to the configured storage, within :attr:`timeout`."""
@@ -301,6 +322,9 @@ class AsyncBackend(Backend):
         """True once per new running loop after the first (coredis' pool hangs when reused
         from another loop); the caller rebuilds."""
         loop = asyncio.get_running_loop()
+        if self.closed:
+            self.loop = loop
+            return True
         if loop is self.loop:
             return False
         first = self.loop is None
@@ -316,6 +340,8 @@ class AsyncBackend(Backend):
 
     async def check(self) -> bool:
         """``await storage.check()`` within the timeout."""
+        if not await self.rebuilt() or self.storage is None:
+            return False
         try:
             return await self.timed(self.storage.check())
         except Exception:  # a failed probe is just "not yet"
@@ -361,6 +387,8 @@ class BlockingBackend(Backend):
 
     async def check(self) -> bool:
         """``storage.check()`` (bounded by the socket timeouts)."""
+        if not await self.rebuilt() or self.storage is None:
+            return False
         try:
             return bool(self.storage.check())
         except Exception:  # a failed probe is just "not yet"

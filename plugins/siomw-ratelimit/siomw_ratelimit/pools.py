@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["close_clients", "storage_clients"]
+__all__ = ["Unbuilt", "close_clients", "storage_clients"]
 
 log = logging.getLogger("siomw.ratelimit")
 
@@ -74,3 +74,32 @@ async def close_clients(storage: Any, label: str) -> int:
             log.warning("siomw: [ratelimit] closing a client of storage %s failed (%s: %s)",
                         label, type(exc).__name__, exc)
     return closed
+
+
+class Unbuilt:
+    """The limiter of a storage whose client could not be created: redis-py's
+    ``RedisCluster`` connects in its constructor, so a cluster down when a sync server's
+    plugin is built has no client yet. Every call raises that error, a storage failure
+    like any other (one warning, the ``on_storage_error`` policy); the recovery probe builds
+    the client again (``Backend.rebuilt``)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def _raise(self) -> NoReturn:
+        raise ConnectionError(f"the storage's client could not be created: "
+                              f"{type(self.error).__name__}: {self.error}")
+
+    async def hit(self, item: Any, *identifiers: str, cost: int = 1) -> bool:
+        """Raises ``ConnectionError``."""
+        self._raise()
+
+    async def test(self, item: Any, *identifiers: str, cost: int = 1) -> bool:
+        """Raises ``ConnectionError``."""
+        self._raise()
+
+    async def get_window_stats(self, item: Any, *identifiers: str) -> Any:
+        """Raises ``ConnectionError``."""
+        self._raise()

@@ -138,15 +138,21 @@ class GuardedLimiter:
 
     def _reset(self) -> None:
         backend = self.backend
-        self.limiter: Counter = backend.limiter
+        self._storage_limiter()
         self.fallback: Counter = backend.fallback
-        # the fixed window's reset time is the key's TTL: whole seconds on Redis/Valkey
-        whole_seconds = self.strategy == "fixed-window" and backend.whole_seconds
-        self.slack = WHOLE_SECOND_SLACK if whole_seconds else 0.0
         self.locks = KeyLocks(backend.lock)  # asyncio locks belong to a loop too
         self.down = False
         self.failures = 0
         self.probing = False
+
+    def _storage_limiter(self) -> None:
+        """Take the backend's limiter on the configured storage (again, after a probe that
+        had to create its client)."""
+        backend = self.backend
+        self.limiter: Counter = backend.limiter
+        # the fixed window's reset time is the key's TTL: whole seconds on Redis/Valkey
+        whole_seconds = self.strategy == "fixed-window" and backend.whole_seconds
+        self.slack = WHOLE_SECOND_SLACK if whole_seconds else 0.0
 
     def _bind(self) -> None:
         """A new event loop: the old clients belong to the old one."""
@@ -376,6 +382,7 @@ class GuardedLimiter:
             healthy = await self.backend.check()
             with self._state:
                 if healthy:
+                    self._storage_limiter()
                     self.down = False
                 else:
                     self.failures += 1

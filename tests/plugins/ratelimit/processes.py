@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,9 +35,14 @@ class OwnRedis:
     """A ``redis-server`` of the test's own on a free loopback port, without persistence,
     that the test may kill and start again on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str, config: str | None = None) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: more ``redis-server`` arguments (``--unixsocket PATH``, ``--cluster-enabled yes``)
+        self.extra = extra
+        #: a config file's text, written beside and given first (``sentinel monitor ...``
+        #: with ``--sentinel`` in ``extra``)
+        self.config = config
 
     @property
     def url(self) -> str:
@@ -49,10 +55,15 @@ class OwnRedis:
         Raises:
             RuntimeError: it did not answer.
         """
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = ["redis-server"]
+        if self.config is not None:
+            path = Path(tempfile.mkdtemp(prefix="siomw-redis-")) / "redis.conf"
+            path.write_text(self.config)
+            command.append(str(path))
+        command += ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--protected-mode", "no", *self.extra]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
             for _ in range(200):
