@@ -98,7 +98,11 @@ async def one_connection(url: str, auth: str, source: str) -> str | None:
                 return msg
 
 
-async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
+async def load(port: int, seconds: float, concurrency: int,
+               addresses: int = 250) -> tuple[int, int]:
+    """``concurrency`` workers connecting for ``seconds``, worker ``n`` from the loopback
+    addresses ``127.0.n.2`` to ``127.0.n.(addresses + 1)`` in turn (``addresses`` at most
+    250). Returns ``(accepted, refused)``."""
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
     token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
     auth = json.dumps({"token": token})
@@ -110,7 +114,7 @@ async def load(port: int, seconds: float, concurrency: int) -> tuple[int, int]:
         i = 0
         while time.monotonic() < deadline:
             # many client addresses (all loopback), as many clients would have
-            source = f"127.0.{n}.{2 + i % 250}"
+            source = f"127.0.{n}.{2 + i % addresses}"
             i += 1
             refusal = await one_connection(url, auth, source)
             if refusal is None:
@@ -186,7 +190,7 @@ def timed(mode: str, run: Callable[[int, float], T], seconds: float,
 
 
 def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
-            warmup: float = 1.0) -> dict[str, float]:
+            warmup: float = 1.0, addresses: int = 250) -> dict[str, float]:
     """One timed run of ``mode`` on ``kind``: ``{"cps", "cpu_us", "busy", "n"}`` (connections
     per second, server CPU microseconds per connection, server CPU seconds per second: 1.0
     is its core saturated, and the number of connections).
@@ -195,7 +199,7 @@ def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
         RuntimeError: a connection was refused (the benchmark measures accepted ones).
     """
     (done, refused), elapsed, cpu = timed(
-        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds,
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency, addresses)), seconds,
         kind=kind, warmup=warmup,
     )
     if refused:
@@ -218,6 +222,9 @@ def main() -> None:
                         help="seconds of load before each timed run")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--addresses", type=int, default=250, choices=range(1, 251),
+                        metavar="1..250", help="client addresses per concurrent client "
+                        "(distinct rate-limit keys: concurrency x addresses; default 250)")
     parser.add_argument("--modes", default="bare,full,noop0,noop10")
     args = parser.parse_args()
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
@@ -226,12 +233,14 @@ def main() -> None:
     if "bare" not in modes:
         parser.error("--modes must include bare (the ratios are against it)")
     print(f"kind {args.kind}; {args.rounds} rounds of {args.seconds:g} s, concurrency "
-          f"{args.concurrency}; load average before: {load_average()}")
+          f"{args.concurrency}, {args.concurrency * args.addresses} client addresses; "
+          f"load average before: {load_average()}")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
             results[mode].append(
-                measure(mode, args.seconds, args.concurrency, args.kind, args.warmup))
+                measure(mode, args.seconds, args.concurrency, args.kind, args.warmup,
+                        args.addresses))
 
     def median(mode: str, key: str) -> float:
         return statistics.median(r[key] for r in results[mode])

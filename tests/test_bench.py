@@ -20,7 +20,8 @@ def test_connect_rate_runs_on_every_kind(kind: str) -> None:
     ratelimit): every connection accepted (the script raises on a refusal), a table row each."""
     done = subprocess.run(
         [sys.executable, str(BENCH / "connect_rate.py"), "--kind", kind, "--seconds", "0.2",
-         "--warmup", "0.1", "--rounds", "1", "--concurrency", "2", "--modes", ",".join(MODES)],
+         "--warmup", "0.1", "--rounds", "1", "--concurrency", "2", "--addresses", "3",
+         "--modes", ",".join(MODES)],
         cwd=BENCH, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -28,7 +29,7 @@ def test_connect_rate_runs_on_every_kind(kind: str) -> None:
             if line.split() and line.split()[0] in MODES}
     assert set(rows) == set(MODES), done.stdout
     assert all(float(row[0]) > 0 for row in rows.values()), done.stdout
-    assert f"kind {kind};" in done.stdout
+    assert f"kind {kind};" in done.stdout and "6 client addresses" in done.stdout
 
 
 def test_unknown_kind_is_refused_in_one_line() -> None:
