@@ -29,7 +29,7 @@ from .adapters.asgi_http import EngineApp
 from .adapters.async_server import AsyncServerAdapter
 from .adapters.base import ServerAdapter
 from .adapters.engine_seam import install_engine, kind_of
-from .adapters.lifecycle_seams import install_lifecycle, stop_at_exit
+from .adapters.lifecycle_seams import LifespanApp, install_lifecycle, stop_at_exit
 from .adapters.sync_server import SyncServerAdapter
 from .config import Config, load_config
 from .describe import describe, handlers
@@ -388,6 +388,13 @@ class Siomw:
             socketio_path=socketio_path, on_startup=on_startup, on_shutdown=on_shutdown,
         )
         return self.wrap(inner)
+
+    def with_lifespan(self, app: Any) -> LifespanApp:
+        """``app`` (any ASGI application: FastAPI, Starlette) whose lifespan also runs this
+        stack's startup and shutdown hooks, around its own: for a ``mw.asgi_app()``
+        mounted inside it, which the framework does not pass the lifespan to. Serve the
+        result (``uvicorn myapp:app``); requests go to ``app`` untouched."""
+        return LifespanApp(app, [self.lifecycle])
 
     def wrap(self, app: socketio.ASGIApp) -> EngineApp:
         """Put the engine chain in front of an existing ``socketio.ASGIApp`` of this server

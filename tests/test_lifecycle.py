@@ -6,6 +6,7 @@ signals, a sync ``socketio.Server`` (first request; ``atexit``), and ``mw.startu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -349,3 +350,32 @@ async def test_gunicorn_worker_starts_at_first_request_and_stops_at_exit(
     lines = [line.rsplit(" ", 1)[0] for line in out.splitlines()]
     assert lines == ["startup threading", "shutdown threading"], (out, err)
     assert len({line.rsplit(" ", 1)[1] for line in out.splitlines()}) == 1  # one worker
+
+
+async def test_lifespan_app_reaches_a_mounted_stack() -> None:
+    """Starlette does not pass the lifespan to a mounted mw.asgi_app(): mw.with_lifespan(api)
+    runs the stack's hooks in the served app's lifespan, around Starlette's own."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    plugin = Recorder()
+    starlette_events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        starlette_events.append("startup")
+        yield
+        starlette_events.append("shutdown")
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+    mw = stack(sio, plugin)
+    api = Starlette(routes=[Mount("/realtime", mw.asgi_app())], lifespan=lifespan)
+    async with serve(mw.with_lifespan(api), lifespan="on") as url:
+        assert events(plugin) == ["startup"] and starlette_events == ["startup"]
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(url, socketio_path="realtime/socket.io", transports=["websocket"],
+                             wait_timeout=5)
+        assert client.connected
+        await client.disconnect()
+    assert events(plugin) == ["startup", "shutdown"]
+    assert starlette_events == ["startup", "shutdown"]

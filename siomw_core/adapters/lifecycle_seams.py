@@ -28,7 +28,7 @@ from typing import Any
 
 from ..lifecycle import Lifecycle
 
-__all__ = ["install_lifecycle", "on_loop_end", "stop_at_exit"]
+__all__ = ["LifespanApp", "asgi_lifespan", "install_lifecycle", "on_loop_end", "stop_at_exit"]
 
 log = logging.getLogger("siomw")
 
@@ -184,3 +184,35 @@ async def asgi_lifespan(app: Any, life: Lifecycle, scope: Any, receive: Any, sen
         await send(message)
 
     await app(scope, receive_first, send_after)
+
+
+class LifespanApp:
+    """Any ASGI application whose lifespan also starts and stops siomw stacks (for an app
+    that holds them where the lifespan does not reach: Starlette and FastAPI do not pass it
+    to mounted apps). Requests go to ``app`` untouched.
+
+    Args:
+        app: the ASGI application served (its own lifespan still runs, inside).
+        lifecycles: the stacks' lifecycles (``mw.lifecycle``), started in this order before
+            ``app``'s startup, stopped after its shutdown.
+    """
+
+    def __init__(self, app: Any, lifecycles: list[Lifecycle]) -> None:
+        self.app = app
+        self.lifecycles = list(lifecycles)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan" or not self.lifecycles:
+            await self.app(scope, receive, send)
+            return
+        app = self.app
+        for life in reversed(self.lifecycles):  # the first one outermost: started first
+            app = _bound(app, life)
+        await app(scope, receive, send)
+
+
+def _bound(app: Any, life: Lifecycle) -> Any:
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        await asgi_lifespan(app, life, scope, receive, send)
+
+    return serve
