@@ -15,6 +15,10 @@ table, exactly under concurrency, refusing with the same data.
 With ``http`` set, the ``ratelimit-http`` engine middleware (priority 2000) counts HTTP
 requests of the engine per client address (handshakes only, or every request) on the same
 storage, and refuses with HTTP 429, ``Retry-After`` and ``RateLimit-*`` headers.
+
+The ``siomw_startup`` / ``siomw_shutdown`` hooks open the storage's connection pool where
+the stack serves and close its clients when it stops (a storage down at startup is the
+``on_storage_error`` policy, not a failed start).
 """
 
 from __future__ import annotations
