@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from .adapters.asgi_http import EngineApp
+from .adapters.lifecycle_seams import LifespanApp
 from .config import Config, load_config
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .serve_kinds import KindError, non_asgi
@@ -300,6 +301,10 @@ def _build(ref: str | None, config: Config) -> Served:
         lines.append(f"socketio.ASGIApp at {item.path}: the engine chain put in front of it")
     for stack in stacks:
         stack.check()
+    if any(item.parent is not None for item in found) and not isinstance(served, LifespanApp):
+        # mounted (FastAPI, Starlette): the framework does not pass its lifespan on, so the
+        # plugins' startup and shutdown hooks ride on the application's own
+        served = LifespanApp(served, [stack.lifecycle for stack in stacks])
     return Served(served, stacks, lines, sio=[item.sio for item in found])
 
 

@@ -379,3 +379,29 @@ async def test_lifespan_app_reaches_a_mounted_stack() -> None:
         await client.disconnect()
     assert events(plugin) == ["startup", "shutdown"]
     assert starlette_events == ["startup", "shutdown"]
+
+
+async def test_siomw_serve_gives_a_mounted_stack_the_applications_lifespan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``siomw serve api:api`` with a mw.asgi_app() mounted in Starlette: what it serves runs
+    the stack's hooks in the application's lifespan (the user did not call with_lifespan)."""
+    from siomw_core.config import load_config
+    from siomw_core.serving import build
+
+    (tmp_path / "mounted_api.py").write_text(textwrap.dedent("""
+        import socketio
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+        import siomw_core
+        from tests.test_lifecycle import Recorder
+        plugin = Recorder()
+        sio = socketio.AsyncServer(async_mode="asgi")
+        mw = siomw_core.attach(sio, local_plugins=[("recorder", plugin)], entry_points=False)
+        api = Starlette(routes=[Mount("/realtime", mw.asgi_app())])
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    served_app = build("mounted_api:api", load_config(None, check=False))
+    module = sys.modules["mounted_api"]
+    async with serve(served_app.app, lifespan="on"):
+        assert events(module.plugin) == ["startup"]
+    assert events(module.plugin) == ["startup", "shutdown"]
