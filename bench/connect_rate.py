@@ -1,14 +1,15 @@
 """Connections per second through siomw's connect chain against bare python-socketio.
 
 Usage: python bench/connect_rate.py [--kind asgi|aiohttp|wsgi|gevent] [--seconds 5]
-[--concurrency 50] [--rounds 3] [--modes bare,full,noop0,noop10]
+[--concurrency 50] [--addresses 250] [--rounds 3] [--modes bare,full,noop0,noop10]
 
 Each mode's server (``bench/server.py MODE PORT KIND``: uvicorn, aiohttp's runner, gunicorn's
 gthread or gevent worker) runs in its own process pinned to one core; the load comes from this
 process (pinned to the other core when there are two) over loopback: WebSocket-only Engine.IO
 handshakes, then a Socket.IO CONNECT with a token, then close; 50 at a time, from many
-client addresses of 127.0.0.0/8 (so the IP-keyed rate limit keeps per-client windows, as in
-production, instead of one window holding every hit). Modes alternate
+client addresses of 127.0.0.0/8 (``--addresses`` per concurrent client: so the IP-keyed
+rate limit keeps per-client windows, as in production, instead of one window holding every
+hit). Modes alternate
 in rounds so that drift affects both alike. Reported: connections per second, server CPU
 microseconds per connection (from /proc, the server's process and its children: gunicorn's
 worker), how busy the server's core was (1.00: saturated; less: the server waited, or other
