@@ -180,80 +180,45 @@ class Engine:
         return register(self.stack, fn, "engine", name=name, priority=priority,
                         before=before, after=after, preflight=preflight)
 
-    def use_asgi(
-        self,
-        factory: Callable[..., Any],
-        *,
-        name: str | None = None,
-        priority: int = 0,
-        before: str | Iterable[str] | None = None,
-        after: str | Iterable[str] | None = None,
-        preflight: bool = True,
-        **options: Any,
-    ) -> None:
+    def use_asgi(self, factory: Callable[..., Any], **arguments: Any) -> None:
         """Add a standard ASGI middleware class as a member, the way Node's
         ``io.engine.use`` takes Express middleware::
 
             mw.engine.use_asgi(SessionMiddleware, secret_key="...", name="session")
 
-        ``factory(app, **options)`` is built once. See :func:`siomw_core.asgi_middleware`.
+        ``arguments``: ``name``, ``priority``, ``before``, ``after``, ``preflight`` (default
+        True) and the factory's own options; ``factory(app, **options)`` is built once. See
+        :func:`siomw_core.asgi_middleware`.
 
         Raises:
             TypeError: the server is not served as ASGI (use :meth:`use_wsgi` or
                 :meth:`use_aiohttp`).
         """
-        self.stack.add(asgi_middleware(
-            factory, name=name, priority=priority, before=list(as_names(before)),
-            after=list(as_names(after)), preflight=preflight, **options,
-        ))
+        self.stack.add(asgi_middleware(factory, **arguments))
 
-    def use_wsgi(
-        self,
-        factory: Callable[..., Any],
-        *,
-        name: str | None = None,
-        priority: int = 0,
-        before: str | Iterable[str] | None = None,
-        after: str | Iterable[str] | None = None,
-        preflight: bool = True,
-        **options: Any,
-    ) -> None:
+    def use_wsgi(self, factory: Callable[..., Any], **arguments: Any) -> None:
         """Add a WSGI middleware (Werkzeug's ``ProxyFix``, say) as a member, on a sync
         ``socketio.Server``::
 
             mw.engine.use_wsgi(ProxyFix, x_for=1, name="proxyfix")
 
-        ``factory(app, **options)`` is built once. See :func:`siomw_core.wsgi_middleware`.
+        ``arguments`` as for :meth:`use_asgi`. See :func:`siomw_core.wsgi_middleware`.
 
         Raises:
             TypeError: the server is not served as WSGI.
         """
-        self.stack.add(wsgi_middleware(
-            factory, name=name, priority=priority, before=list(as_names(before)),
-            after=list(as_names(after)), preflight=preflight, **options,
-        ))
+        self.stack.add(wsgi_middleware(factory, **arguments))
 
-    def use_aiohttp(
-        self,
-        func: Callable[..., Any],
-        *,
-        name: str | None = None,
-        priority: int = 0,
-        before: str | Iterable[str] | None = None,
-        after: str | Iterable[str] | None = None,
-        preflight: bool = True,
-    ) -> None:
+    def use_aiohttp(self, func: Callable[..., Any], **arguments: Any) -> None:
         """Add an aiohttp middleware (``@web.middleware async def mw(request, handler)``) as
-        a member, on an ``AsyncServer(async_mode="aiohttp")``. See
+        a member, on an ``AsyncServer(async_mode="aiohttp")``; ``arguments``: ``name``,
+        ``priority``, ``before``, ``after``, ``preflight``. See
         :func:`siomw_core.aiohttp_middleware`.
 
         Raises:
             TypeError: the server is not served by aiohttp.
         """
-        self.stack.add(aiohttp_middleware(
-            func, name=name, priority=priority, before=list(as_names(before)),
-            after=list(as_names(after)), preflight=preflight,
-        ))
+        self.stack.add(aiohttp_middleware(func, **arguments))
 
 
 EventDecorator = Callable[[EventMiddleware], EventMiddleware]

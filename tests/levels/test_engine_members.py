@@ -62,7 +62,7 @@ async def test_proxy_middleware_member_rewrites_what_inner_members_see(kind_name
     seen: list[tuple[str, str, str]] = []
     watch(mw, seen, priority=100, label="outer")
     if kind.sync:
-        mw.add(wsgi_middleware(ProxyFix, name="proxy", priority=50, x_for=1, x_proto=1))
+        mw.engine.use_wsgi(ProxyFix, name="proxy", priority=50, x_for=1, x_proto=1)
     else:
         mw.add(asgi_middleware(ProxyHeadersMiddleware, name="proxy", priority=50,
                                trusted_hosts="127.0.0.1"))
@@ -146,7 +146,7 @@ async def test_aiohttp_middleware_members() -> None:
         return await handler(request.clone(remote="7.7.7.7"))  # type: ignore[no-any-return]
 
     mw.add(aiohttp_middleware(stamp, priority=50))
-    mw.add(aiohttp_middleware(forbid, priority=40))
+    mw.engine.use_aiohttp(forbid, priority=40)  # the registrar's form of the same
     watch(mw, seen, priority=0, label="inner")
     async with kind.serve(sio, mw) as url:
         ok = await curl(url + HANDSHAKE)
