@@ -152,6 +152,8 @@ def main() -> None:
         print(f"{mode:<14} {cps:9.1f} {cps / memory:6.3f} {cpu:19.1f} {memory_cpu / cpu:9.3f} "
               f"{median(mode, 'busy'):11.2f} {median(mode, 'redis_scripts'):12.2f} "
               f"{median(mode, 'redis_cmds'):9.2f} {median(mode, 'redis_cpu_us'):17.1f}")
+    print("each round's conn/s: " + "; ".join(
+        f"{mode} " + " ".join(f"{r['cps']:.0f}" for r in results[mode]) for mode in modes))
     for mode in (m for m in modes if m != "memory"):
         for n, result in enumerate(results[mode]):
             if result["redis_scripts"] < 0.99:
