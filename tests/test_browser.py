@@ -29,6 +29,7 @@ import pytest
 
 from siomw_core import CallNext, Config, CoreSettings, Refusal, Request, Siomw, Socket
 from siomw_core.demo import CLIENT_JS_ENV, create_server, demo_asgi_app
+from siomw_core.serving import GRACEFUL_TIMEOUT
 from siomw_core.testing import serve
 
 CHROMIUM = os.environ.get("SIOMW_CHROMIUM", "/usr/bin/chromium")
@@ -245,8 +246,12 @@ async def siomw_serve(env: dict[str, str], cwd: Path) -> AsyncIterator[str]:
         yield url
     finally:
         if proc.returncode is None:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), 5)
+            proc.terminate()  # siomw serve gives open connections GRACEFUL_TIMEOUT seconds
+            try:
+                await asyncio.wait_for(proc.wait(), GRACEFUL_TIMEOUT + 10)
+            except TimeoutError:
+                proc.kill()
+                raise AssertionError(f"siomw serve did not stop: {log.read_text()}") from None
 
 
 async def test_browser_siomw_serve_demo(tmp_path: Path) -> None:

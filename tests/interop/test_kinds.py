@@ -57,7 +57,13 @@ async def test_token_accepted_welcome_after_connect_and_logged(
     obs = await connect(served, client, transport, address, auth={"token": token()},
                         listen=["welcome"], wait_for=["welcome"],
                         emits=[{"event": "chat", "args": ["hello"]}])
-    assert events(obs)[:1] == ["connect"], obs
+    if client == "python-sync":
+        # python-engineio's sync client runs each message's handler in a thread of its own
+        # (engineio/client.py: _trigger_event("message", ..., run_async=True)), so the order
+        # its handlers run in is not the packets' order; the other clients check that one
+        assert "connect" in events(obs), obs
+    else:
+        assert events(obs)[:1] == ["connect"], obs
     assert {"event": "on", "name": "welcome", "args": [{"user": "alice"}]} in obs, obs
     assert {"event": "ack", "name": "chat",
             "value": {"status": "sent", "text": "hello"}} in obs, obs
