@@ -221,7 +221,8 @@ def check_installed(served: Served, flask: bool) -> None:
         except ImportError:
             raise click.ClickException(
                 f"serving a {served.kind} app needs {module}, which is not installed: "
-                f"pip install 'siomw-core[{extra}]'") from None
+                f"pip install {' '.join(modules)} (siomw-core's [{extra}] extra; in a clone "
+                f"of siomw: pip install './[{extra}]')") from None
 
 
 def run_serve(state: CliState, app: str | None, **options: Any) -> None:

@@ -70,4 +70,5 @@ def test_the_quoted_errors_are_the_tested_ones() -> None:
     assert ("`Error: --reload: aiohttp's runner cannot honour it: it serves one process and "
             "has no reloader\n(aiohttp-devtools has one)`") in PAGE
     assert ("Error: serving a threading app needs gunicorn, which is not installed: pip "
-            "install 'siomw-core[wsgi]'\n") in PAGE
+            "install gunicorn (siomw-core's [wsgi] extra; in a clone of siomw: pip install "
+            "'./[wsgi]')\n") in PAGE

@@ -170,8 +170,10 @@ async def test_a_missing_server_names_the_extra(
     status, err = await serve_output(str(BIN / "siomw"), "serve", app, cwd=ROOT,
                                      SIOMW_PLUGINS="", SERVE_MODE=mode,
                                      PYTHONPATH=str(tmp_path))
+    packages = "gunicorn gevent" if mode == "gevent" else "gunicorn"
     assert (status, err) == (1, f"Error: serving a {mode} app needs gunicorn, which is not "
-                                f"installed: pip install 'siomw-core[{extra}]'\n")
+                                f"installed: pip install {packages} (siomw-core's [{extra}] "
+                                f"extra; in a clone of siomw: pip install './[{extra}]')\n")
 
 
 GUNICORN_WARNINGS = [

@@ -127,7 +127,8 @@ def load_keys(options: JwtOptions, environ: Mapping[str, str] | None = None) -> 
     if path is None:
         raise ConfigError(
             f"public_key_file: missing; expected a PEM public key file for "
-            f"{', '.join(options.algorithms)}"
+            f"{', '.join(options.algorithms)} (or the identity provider's keys: jwks_url or "
+            f"jwks_file)"
         )
     try:
         with open(path, "rb") as fh:

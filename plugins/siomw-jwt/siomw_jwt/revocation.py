@@ -50,8 +50,8 @@ def _redis() -> Any:
         import redis.asyncio.retry
         import redis.retry
     except ImportError:
-        raise ConfigError("revocation: needs redis-py: pip install 'siomw-jwt[revocation]'"
-                          ) from None
+        raise ConfigError("revocation: needs redis-py: pip install redis (siomw-jwt's "
+                          "[revocation] extra)") from None
     return redis
 
 

@@ -154,10 +154,9 @@ def _config_errors(label: str, strategy: str, build: Callable[[], T]) -> T:
             f"(memcached has no moving window); found {strategy!r}"
         ) from None
     except ConfigurationError as exc:
-        raise ConfigError(
-            f"storage: expected a storage whose client library is installed ({exc}); "
-            f"found {label!r}"
-        ) from None
+        what = ("a storage URI limits can parse" if "parse" in str(exc).lower()
+                else "a storage whose client library is installed")
+        raise ConfigError(f"storage: expected {what} ({exc}); found {label!r}") from None
 
 
 class Backend:

@@ -119,7 +119,8 @@ def write_pem(path: Path, key: Any, private: bool = False) -> str:
 def test_key_file_errors(tmp_path: Path) -> None:
     """Asymmetric algorithms need a readable PEM public key fitting every listed algorithm."""
     assert startup_error({"algorithms": ["RS256"]}) == (
-        "siomw.toml: [jwt]: public_key_file: missing; expected a PEM public key file for RS256"
+        "siomw.toml: [jwt]: public_key_file: missing; expected a PEM public key file for RS256 "
+        "(or the identity provider's keys: jwks_url or jwks_file)"
     )
     missing = str(tmp_path / "absent.pem")
     assert startup_error({"algorithms": ["RS256"], "public_key_file": missing}) == (
