@@ -33,14 +33,10 @@ import socketio
 from socketio import packet
 
 from ..runtime import AsyncRuntime
-from .base import ServerAdapter, ack_data, well_formed
+from .base import Dispatch, ServerAdapter, ack_data, well_formed
 
 __all__ = ["AsyncServerAdapter", "Dispatch", "well_formed"]
 
-#: ``dispatch(sid, eio_sid, data, namespace, ack_id)``: ``data`` is ``[event, *args]`` as
-#: the client sent it (a malformed packet's data is any JSON value: the dispatch checks
-#: it), ``ack_id`` None when the client asked for no acknowledgement
-Dispatch = Callable[[str, str, Any, str, "int | None"], Awaitable[None]]
 
 
 class AsyncServerAdapter(ServerAdapter):

@@ -22,7 +22,12 @@ from typing import Any
 
 from ..runtime import Runtime
 
-__all__ = ["ServerAdapter", "ack_data", "well_formed"]
+__all__ = ["Dispatch", "ServerAdapter", "ack_data", "well_formed"]
+
+#: ``dispatch(sid, eio_sid, data, namespace, ack_id)``: ``data`` is ``[event, *args]`` as
+#: the client sent it (a malformed packet's data is any JSON value: the dispatch checks
+#: it), ``ack_id`` None when the client asked for no acknowledgement
+Dispatch = Callable[[str, str, Any, str, "int | None"], Awaitable[None]]
 
 
 def well_formed(data: Any) -> bool:
@@ -97,8 +102,7 @@ class ServerAdapter:
         is called if it still runs ``late`` seconds past it (:attr:`overdue_grace`)."""
         raise NotImplementedError
 
-    def install(self, dispatch: Callable[[str, str, Any, str, int | None], Awaitable[None]]
-                ) -> None:
+    def install(self, dispatch: Dispatch) -> None:
         """Route every incoming event of a connected sid to ``dispatch``."""
         raise NotImplementedError
 

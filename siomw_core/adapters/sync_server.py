@@ -28,8 +28,7 @@ from socketio import packet
 
 from ..drive import drive
 from ..runtime import SyncRuntime
-from .async_server import Dispatch
-from .base import ServerAdapter, ack_data, well_formed
+from .base import Dispatch, ServerAdapter, ack_data, well_formed
 
 __all__ = ["SyncServerAdapter"]
 
