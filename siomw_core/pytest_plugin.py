@@ -1,0 +1,1 @@
+"""siomw's pytest plugin (registered under ``pytest11``): being written."""
