@@ -231,7 +231,8 @@ class Siomw(Composing):
             name: the name in chains and ordering (default: the function's ``__name__``).
             priority: higher runs first among unconstrained members (default 0; the bundled
                 plugins use 1000-3000, so application middlewares run inside them).
-            before, after: names this middleware runs before / after.
+            before: names this middleware runs before.
+            after: names this middleware runs after.
             namespace: the namespace(s) it guards; ``None`` for all. A namespace named
                 here is accepted by the server even without a connect handler.
 
