@@ -40,4 +40,12 @@ fi
 .venv/bin/ruff check .
 .venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging plugins/siomw-headers/siomw_headers
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# most tests run in parallel (pytest-xdist; SIOMW_TEST_WORKERS, default 4: they mostly wait on
+# sockets); those marked serial (tests/conftest.py: deadlines, nginx, a browser, benchmarks)
+# run afterwards, alone. Exit status 5 is "no test selected" (a path given has none of a kind).
+status=0
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "${SIOMW_TEST_WORKERS:-4}" -m "not serial" "$@" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then exit "$status"; fi
+status=0
+.venv/bin/python -m pytest -q -p no:cacheprovider -m serial "$@" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then exit "$status"; fi

@@ -14,11 +14,34 @@ requires_js = pytest.mark.skipif(
 )
 
 
+#: tests that time themselves against the machine (deadlines, a frozen Redis, a browser,
+#: several server processes behind nginx, the benchmarks): scripts/test.sh runs them after the
+#: parallel run, alone, so that other workers' load cannot make them miss a deadline
+SERIAL = (
+    "tests/deploy/",
+    "tests/plugins/ratelimit/test_failure.py",
+    "tests/test_browser.py",
+    "tests/plugins/headers/test_browser.py",
+    "tests/test_bench",
+    "tests/test_serve_shutdown.py",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     import os
 
+    config.addinivalue_line(
+        "markers", "serial: run alone after the parallel run (scripts/test.sh: -m serial)")
     if os.environ.get("CI") and not js_available():
         raise pytest.UsageError("CI needs the JS client: run npm ci --prefix tests/js first")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if where.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(autouse=True)
