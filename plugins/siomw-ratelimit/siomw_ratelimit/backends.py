@@ -18,6 +18,9 @@ acquire, the retry waits) is written once against :class:`Backend`; only the cal
   like any other, so a call waits at most about that long); other storages keep their
   client's own timeouts. Per-key locks are ``threading.Lock`` (a
   greenlet's lock under gevent's monkey-patching).
+
+Both count in memory (the configured ``memory://`` storage, and the fallback) on ``limits``'
+memory storages whose expiry sweep runs once a second (:mod:`~siomw_ratelimit.memory`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from limits.util import WindowStats
 
 from siomw_core import ConfigError
 
+from .memory import async_memory, sync_memory
 from .options import async_storage_uri, sync_storage_uri
 from .pools import Unbuilt, close_clients
 
@@ -304,6 +308,8 @@ class AsyncBackend(Backend):
         super().__init__(async_storage_uri(uri), strategy, timeout=timeout, label=label)
 
     def _storage(self, uri: str) -> limits.aio.storage.Storage:
+        if urlsplit(uri).scheme == "async+memory":  # limits' own, swept periodically
+            return async_memory(uri)
         options: dict[str, str] = {}
         if uri.startswith("async+redis"):
             options["implementation"] = self.redis_client
@@ -370,6 +376,8 @@ class BlockingBackend(Backend):
     def _storage(self, uri: str) -> limits.storage.Storage:
         options: dict[str, Any] = {}
         scheme = urlsplit(uri).scheme
+        if scheme == "memory":  # limits' own, swept periodically
+            return sync_memory(uri)
         if self.timeout is not None and scheme.startswith(("redis", "valkey")):
             # a blocked thread cannot be cancelled: the socket gives up instead, once (the
             # client's default retries, with back-off, would take several timeouts)
