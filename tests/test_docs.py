@@ -154,12 +154,12 @@ def shell_env() -> dict[str, str]:
     return env
 
 
-async def run_shell(script: str, cwd: Path) -> str:
+async def run_shell(script: str, cwd: Path, timeout: float = 60) -> str:
     """Run ``script`` in a new bash (``-euo pipefail``); return its stdout."""
     proc = await asyncio.create_subprocess_exec(
         "bash", "-euo", "pipefail", "-c", script, cwd=cwd, env=shell_env(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode == 0, err.decode()
     return out.decode()
 
@@ -293,3 +293,25 @@ def test_site_is_material_with_copyable_highlighted_code(site: Path) -> None:
     assert 'class="language-python highlight"' in page
     assert '<span class="kn">import</span>' in page
     assert '"content.code.copy"' in page  # material's config blob: copy buttons on code
+
+
+async def test_publishing_build_block_builds_the_example_plugin(tmp_path: Path) -> None:
+    """docs/plugins/publishing.md "Building and uploading": its first block, in a new shell in
+    the directory of the example plugin of "Writing a plugin" (plugin_pyproject.toml and
+    plugin_audit.py as siomw_audit.py), builds an sdist and a wheel that twine checks, and the
+    wheel registers the entry point ``audit`` in the group ``siomw``."""
+    import zipfile
+
+    build_block = code_blocks("docs/plugins/publishing.md", "Building and uploading", "bash")[0]
+    assert "twine upload" not in build_block  # uploading is the second block, never run here
+    project = tmp_path / "siomw-audit"
+    project.mkdir()
+    (project / "pyproject.toml").write_text((EXAMPLES / "plugin_pyproject.toml").read_text())
+    (project / "siomw_audit.py").write_text((EXAMPLES / "plugin_audit.py").read_text())
+    out = await run_shell(build_block, project, timeout=300)
+    assert "PASSED" in out and "FAILED" not in out, out
+    [wheel] = (project / "dist").glob("siomw_audit-0.1.0-*.whl")
+    assert [p.name for p in (project / "dist").glob("*.tar.gz")] == ["siomw_audit-0.1.0.tar.gz"]
+    with zipfile.ZipFile(wheel) as zf:
+        entry_points = zf.read("siomw_audit-0.1.0.dist-info/entry_points.txt").decode()
+    assert "[siomw]\naudit = siomw_audit" in entry_points
