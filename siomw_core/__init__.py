@@ -10,6 +10,7 @@ handler's decorators ask of plugins) / :func:`handler_name` (a handler as logs n
 :data:`hookimpl`, :class:`ConfigError`, :data:`CLIENT_GONE` (the refusal code of a client
 that left before its chain finished), :data:`ENGINE_QUERY_PARAMS` (Engine.IO's own query
 parameters),
+:data:`CONTRACT_VERSION` (the plugin contract's version, which plugins declare a range of),
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
 parameters, headers and cookies are secret). Applications use :func:`attach`.
@@ -24,6 +25,7 @@ from .adapters.asgi_http import asgi_middleware
 from .adapters.wsgi_http import wsgi_middleware
 from .config import Config, CoreSettings, load_config
 from .context import ENGINE_QUERY_PARAMS, Handshake, Request, Socket, client_address
+from .contract import CONTRACT_VERSION
 from .cookies import parse_cookies
 from .drive import SuspendedError, drive
 from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Refusal
@@ -38,6 +40,7 @@ from .server import Siomw, attach
 
 __all__ = [
     "CLIENT_GONE",
+    "CONTRACT_VERSION",
     "ENGINE_QUERY_PARAMS",
     "AsyncRuntime",
     "CallNext",

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .config import Config, load_config
+from .contract import CONTRACT_VERSION
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .registry import Registry
 from .serve_command import build_or_fail, run_serve
@@ -261,17 +262,18 @@ def serve(state: CliState, /, app: str | None, **options: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_obj
 def plugins(state: CliState, as_json: bool) -> None:
-    """List installed plugins: name, distribution, version, middlewares, enabled, error.
+    """List installed plugins: name, distribution, version, contract range, middlewares,
+    status (enabled, disabled, failed, incompatible), error.
 
-    Exits with status 1 when a plugin failed to load or to configure (it is listed with
-    its error).
+    Exits with status 1 when a plugin failed to load or to configure, or its contract range
+    excludes this core's (it is listed with its error).
     """
     try:  # diagnose: list every failure instead of stopping at the first
         registry = Registry(state.config(), diagnose=True)
     except _STARTUP_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     records = list(registry.plugins())
-    failed = [r for r in records if r.error and not r.error.startswith(("not in", "blocked"))]
+    failed = [r for r in records if r.status in ("failed", "incompatible")]
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
         if failed:
@@ -281,18 +283,20 @@ def plugins(state: CliState, as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"siomw plugins ({state.config().source})")
-    for column in ("name", "distribution", "version", "middlewares", "priority", "enabled",
-                   "load error"):
+    table = Table(title=f"siomw plugins ({state.config().source}; plugin contract "
+                  f"{CONTRACT_VERSION})")
+    for column in ("name", "distribution", "version", "contract", "middlewares", "priority",
+                   "status", "load error"):
         table.add_column(column)
     for r in records:
         table.add_row(
             r.name,
             r.distribution or "-",
             r.version or "-",
+            r.contract or "-",
             ", ".join(f"{m.level}:{m.name}" for m in r.middlewares) or "-",
             ", ".join(str(m.priority) for m in r.middlewares) or "-",
-            "yes" if r.enabled else "no",
+            r.status,
             escape(r.error or ""),  # "[jwt]" in an error is text, not rich markup
         )
     Console(width=160).print(table)

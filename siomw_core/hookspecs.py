@@ -7,7 +7,8 @@ A plugin is a module (or object) registered under the entry-point group ``siomw`
 
 Its entry-point name (``audit``) is the plugin's name and the name of its config table
 (``[audit]`` in ``siomw.toml``). It implements the hooks below with ``@hookimpl``. Every
-hook is documented in ``docs/plugins/writing.md``; a test fails when one is not.
+hook is documented in ``docs/plugins/writing.md``; a test fails when one is not. The hooks'
+version is :data:`~siomw_core.CONTRACT_VERSION` (``siomw_core.contract``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ __all__ = ["PROJECT", "hookimpl", "hookspec"]
 PROJECT = "siomw"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def siomw_contract() -> str:  # type: ignore[empty-body]
+    """Return the range of plugin contract versions this plugin supports, a PEP 440
+    specifier such as ``">=1,<2"`` (any 1.x; see :mod:`siomw_core.contract` for what bumps
+    the major and the minor number).
+
+    Read when the plugin is loaded, before its table is validated or its middlewares
+    built: a range that excludes :data:`~siomw_core.CONTRACT_VERSION` refuses the plugin
+    with a message naming it, its distribution and version, the range, and the core's
+    version and contract version (skipped, or fatal in strict mode or when the plugin is
+    asked for by name); ``siomw plugins`` shows it as ``incompatible``. A malformed range
+    is a load failure naming the plugin. A plugin that implements no ``siomw_contract`` is
+    taken as ``">=1,<2"`` (it predates the versioned contract, which began at 1.0).
+    """
 
 
 @hookspec

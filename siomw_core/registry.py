@@ -3,8 +3,10 @@
 Entry points of the group ``siomw`` are loaded one at a time (pluggy's own
 ``load_setuptools_entrypoints`` aborts on the first failure): a plugin that fails to import,
 to register, or to build its middlewares is recorded with its name, distribution and error
-and skipped, or stops startup when ``strict = true``. Chain order is not pluggy's business:
-see ``ordering.py``.
+and skipped, or stops startup when ``strict = true``. A plugin whose declared contract range
+(hook ``siomw_contract``) excludes this core's :data:`~siomw_core.contract.CONTRACT_VERSION`
+is refused the same way, when it is loaded (see ``siomw_core.contract``). Chain order is
+not pluggy's business: see ``ordering.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pluggy
 from . import hookspecs
 from .config import Config
 from .config import _validate as validate_partial
+from .contract import CONTRACT_VERSION, LEGACY_RANGE, core_version, supports
 from .errors import ConfigError, PluginLoadError
 from .middleware import Middleware
 from .runtime import AsyncRuntime, Runtime
@@ -40,8 +43,12 @@ class PluginRecord:
         distribution: the distribution that declared it (``None`` for in-code plugins).
         version: that distribution's version.
         enabled: loaded and contributing middlewares.
-        error: why it is not enabled: ``"blocked by ..."``, ``"not in ..."`` or the
-            load error as ``ExceptionType: message``.
+        error: why it is not enabled: ``"blocked by ..."``, ``"not in ..."``, the
+            load error as ``ExceptionType: message``, or why its contract range refuses it.
+        contract: the contract range it declared (hook ``siomw_contract``); None when it
+            declared none (taken as :data:`~siomw_core.contract.LEGACY_RANGE`) or was not
+            loaded.
+        incompatible: refused because ``contract`` excludes this core's contract version.
         middlewares: what it contributed.
         options: its validated config table (an instance of its schema), or None.
     """
@@ -53,6 +60,21 @@ class PluginRecord:
     error: str | None = None
     middlewares: list[Middleware] = field(default_factory=list)
     options: Any = None
+    contract: str | None = None
+    incompatible: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"enabled"``, ``"incompatible"`` (its contract range excludes this core's),
+        ``"disabled"`` (blocked or not in the allow-list) or ``"failed"`` (a load, build
+        or configuration error)."""
+        if self.enabled:
+            return "enabled"
+        if self.incompatible:
+            return "incompatible"
+        if self.error is None or self.error.startswith(("not in", "blocked")):
+            return "disabled"
+        return "failed"
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``siomw plugins --json``)."""
@@ -61,6 +83,8 @@ class PluginRecord:
             "distribution": self.distribution,
             "version": self.version,
             "enabled": self.enabled,
+            "status": self.status,
+            "contract": self.contract,
             "error": self.error,
             "middlewares": [
                 {"name": m.name, "level": m.level, "priority": m.priority}
@@ -128,7 +152,7 @@ class Registry:
         for ep in sorted(found, key=lambda e: e.name):
             self._load_entry_point(ep)
         for name, plugin in local_plugins:
-            self._admit(PluginRecord(name=name), lambda p=plugin: p)
+            self._admit(PluginRecord(name=name), lambda p=plugin: p, in_code=True)
         if discover_only:
             return
         tables: dict[str, list[str]] = {}
@@ -191,26 +215,68 @@ class Registry:
         )
         self._admit(record, ep.load)
 
-    def _admit(self, record: PluginRecord, load: Any) -> None:
+    def _admit(self, record: PluginRecord, load: Any, *, in_code: bool = False) -> None:
         if not self._gate(record):
             return
         try:
             plugin = load()
             self.pm.register(plugin, name=record.name)
-            self.pm.check_pending()
+            # before check_pending: a plugin for a newer contract may implement hooks this
+            # core does not know, and "incompatible" says more than "unknown hook"
+            compatible = self._check_contract(record, in_code=in_code)
+            if compatible:
+                self.pm.check_pending()
+        except PluginLoadError:  # refused, and fatal: already says everything
+            raise
         except Exception as exc:
             self._failed(record, exc, "failed to load")
+            compatible = False
+        if not compatible:
             if self.pm.has_plugin(record.name):
                 self.pm.unregister(name=record.name)
             return
         record.enabled = True
 
+    def _check_contract(self, record: PluginRecord, *, in_code: bool) -> bool:
+        """Read ``record``'s contract range; False (recorded, logged or raised as
+        :meth:`_failed` does) when it excludes :data:`CONTRACT_VERSION`.
+
+        Raises:
+            ContractError: the range is malformed (a load failure of the caller's).
+        """
+        hook = self._impl("siomw_contract", record.name)
+        if hook is None:
+            if not in_code and record.name not in _WARNED:
+                _WARNED.add(record.name)
+                log.warning("siomw: plugin %r%s declares no contract range (hook "
+                            "siomw_contract); taken as %r", record.name, _origin(record),
+                            LEGACY_RANGE)
+            return True
+        declared = hook()
+        if supports(declared):  # raises ContractError when malformed
+            record.contract = str(declared)
+            return True
+        record.contract = str(declared)
+        record.enabled, record.incompatible = False, True
+        record.error = (
+            f"plugin {record.name!r}{_origin(record)} supports plugin contract "
+            f"{declared!r}, but siomw-core {core_version()} implements contract "
+            f"{CONTRACT_VERSION}: refused (install a release of it made for contract "
+            f"{CONTRACT_VERSION})"
+        )
+        if self._fatal(record.name):
+            raise PluginLoadError(record.error)
+        log.error("siomw: %s; skipped", record.error)
+        return False
+
+    def _fatal(self, name: str) -> bool:
+        return (self.config.core.strict or self._asked_for(name)) and not self.diagnose
+
     def _failed(self, record: PluginRecord, exc: BaseException, what: str) -> None:
         record.enabled = False
         record.error = f"{type(exc).__name__}: {exc}"
         origin = f" (distribution {record.distribution})" if record.distribution else ""
-        fatal = self.config.core.strict or self._asked_for(record.name)
-        if fatal and not self.diagnose:
+        if self._fatal(record.name):
             raise PluginLoadError(
                 f"plugin {record.name!r}{origin} {what}: {record.error}"
             ) from exc
@@ -313,6 +379,18 @@ class Registry:
     def plugins(self) -> Iterable[PluginRecord]:
         """Every plugin seen, enabled or not, by name."""
         return sorted(self.records.values(), key=lambda r: r.name)
+
+
+#: plugins already warned about in this process for declaring no contract range
+_WARNED: set[str] = set()
+
+
+def _origin(record: PluginRecord) -> str:
+    """`` (distribution siomw-x 1.2.0)``, or nothing for an in-code plugin."""
+    if record.distribution is None:
+        return ""
+    version = f" {record.version}" if record.version else ""
+    return f" (distribution {record.distribution}{version})"
 
 
 def _by_name(impl: pluggy.HookImpl) -> Callable[..., Any]:

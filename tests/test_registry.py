@@ -221,7 +221,7 @@ def test_good_plugin_loads_and_broken_ones_are_recorded_and_skipped(
                for m in messages)
     assert good.as_dict() == {
         "name": "goodplug", "distribution": "siomw-good", "version": "1.2.3",
-        "enabled": True, "error": None,
+        "enabled": True, "status": "enabled", "contract": None, "error": None,
         "middlewares": [{"name": "good_mw", "level": "connect", "priority": 1}],
     }
 
