@@ -1,8 +1,9 @@
-"""Helpers for testing siomw middlewares and plugins against real servers and clients.
+"""Asyncio helpers for tests that run their own server in the test's event loop.
 
 ``serve`` runs an ASGI app under uvicorn on 127.0.0.1 with an ephemeral port inside the
 running event loop; ``connect_result`` connects a real python-socketio ``AsyncClient`` and
-reports what it saw: ``("connect", None)`` or ``("connect_error", data)``.
+reports what it saw: ``("connect", None)`` or ``("connect_error", data)``. The
+``AsyncClient`` needs aiohttp (the ``testing`` extra brings it).
 """
 
 from __future__ import annotations
