@@ -315,3 +315,15 @@ async def test_publishing_build_block_builds_the_example_plugin(tmp_path: Path) 
     with zipfile.ZipFile(wheel) as zf:
         entry_points = zf.read("siomw_audit-0.1.0.dist-info/entry_points.txt").decode()
     assert "[siomw]\naudit = siomw_audit" in entry_points
+
+
+async def test_publishing_catalog_block_shows_the_catalog_entry(tmp_path: Path) -> None:
+    """docs/plugins/publishing.md "What the catalog shows": its block prints the plugin's
+    entry as the committed catalog page (docs/plugins/catalog.md) shows it."""
+    [block] = code_blocks("docs/plugins/publishing.md", "What the catalog shows", "bash")
+    out = await run_shell(block, tmp_path)
+
+    def entry(page: str) -> str:
+        return page[page.index("\n## headers\n"):].split("\n## ")[1]
+
+    assert entry(out) == entry((REPO / "docs" / "plugins" / "catalog.md").read_text())
