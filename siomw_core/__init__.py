@@ -13,7 +13,10 @@ parameters),
 :data:`CONTRACT_VERSION` (the plugin contract's version, which plugins declare a range of),
 :class:`CoreSettings`, :func:`parse_cookies` (the one ``Cookie`` header parser),
 :func:`declare_secret` / :func:`current_secrets` / :class:`Secrets` (which query
-parameters, headers and cookies are secret). Applications use :func:`attach`.
+parameters, headers and cookies are secret), :class:`Observer` / :data:`Outcome` (what a
+``siomw_observer`` hook returns and is told: every chain run and member, timed) and
+:func:`answer_request` (an engine member answering a request itself). Applications use
+:func:`attach`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from .errors import CLIENT_GONE, ConfigError, OrderingError, PluginLoadError, Re
 from .event import Event, send_refusal
 from .hookspecs import hookimpl
 from .identity import Identity, get_identity, set_identity
+from .levels.engine import answer_request
 from .middleware import CallNext, EventMiddleware, Middleware, SyncCallNext
+from .observe import Observer, Outcome
 from .requirements import Requirement, handler_name, require, requirements_of
 from .runtime import AsyncRuntime, Runtime, SyncRuntime, TimerHandle
 from .secrets import Secrets, current_secrets, declare_secret
@@ -52,7 +57,9 @@ __all__ = [
     "Handshake",
     "Identity",
     "Middleware",
+    "Observer",
     "OrderingError",
+    "Outcome",
     "PluginLoadError",
     "Refusal",
     "Request",
@@ -67,6 +74,7 @@ __all__ = [
     "TimerHandle",
     "__version__",
     "aiohttp_middleware",
+    "answer_request",
     "asgi_middleware",
     "attach",
     "client_address",

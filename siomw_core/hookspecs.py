@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from .config import CoreSettings
     from .middleware import Middleware
+    from .observe import Observer
     from .runtime import Runtime
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -142,4 +143,25 @@ def siomw_shutdown(config: Any, settings: CoreSettings, runtime: Runtime) -> Awa
         config, settings, runtime: as :func:`siomw_middlewares`.
 
     An exception is logged with the plugin's name and the other plugins still shut down.
+    """
+
+
+@hookspec
+def siomw_observer(config: Any, settings: CoreSettings, runtime: Runtime) -> Observer | None:
+    """Return an :class:`~siomw_core.Observer` that the core tells about every chain run.
+
+    Called once when the stack is attached (after :func:`siomw_middlewares`), on every
+    enabled plugin in plugin-name order, with the arguments it declares (as
+    :func:`siomw_middlewares`). The core then reports each run of the engine, connect and
+    event chains (``chain_done``), each member of it with its own time (``member_done``)
+    and each accepted and ended connection (``socket_connected``, ``socket_disconnected``):
+    a plugin that measures (``siomw-metrics``) needs no member around the others. Return
+    None to observe nothing; without any observer nothing is timed.
+
+    Args:
+        config, settings, runtime: as :func:`siomw_middlewares`.
+
+    An exception is logged with the plugin's name, and the plugin observes nothing; an
+    observer method that raises is logged once and never changes a chain's outcome
+    (:mod:`siomw_core.observe`).
     """

@@ -45,6 +45,7 @@ from ..chain import run_chain
 from ..context import DisconnectCallback, Handshake, Socket
 from ..errors import CLIENT_GONE, Refusal, as_refusal, internal_error, middleware_timeout
 from ..middleware import Middleware
+from ..observe import Observers, run_observed
 from ..proxies import TrustedProxies
 
 __all__ = ["CLIENT_GONE", "ConnectLevel"]
@@ -134,6 +135,8 @@ class ConnectLevel:
         #: sid -> the Socket of every accepted connection, until its disconnect: the event
         #: level hands the same object to every event of that sid
         self.sockets: dict[str, Socket] = {}
+        #: the stack's observers (``observe.install_observers``); None: nothing is timed
+        self.observer: Observers | None = None
         self._trigger_event = adapter.original("_trigger_event")
         self._send_packet = adapter.original("_send_packet")
         self._send_eio_packet = adapter.original("_send_eio_packet")
@@ -196,7 +199,9 @@ class ConnectLevel:
             return await self._trigger_event(event, namespace, *args)
         # every disconnect of an accepted socket passes here (client, transport, server):
         # its Socket is dropped before the handler runs, so a late event finds nothing
-        self.sockets.pop(args[0], None)
+        gone = self.sockets.pop(args[0], None)
+        if gone is not None and self.observer is not None:
+            self.observer.socket_disconnected(gone.namespace)
         if not self._on_disconnect:
             return await self._trigger_event(event, namespace, *args)
         callbacks = self._on_disconnect.pop((namespace, args[0]), None)
@@ -292,7 +297,12 @@ class ConnectLevel:
                     log.exception("siomw: the connect chain of %r cannot be composed",
                                   namespace)
                     raise internal_error() from None
-                await run_chain(chain, socket, endpoint, self.timeout)
+                observer = self.observer
+                if observer is None:
+                    await run_chain(chain, socket, endpoint, self.timeout)
+                else:
+                    await run_observed(observer, "connect", namespace, chain, socket,
+                                       endpoint, self.timeout)
             except Refusal as refusal:
                 await self._refuse(attempt, refusal)
                 return
@@ -305,6 +315,8 @@ class ConnectLevel:
                 return
             # before CONNECT is sent: the client may emit its first event as soon as it reads it
             self.sockets[sid] = socket
+            if self.observer is not None:
+                self.observer.socket_connected(namespace)
             await self._send(eio_sid, packet.CONNECT, {"sid": sid}, namespace)
             held = attempt.held
             while held:  # what its own chain emitted to it, in order, before anything else
@@ -390,6 +402,8 @@ class ConnectLevel:
         attempt.held.clear()
         if self.sockets.get(sid) is attempt.socket:  # cancelled while CONNECT was being sent
             del self.sockets[sid]
+            if self.observer is not None:
+                self.observer.socket_disconnected(namespace)
         if attempt.handler_accepted:
             await self._pair(attempt)
         self.pending.pop(sid, None)

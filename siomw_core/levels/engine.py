@@ -35,10 +35,11 @@ from ..chain import run_chain
 from ..errors import Refusal, internal_error
 from ..http import Request
 from ..middleware import Middleware, as_names
+from ..observe import Observers, run_observed
 from ..proxies import TrustedProxies
 
-__all__ = ["ARTICLED", "EngineLevel", "EngineSeam", "Exchange", "FrameworkRunner", "answered",
-           "framework_member", "once_cors", "refusal_body"]
+__all__ = ["ARTICLED", "EngineLevel", "EngineSeam", "Exchange", "FrameworkRunner", "answer_request",
+           "answered", "framework_member", "once_cors", "refusal_body"]
 
 log = logging.getLogger("siomw")
 
@@ -97,6 +98,8 @@ class EngineLevel:
         self.chain_for = chain_for
         self.cors = cors
         self.kind = kind
+        #: the stack's observers (``observe.install_observers``); None: nothing is timed
+        self.observer: Observers | None = None
 
     def chain(self, method: str) -> Sequence[Middleware]:
         """The chain for a request of ``method`` (preflight members only for ``OPTIONS``);
@@ -124,7 +127,12 @@ class EngineLevel:
                               "response started", request)
 
         try:
-            await run_chain(chain, request, endpoint, endpoint_name="python-engineio")
+            observer = self.observer
+            if observer is None:
+                await run_chain(chain, request, endpoint, endpoint_name="python-engineio")
+            else:
+                await run_observed(observer, "engine", None, chain, request, endpoint,
+                                   endpoint_name="python-engineio")
         except Refusal as refusal:
             await self.answer(exchange, refusal)
         finally:
@@ -144,6 +152,27 @@ class EngineLevel:
         headers += self.cors(request)
         headers += [(name, str(value)) for name, value in refusal.headers.items()]
         await exchange.refuse(refusal.status, headers, body)
+
+
+async def answer_request(request: Request, status: int, headers: Headers,
+                         body: bytes) -> None:
+    """Answer ``request`` from an engine member, instead of python-engineio: ``status``,
+    ``headers`` (``(name, value)`` pairs; ``request.response_headers`` are added as to every
+    response) and ``body``. The member then returns without calling ``call_next`` (the
+    chain ends there, answered, not refused; outer members see their ``call_next()``
+    return). The ``metrics`` plugin serves its scrape page this way.
+
+    Raises:
+        RuntimeError: the response started already, or ``request`` is not an engine
+            request of a server kind siomw serves (no exchange).
+    """
+    exchange = request._exchange
+    if exchange is None or request.started or exchange.answered:
+        raise RuntimeError(f"siomw: {request!r} cannot be answered: its response started "
+                           f"or it is not an engine request")
+    exchange.answered = True
+    request.answered = True  # type: ignore[attr-defined]  # the runner's mark: not refused
+    await exchange.refuse(status, headers, body)
 
 
 def once_cors(headers: list[tuple[AnyStr, AnyStr]]) -> list[tuple[AnyStr, AnyStr]]:

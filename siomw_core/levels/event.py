@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from time import perf_counter
 from typing import Any, Literal
 
 from ..adapters.base import ServerAdapter
@@ -29,6 +30,7 @@ from ..context import Socket
 from ..errors import Refusal, internal_error, invalid_event
 from ..event import NO_REPLY, Event
 from ..middleware import Middleware
+from ..observe import Observers, run_observed
 from ..requirements import Requirement, handler_name, requirements_of
 
 __all__ = ["ENDPOINT", "EventAdapter", "EventLevel"]
@@ -115,6 +117,8 @@ class EventLevel:
         self.error_event = error_event
         self.strict = strict
         self._plugins: dict[str, tuple[tuple[Middleware, ...], frozenset[str]]] = {}
+        #: the stack's observers (``observe.install_observers``); None: nothing is timed
+        self.observer: Observers | None = None
         self._warned: set[tuple[str, str, str, str]] = set()
 
     def install(self, server: Any) -> None:
@@ -154,13 +158,21 @@ class EventLevel:
             await self._answer(socket, eio_sid, name, ack_id, internal_error())
             return
         if not chain:  # nothing to run around the handler: python-socketio's own path
+            observer = self.observer
+            started = perf_counter() if observer is not None else 0.0
             try:
                 result = await adapter.call(name, namespace, sid, list(data[1:]))
             except Exception:
                 log.exception("siomw: the event handler of %r raised for %r; refusing with "
                               "internal_error", name, socket)
+                if observer is not None:
+                    observer.chain_done("event", namespace, "error", "internal_error",
+                                        perf_counter() - started)
                 await self._answer(socket, eio_sid, name, ack_id, internal_error())
                 return
+            if observer is not None:
+                observer.chain_done("event", namespace, "accepted", None,
+                                    perf_counter() - started)
             if ack_id is not None and result is not adapter.not_handled:
                 await adapter.send_ack(eio_sid, namespace, ack_id, result)
             return
@@ -177,8 +189,14 @@ class EventLevel:
             outcome.append(await adapter.call(name, namespace, sid, list(event.args)))
 
         try:
-            await run_chain(chain, event, endpoint, self.deadlines, endpoint_name=ENDPOINT,
-                            endpoint_timed=False)
+            observer = self.observer
+            if observer is None:
+                await run_chain(chain, event, endpoint, self.deadlines, endpoint_name=ENDPOINT,
+                                endpoint_timed=False)
+            else:
+                await run_observed(observer, "event", namespace, chain, event, endpoint,
+                                   self.deadlines, endpoint_name=ENDPOINT,
+                                   endpoint_timed=False)
         except _Gone:
             log.debug("siomw: event %r of %s dropped: the socket left", name, sid)
             return
@@ -242,6 +260,8 @@ class EventLevel:
         chain (no member, no handler sees it), logged here as ONE warning line."""
         log.warning("siomw: event packet from %s on %s refused (invalid_event): %s",
                     socket.sid, socket.namespace, malformed_reason(data, self.adapter.reserved))
+        if self.observer is not None:  # an attempt refused before any chain ran
+            self.observer.chain_done("event", socket.namespace, "refused", "invalid_event", 0.0)
         name = data[0] if type(data) is list and data and type(data[0]) is str else None
         await self._answer(socket, eio_sid, name, ack_id, invalid_event())
 
