@@ -12,6 +12,11 @@ Usage: python bench/chain_overhead.py [--runs 20000]
    (no transport: this is the dispatch path alone), and reports each against bare and the
    cost of one member (issue 7's budget: 1 us). The end-to-end figures, ratios against bare
    python-socketio over WebSockets, are ``connect_rate.py``'s and ``event_rate.py``'s.
+
+:func:`per_member` gives ``bench/suite.py`` the CPU of one more no-op member at each level as
+that level runs its chain: connect (deadline ``connect_timeout``), engine (no deadline),
+event (the dispatch, through python-socketio's own path) and the sync server's runner
+(driven without a loop, ``siomw_core.drive``, deadline read at each checkpoint).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import socketio
 from siomw_core import CallNext, Config, CoreSettings, Middleware, Siomw
 from siomw_core.chain import run_chain
 from siomw_core.context import Handshake, Socket
+from siomw_core.drive import drive
 
 
 async def noop(subject: object, call_next: CallNext) -> None:
@@ -84,6 +90,33 @@ async def event_level(runs: int) -> None:
     print(f"event dispatch: siomw's fixed cost {totals['empty'] - bare:.2f} us, "
           f"per no-op event member {(totals['noop10'] - totals['empty']) / 10:.2f} us, "
           f"one member {totals['noop1'] - totals['empty']:.2f} us")
+
+
+def sync_cost(members: int, runs: int) -> float:
+    """:func:`cost` on the sync server's path: each run driven without an event loop."""
+    chain = tuple(Middleware(name=f"noop{i}", func=noop) for i in range(members))
+    start = time.process_time()
+    for _ in range(runs):
+        drive(run_chain(chain, None, endpoint, 10.0))
+    return (time.process_time() - start) / runs * 1e6
+
+
+def per_member(runs: int, repeats: int = 5) -> dict[str, float]:
+    """CPU microseconds of one more no-op member: ``(cost with 10 - cost with 0) / 10`` at
+    each level (``connect``, ``engine``, ``event``, ``sync``; see the module), each the mean
+    of ``repeats`` alternating measurements of ``runs`` runs."""
+    async def levels() -> dict[str, float]:
+        diffs = dict.fromkeys(("connect", "engine", "event"), 0.0)
+        for _ in range(repeats):
+            diffs["connect"] += await cost(10, runs, 10.0) - await cost(0, runs, 10.0)
+            diffs["engine"] += await cost(10, runs, None) - await cost(0, runs, None)
+            diffs["event"] += (await dispatch_cost(10, runs)
+                               - await dispatch_cost(0, runs))
+        return diffs
+
+    diffs = asyncio.run(levels())
+    diffs["sync"] = sum(sync_cost(10, runs) - sync_cost(0, runs) for _ in range(repeats))
+    return {level: total / repeats / 10 for level, total in diffs.items()}
 
 
 async def main(runs: int) -> None:

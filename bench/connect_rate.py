@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jwt
 import websockets
@@ -84,10 +84,14 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK
 
 
-async def one_connection(url: str, auth: str, source: str) -> str | None:
+async def one_connection(url: str, auth: str, source: str,
+                         deflate: bool = False) -> str | None:
     """One WebSocket connection from ``source``: None when accepted, else the refusal's
-    CONNECT_ERROR packet."""
-    async with websockets.connect(url, compression=None, local_addr=(source, 0)) as ws:
+    CONNECT_ERROR packet. ``deflate``: offer permessage-deflate, as browsers and Node's
+    ``ws`` do (RFC 7692)."""
+    compression = "deflate" if deflate else None
+    async with websockets.connect(url, compression=compression,
+                                  local_addr=(source, 0)) as ws:
         opened = await ws.recv()
         assert str(opened).startswith("0")
         await ws.send("40" + auth)
@@ -100,10 +104,11 @@ async def one_connection(url: str, auth: str, source: str) -> str | None:
 
 
 async def load(port: int, seconds: float, concurrency: int,
-               addresses: int = 250) -> tuple[int, int]:
+               addresses: int = 250, deflate: bool = False) -> tuple[int, int]:
     """``concurrency`` workers connecting for ``seconds``, worker ``n`` from the loopback
     addresses ``127.0.n.2`` to ``127.0.n.(addresses + 1)`` in turn (``addresses`` at most
-    250). Returns ``(accepted, refused)``."""
+    250; 0: every worker from ``127.0.0.1``, one rate-limit key for all). ``deflate``: see
+    :func:`one_connection`. Returns ``(accepted, refused)``."""
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
     token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
     auth = json.dumps({"token": token})
@@ -115,9 +120,9 @@ async def load(port: int, seconds: float, concurrency: int,
         i = 0
         while time.monotonic() < deadline:
             # many client addresses (all loopback), as many clients would have
-            source = f"127.0.{n}.{2 + i % addresses}"
+            source = f"127.0.{n}.{2 + i % addresses}" if addresses else "127.0.0.1"
             i += 1
-            refusal = await one_connection(url, auth, source)
+            refusal = await one_connection(url, auth, source, deflate)
             if refusal is None:
                 done += 1
             else:
@@ -142,20 +147,30 @@ def serving(port: int) -> bool:
         return False
 
 
+#: builds a server's command line from its port (``timed``'s ``command``)
+Command = Callable[[int], list[str]]
+
+
 def start(mode: str, port: int, script: str = "server.py",
-          kind: str = "asgi") -> subprocess.Popen[bytes]:
-    """Start ``bench/<script> MODE PORT [KIND]`` pinned to core 0; return once it serves.
+          kind: str = "asgi", command: Command | None = None,
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``bench/<script> MODE PORT [KIND]`` (or ``command(port)``: another server,
+    Node's, ``siomw serve``) pinned to core 0, with ``env`` added to the environment; return
+    once it serves.
 
     Raises:
         RuntimeError: it did not serve within 20 seconds, or exited.
     """
-    env = {**os.environ, "SIOMW_JWT_SECRET": SECRET}
-    cmd = [sys.executable, str(HERE / script), mode, str(port)]
-    if kind != "asgi":
-        cmd.append(kind)
+    env = {**os.environ, "SIOMW_JWT_SECRET": SECRET, **(env or {})}
+    if command is not None:
+        cmd = command(port)
+    else:
+        cmd = [sys.executable, str(HERE / script), mode, str(port)]
+        if kind != "asgi":
+            cmd.append(kind)
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, cwd=HERE)
     for _ in range(200):
         if proc.poll() is not None:
             raise RuntimeError(f"{kind} {mode} server exited with status {proc.returncode}")
@@ -168,22 +183,29 @@ def start(mode: str, port: int, script: str = "server.py",
 
 def timed(mode: str, run: Callable[[int, float], T], seconds: float,
           script: str = "server.py", kind: str = "asgi",
-          warmup: float = 1.0) -> tuple[T, float, float]:
-    """Start ``mode``'s server (``bench/<script>``, as ``kind``), warm it up for ``warmup``
-    seconds, then ``run(port, seconds)``.
+          warmup: float = 1.0, command: Command | None = None,
+          env: dict[str, str] | None = None,
+          during: Callable[[int], Any] | None = None) -> tuple[T, float, float]:
+    """Start ``mode``'s server (``bench/<script>``, as ``kind``, or ``command``: see
+    :func:`start`), warm it up for ``warmup`` seconds, then ``run(port, seconds)``;
+    ``during(pid)``, if given, is called with the server's pid just before the timed run
+    (a profiler attaching) and its result, if callable, just after.
 
     Returns:
         ``(run's result, elapsed seconds, server CPU seconds)``.
     """
     port = free_port()
-    proc = start(mode, port, script, kind)
+    proc = start(mode, port, script, kind, command, env)
     try:
         run(port, warmup)
+        after = during(proc.pid) if during else None
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.monotonic()
         result = run(port, seconds)
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(proc.pid) - cpu0
+        if callable(after):
+            after()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -191,17 +213,21 @@ def timed(mode: str, run: Callable[[int, float], T], seconds: float,
 
 
 def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
-            warmup: float = 1.0, addresses: int = 250) -> dict[str, float]:
-    """One timed run of ``mode`` on ``kind``: ``{"cps", "cpu_us", "busy", "n"}`` (connections
-    per second, server CPU microseconds per connection, server CPU seconds per second: 1.0
-    is its core saturated, and the number of connections).
+            warmup: float = 1.0, addresses: int = 250, *, deflate: bool = False,
+            command: Command | None = None, env: dict[str, str] | None = None,
+            during: Callable[[int], Any] | None = None) -> dict[str, float]:
+    """One timed run of ``mode`` on ``kind`` (or of ``command``'s server; ``addresses``,
+    ``deflate``: see :func:`load`; ``env``, ``during``: see :func:`timed`): ``{"cps",
+    "cpu_us", "busy", "n"}`` (connections per second, server CPU microseconds per
+    connection, server CPU seconds per second: 1.0 is its core saturated, and the number of
+    connections).
 
     Raises:
         RuntimeError: a connection was refused (the benchmark measures accepted ones).
     """
     (done, refused), elapsed, cpu = timed(
-        mode, lambda port, s: asyncio.run(load(port, s, concurrency, addresses)), seconds,
-        kind=kind, warmup=warmup,
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency, addresses, deflate)),
+        seconds, kind=kind, warmup=warmup, command=command, env=env, during=during,
     )
     if refused:
         raise RuntimeError(f"{kind} {mode}: {refused} connections were refused")
@@ -223,9 +249,10 @@ def main() -> None:
                         help="seconds of load before each timed run")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--addresses", type=int, default=250, choices=range(1, 251),
-                        metavar="1..250", help="client addresses per concurrent client "
-                        "(distinct rate-limit keys: concurrency x addresses; default 250)")
+    parser.add_argument("--addresses", type=int, default=250, choices=range(0, 251),
+                        metavar="0..250", help="client addresses per concurrent client "
+                        "(distinct rate-limit keys: concurrency x addresses; default 250; "
+                        "0: every client from 127.0.0.1, one hot key: use mode full-hot)")
     parser.add_argument("--modes", default="bare,full,noop0,noop10")
     args = parser.parse_args()
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
@@ -234,7 +261,7 @@ def main() -> None:
     if "bare" not in modes:
         parser.error("--modes must include bare (the ratios are against it)")
     print(f"kind {args.kind}; {args.rounds} rounds of {args.seconds:g} s, concurrency "
-          f"{args.concurrency}, {args.concurrency * args.addresses} client addresses; "
+          f"{args.concurrency}, {args.concurrency * args.addresses or 1} client addresses; "
           f"load average before: {load_average()}")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):

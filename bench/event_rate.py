@@ -61,10 +61,13 @@ async def load(port: int, seconds: float, connections: int) -> int:
     return sum(counts)
 
 
-def measure(mode: str, seconds: float, connections: int) -> dict[str, float]:
+def measure(mode: str, seconds: float, connections: int, kind: str = "asgi",
+            warmup: float = 1.0) -> dict[str, float]:
+    """One timed run of ``mode`` (``event_server.py``) on ``kind``: ``{"eps", "cpu_us",
+    "n"}`` (events per second, server CPU microseconds per event, events)."""
     done, elapsed, cpu = timed(
         mode, lambda port, s: asyncio.run(load(port, s, connections)), seconds,
-        script="event_server.py",
+        script="event_server.py", kind=kind, warmup=warmup,
     )
     return {"eps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "n": done}
 
@@ -75,6 +78,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="bare,empty,noop1,noop10")
+    parser.add_argument("--kind", default="asgi", choices=("asgi", "wsgi"))
     args = parser.parse_args()
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         os.sched_setaffinity(0, {1})
@@ -84,7 +88,7 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
-            results[mode].append(measure(mode, args.seconds, args.connections))
+            results[mode].append(measure(mode, args.seconds, args.connections, args.kind))
 
     def mean(mode: str, key: str) -> float:
         return sum(r[key] for r in results[mode]) / len(results[mode])

@@ -1,4 +1,8 @@
-"""An event benchmark server: ``python bench/event_server.py MODE PORT``.
+"""An event benchmark server: ``python bench/event_server.py MODE PORT [KIND]``.
+
+KIND is ``asgi`` (default: ``socketio.AsyncServer`` under uvicorn) or ``wsgi``
+(``socketio.Server(async_mode="threading")`` under gunicorn's gthread worker, as
+``bench/server.py`` serves it; the handler and the no-op members are plain ``def`` there).
 
 Every mode serves the same handler, ``echo`` (returns its argument: the ack), on ``"/"``.
 MODE is a key of :data:`MODES`; adding a mode is one line there: a name and a function that
@@ -12,28 +16,39 @@ takes the ``socketio.AsyncServer`` and attaches whatever the mode measures.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import socketio
 import uvicorn
+from server import GUNICORN
 
 from siomw_core import CallNext, Config, CoreSettings, Event, Siomw
 
+AnyServer: TypeAlias = socketio.AsyncServer | socketio.Server
 
-def stack(sio: socketio.AsyncServer, plugins: list[str] | None = None,
+
+def stack(sio: AnyServer, plugins: list[str] | None = None,
           tables: dict[str, dict[str, Any]] | None = None) -> Siomw:
     """siomw on ``sio`` with ``plugins`` (none by default) configured by ``tables``."""
     return Siomw(sio, config=Config("bench", CoreSettings(plugins=plugins or []),
                                     tables=tables or {}))
 
 
-def noops(count: int) -> Callable[[socketio.AsyncServer], Any]:
-    """A mode with ``count`` no-op event members."""
-    def build(sio: socketio.AsyncServer) -> None:
+def noops(count: int) -> Callable[[AnyServer], Any]:
+    """A mode with ``count`` no-op event members (plain ``def`` on a sync server)."""
+    def build(sio: AnyServer) -> None:
         mw = stack(sio)
         for i in range(count):
+            if isinstance(sio, socketio.Server):
+                def snoop(event: Event, call_next: Any) -> None:
+                    call_next()
+
+                mw.event.use(snoop, name=f"noop{i}")
+                continue
+
             async def noop(event: Event, call_next: CallNext) -> None:
                 await call_next()
 
@@ -43,7 +58,7 @@ def noops(count: int) -> Callable[[socketio.AsyncServer], Any]:
 
 
 #: mode name -> what it attaches to the server (one line per mode)
-MODES: dict[str, Callable[[socketio.AsyncServer], Any]] = {
+MODES: dict[str, Callable[[AnyServer], Any]] = {
     "bare": lambda sio: None,
     "empty": lambda sio: stack(sio),
     "noop0": noops(0),
@@ -56,22 +71,44 @@ MODES: dict[str, Callable[[socketio.AsyncServer], Any]] = {
 }
 
 
-def build(mode: str) -> socketio.AsyncServer:
-    """The server of ``mode`` (SystemExit for an unknown one)."""
+def build(mode: str, kind: str = "asgi") -> AnyServer:
+    """The server of ``mode`` on ``kind`` (SystemExit for an unknown one)."""
     if mode not in MODES:
         raise SystemExit(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-    sio = socketio.AsyncServer(async_mode="asgi")
+    if kind not in ("asgi", "wsgi"):
+        raise SystemExit(f"bench/event_server.py: unknown kind {kind!r} (asgi or wsgi)")
+    sio: AnyServer
+    if kind == "wsgi":
+        sio = socketio.Server(async_mode="threading")
 
-    @sio.event
-    async def echo(sid: str, value: Any) -> Any:
-        return value
+        @sio.on("echo")
+        def secho(sid: str, value: Any) -> Any:
+            return value
+    else:
+        sio = socketio.AsyncServer(async_mode="asgi")
+
+        @sio.event
+        async def echo(sid: str, value: Any) -> Any:
+            return value
 
     MODES[mode](sio)
     return sio
 
 
+def wsgi_app(mode: str) -> socketio.WSGIApp:
+    """The WSGI application gunicorn's worker serves for the ``wsgi`` kind."""
+    return socketio.WSGIApp(build(mode, "wsgi"))
+
+
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[3] != "asgi":
+        build(mode, sys.argv[3])  # an unknown mode or kind: said here, before gunicorn
+        here = os.path.dirname(os.path.abspath(__file__))
+        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-w", "1",
+                                  *GUNICORN["wsgi"], "-b", f"127.0.0.1:{port}",
+                                  "--log-level", "warning", "--chdir", here,
+                                  f"event_server:wsgi_app({mode!r})"])
     server = build(mode)
     attached = getattr(server, "_siomw_stack", None)  # serve what runs the engine chain too
     app = socketio.ASGIApp(server) if attached is None else attached.asgi_app()

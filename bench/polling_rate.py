@@ -62,11 +62,15 @@ async def load(port: int, seconds: float, concurrency: int) -> int:
     return done
 
 
-def measure(mode: str, seconds: float, concurrency: int) -> dict[str, float]:
+def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
+            warmup: float = 1.0) -> dict[str, float]:
+    """One timed run of ``mode`` (``server.py``) on ``kind``: ``{"rps", "cpu_us", "n"}``
+    (requests per second, server CPU microseconds per request, requests)."""
     done, elapsed, cpu = timed(
-        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency)), seconds, kind=kind,
+        warmup=warmup,
     )
-    return {"rps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6}
+    return {"rps": done / elapsed, "cpu_us": cpu / max(done, 1) * 1e6, "n": done}
 
 
 def main() -> None:
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--kind", default="asgi", choices=("asgi", "aiohttp", "wsgi", "gevent"))
     args = parser.parse_args()
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
@@ -81,7 +86,7 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
-            results[mode].append(measure(mode, args.seconds, args.concurrency))
+            results[mode].append(measure(mode, args.seconds, args.concurrency, args.kind))
     bare = sum(r["rps"] for r in results["bare"]) / args.rounds
     print(f"{'mode':<7} {'req/s':>9} {'ratio':>6} {'server CPU us/req':>18}")
     for mode in modes:

@@ -10,10 +10,19 @@ MODE:
   logging's engine member (``access_log``, on by default) writes an ``http`` line for each
   WebSocket request too, since the engine chain runs however the app is served.
 - ``full-noaccess``: ``full`` with ``access_log = false``: the connect level alone.
+- ``full-hot``: ``full`` with a connect limit of 1 000 000 per minute, for every client on one
+  address (``connect_rate.py --addresses 0``): one hot rate-limit key whose moving window
+  holds every connection of the last minute.
 - ``logging``, ``jwt``, ``ratelimit``: one of ``full``'s plugins alone (where its cost goes).
 - ``engine``: ``full`` plus the engine level's members: jwt's handshake check, an HTTP
   request limit and the headers plugin (``bench/polling_rate.py``); on ASGI served through
   ``mw.asgi_app()``.
+
+With ``SIOMW_BENCH_STATS=1`` in the environment, ``GET /bench/memory`` (outside the engine
+path) answers ``{"traced": BYTES, "sockets": N}`` after a full ``gc.collect()``: the bytes
+tracemalloc traces (start the server with ``PYTHONTRACEMALLOC=1``) and the sockets connected
+to ``"/"`` (``bench/memory_rate.py``). ``SIOMW_BENCH_THREADS`` sets the ``wsgi`` kind's
+gunicorn threads (default 100: one per connected WebSocket).
 
 KIND (default ``asgi``), each served as its users serve it:
 
@@ -34,8 +43,12 @@ functions, as a sync server's users write them.
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import sys
+import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -46,7 +59,7 @@ KINDS = ("asgi", "aiohttp", "wsgi", "gevent")
 #: the python-socketio ``async_mode`` of each kind
 ASYNC_MODES = {"asgi": "asgi", "aiohttp": "aiohttp", "wsgi": "threading", "gevent": "gevent"}
 #: gunicorn's worker options of the sync kinds (one worker: Socket.IO sessions are per process)
-GUNICORN = {"wsgi": ["-k", "gthread", "--threads", "100"],
+GUNICORN = {"wsgi": ["-k", "gthread", "--threads", os.environ.get("SIOMW_BENCH_THREADS", "100")],
             "gevent": ["-k", "gevent", "--worker-connections", "1000"]}
 
 FULL: dict[str, dict[str, object]] = {
@@ -56,6 +69,8 @@ FULL: dict[str, dict[str, object]] = {
 }
 NOACCESS: dict[str, dict[str, object]] = {
     **FULL, "logging": {"file": os.devnull, "access_log": False}}
+HOT: dict[str, dict[str, object]] = {
+    **FULL, "ratelimit": {"connect": "1000000/minute", "strategy": "moving-window"}}
 ENGINE: dict[str, dict[str, object]] = {
     "logging": {"file": os.devnull},
     "jwt": {"algorithms": ["HS256"], "handshake": True},
@@ -110,7 +125,7 @@ def check(mode: str, kind: str) -> None:
     """
     if kind not in KINDS:
         raise SystemExit(f"bench/server.py: unknown kind {kind!r} (one of {', '.join(KINDS)})")
-    if mode not in ("bare", "full", "full-noaccess", "engine", *FULL) and not (
+    if mode not in ("bare", "full", "full-noaccess", "full-hot", "engine", *FULL) and not (
             mode.startswith("noop") and mode[4:].isdigit()):
         raise SystemExit(f"bench/server.py: unknown mode {mode!r}")
 
@@ -129,15 +144,52 @@ def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Serv
         mw = Siomw(sio, config=Config("bench", CoreSettings(plugins=[])))
         _noop_members(mw, int(mode[4:]), blocking=isinstance(sio, socketio.Server))
         return sio
-    tables = (FULL if mode == "full" else ENGINE if mode == "engine"
-              else NOACCESS if mode == "full-noaccess" else {mode: FULL[mode]})
+    tables = {"full": FULL, "engine": ENGINE, "full-noaccess": NOACCESS,
+              "full-hot": HOT}.get(mode) or {mode: FULL[mode]}
     Siomw(sio, config=Config("bench", CoreSettings(plugins=list(tables)), tables=tables))
     return sio
 
 
+STATS_PATH = "/bench/memory"
+
+
+def memory_stats(sio: socketio.AsyncServer | socketio.Server) -> bytes:
+    """``{"traced", "sockets"}`` as JSON, after a full collection (see the module)."""
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else -1
+    sockets = sum(1 for _ in sio.manager.get_participants("/", None))
+    return json.dumps({"traced": traced, "sockets": sockets}).encode()
+
+
+def stats_asgi(sio: socketio.AsyncServer) -> Callable[..., Any] | None:
+    """The ASGI app answering :data:`STATS_PATH` (None without ``SIOMW_BENCH_STATS``)."""
+    if not os.environ.get("SIOMW_BENCH_STATS"):
+        return None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        found = scope["path"] == STATS_PATH
+        body = memory_stats(sio) if found else b""
+        await send({"type": "http.response.start", "status": 200 if found else 404,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def wsgi_app(mode: str, kind: str) -> socketio.WSGIApp:
     """The WSGI application gunicorn's worker serves for the sync kinds."""
-    return socketio.WSGIApp(build(mode, kind))
+    sio = build(mode, kind)
+    stats = None
+    if os.environ.get("SIOMW_BENCH_STATS"):
+        def stats(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            if environ.get("PATH_INFO") != STATS_PATH:
+                start_response("404 Not Found", [])
+                return [b""]
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [memory_stats(sio)]
+    return socketio.WSGIApp(sio, stats)
 
 
 def serve(mode: str, port: int, kind: str) -> None:
@@ -155,13 +207,20 @@ def serve(mode: str, port: int, kind: str) -> None:
 
         app = web.Application()
         sio.attach(app)
+        if os.environ.get("SIOMW_BENCH_STATS"):
+            async def stats(request: web.Request) -> web.Response:
+                return web.Response(body=memory_stats(sio), content_type="application/json")
+            app.router.add_get(STATS_PATH, stats)
         web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
         return
     import uvicorn
 
     stack = getattr(sio, "_siomw_stack", None)
     # the engine chain runs only in "engine" mode; the others measure the connect level
-    asgi = stack.asgi_app() if mode == "engine" and stack else socketio.ASGIApp(sio)
+    assert isinstance(sio, socketio.AsyncServer)
+    other = stats_asgi(sio)
+    asgi = (stack.asgi_app(other) if mode == "engine" and stack
+            else socketio.ASGIApp(sio, other))
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 

@@ -1,0 +1,208 @@
+"""Memory per connected socket: siomw's full chain against bare python-socketio.
+
+Usage: python bench/memory_rate.py [--kind asgi|aiohttp|wsgi] [--sockets 10000]
+[--modes bare,full]
+
+Each mode's server (``bench/server.py MODE PORT KIND`` with ``PYTHONTRACEMALLOC=1`` and
+``SIOMW_BENCH_STATS=1``: tracemalloc traces from the interpreter's start, and ``GET
+/bench/memory`` answers the traced bytes after ``gc.collect()``) gets a warm-up of a few
+connections, then a reading of the traced bytes, then ``--sockets`` WebSocket clients that
+connect to ``"/"`` (with a token, each from its own loopback address: no rate limit is hit)
+and stay connected, then a second reading. Reported: the bytes each connected socket holds
+(the difference over the sockets) and, for each mode, the bytes it adds per socket over
+bare.
+
+The clients are raw RFC 6455 frames over asyncio streams (an HTTP Upgrade, masked text
+frames with a zero mask key, Engine.IO pings answered), so that 10 000 of them cost this
+process little; the file-descriptor limit is raised to its hard limit (the server inherits
+it). On the ``wsgi`` kind every connected WebSocket holds one of gunicorn's threads: the
+server gets ``SIOMW_BENCH_THREADS = sockets + 50``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import time
+import urllib.request
+from typing import Any
+
+import jwt
+
+from connect_rate import SECRET, free_port, start
+
+HANDSHAKE = ("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def frame(text: str, opcode: int = 1) -> bytes:
+    """A client's masked WebSocket frame (mask key zero: the payload as is, RFC 6455 5.3)."""
+    payload = text.encode()
+    size = len(payload)
+    head = bytes([0x80 | opcode])
+    if size < 126:
+        head += bytes([0x80 | size])
+    elif size < 65536:
+        head += bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + size.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One (unmasked) server frame: ``(opcode, payload)``."""
+    first, second = await reader.readexactly(2)
+    size = second & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    return first & 0x0F, await reader.readexactly(size)
+
+
+class Client:
+    """One connected Socket.IO client on raw frames; :meth:`serve` answers pings."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int, source: str, auth: str) -> Client:
+        """Upgrade, read the Engine.IO open packet, send CONNECT, await its answer.
+
+        Raises:
+            RuntimeError: the upgrade or the CONNECT was refused.
+        """
+        reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                       local_addr=(source, 0))
+        writer.write(HANDSHAKE.format(port=port).encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"upgrade refused: {head[:200]!r}")
+        client = cls(reader, writer)
+        await client.expect(b"0")
+        writer.write(frame("40" + auth))
+        answer = await client.expect(b"4")
+        if not answer.startswith(b"40"):
+            raise RuntimeError(f"CONNECT refused: {answer[:300]!r}")
+        return client
+
+    async def expect(self, prefix: bytes) -> bytes:
+        """The next text frame starting with ``prefix``, answering pings meanwhile."""
+        while True:
+            opcode, payload = await read_frame(self.reader)
+            if opcode == 8:
+                raise RuntimeError("the server closed the WebSocket")
+            if opcode == 9:
+                self.writer.write(b"\x8a\x80\0\0\0\0")  # pong, empty, masked
+            elif payload == b"2":
+                self.writer.write(frame("3"))
+            elif payload.startswith(prefix):
+                return payload
+
+    async def serve(self) -> None:
+        """Answer Engine.IO pings until the connection ends."""
+        try:
+            await self.expect(b"\xff")  # never sent: reads until closed
+        except (asyncio.IncompleteReadError, ConnectionError, RuntimeError):
+            pass
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def stats(port: int) -> dict[str, int]:
+    """The server's ``GET /bench/memory`` answer."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/memory", timeout=120) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def source(i: int) -> str:
+    """Client ``i``'s loopback address (distinct for the first 62 500)."""
+    return f"127.2.{(i // 250) % 250}.{2 + i % 250}"
+
+
+async def hold(port: int, sockets: int, concurrency: int = 50) -> dict[str, float]:
+    """Warm up, read, connect ``sockets`` clients (``concurrency`` at a time), read again,
+    close: ``{"before", "after", "sockets", "per_socket", "seconds"}`` (bytes traced)."""
+    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, SECRET,
+                       algorithm="HS256")
+    auth = json.dumps({"token": token})
+    warm = [await Client.connect(port, source(sockets + i), auth) for i in range(20)]
+    for client in warm:
+        client.close()
+    await asyncio.sleep(0.5)
+    before = await asyncio.to_thread(stats, port)
+    clients: list[Client] = []
+    gate = asyncio.Semaphore(concurrency)
+    t0 = time.monotonic()
+
+    async def one(i: int) -> None:
+        async with gate:
+            clients.append(await Client.connect(port, source(i), auth))
+
+    await asyncio.gather(*(one(i) for i in range(sockets)))
+    tasks = [asyncio.create_task(c.serve()) for c in clients]
+    seconds = time.monotonic() - t0
+    after = await asyncio.to_thread(stats, port)
+    for client in clients:
+        client.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if after["sockets"] - before["sockets"] != sockets:
+        raise RuntimeError(f"{after['sockets'] - before['sockets']} sockets connected, "
+                           f"not {sockets}")
+    return {"before": before["traced"], "after": after["traced"], "sockets": sockets,
+            "per_socket": (after["traced"] - before["traced"]) / sockets, "seconds": seconds}
+
+
+def measure(mode: str, sockets: int, kind: str = "asgi") -> dict[str, float]:
+    """One server of ``mode`` on ``kind`` holding ``sockets`` connections (see the module)."""
+    raise_fd_limit()
+    env: dict[str, str] = {"PYTHONTRACEMALLOC": "1", "SIOMW_BENCH_STATS": "1"}
+    if kind == "wsgi":
+        env["SIOMW_BENCH_THREADS"] = str(sockets + 50)
+    port = free_port()
+    proc = start(mode, port, kind=kind, env=env)
+    try:
+        return asyncio.run(hold(port, sockets))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", default="asgi", choices=("asgi", "aiohttp", "wsgi"))
+    parser.add_argument("--sockets", type=int, default=10000)
+    parser.add_argument("--modes", default="bare,full")
+    args = parser.parse_args()
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {1})
+    modes = args.modes.split(",")
+    if "bare" not in modes:
+        parser.error("--modes must include bare (the figures are against it)")
+    results: dict[str, Any] = {m: measure(m, args.sockets, args.kind) for m in modes}
+    bare = results["bare"]["per_socket"]
+    print(f"kind {args.kind}; {args.sockets} sockets held")
+    print(f"{'mode':<13} {'bytes/socket':>12} {'added over bare':>15} {'connect s':>9}")
+    for mode in modes:
+        per = results[mode]["per_socket"]
+        print(f"{mode:<13} {per:12.0f} {per - bare:15.0f} {results[mode]['seconds']:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
