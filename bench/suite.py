@@ -67,6 +67,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--publish", action="store_true",
                         help="copy the chart into docs/img and the table into "
                              "docs/performance.md")
+    parser.add_argument("--docs", type=Path, default=HERE.parent / "docs",
+                        help="the docs folder --publish writes into (default docs/)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--profile-seconds", type=float, default=None,
                         help="seconds of sampled load (default --seconds)")
@@ -119,7 +121,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows += targets.memory_rows(targets.Options(**{**vars(opts), "kinds": tuple(memory)}),
                                     progress)
     info["load_after"] = load_average()
-    return {"command": report.command_line(), "machine": info, "options": vars(opts),
+    return {"command": report.command_line(), "machine": info,
+            "options": {**vars(opts), "quick": args.quick},
             "rows": rows, "profile": profile}
 
 
@@ -148,9 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in paths.items():
         print(f"{name}: {path}")
     if args.publish:
-        report.publish(result, paths["png"], HERE.parent / "docs" / "performance.md",
-                       HERE.parent / "docs" / "img" / "bench-ratios.png")
-        print("published: docs/performance.md, docs/img/bench-ratios.png")
+        docs: Path = args.docs
+        report.publish(result, paths["png"], docs / "performance.md",
+                       docs / "img" / "bench-ratios.png")
+        print(f"published: {docs / 'performance.md'}, {docs / 'img' / 'bench-ratios.png'}")
     failed = [r["id"] for r in result["rows"] if r.get("pass") is False]
     if failed:
         print(f"below target: {', '.join(failed)}")
