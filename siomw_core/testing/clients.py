@@ -6,6 +6,7 @@ an engine-level HTTP request (``http.client``), each reporting an
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import threading
@@ -145,7 +146,10 @@ def _attempt(url: str, *, auth: Any, namespace: str, headers: dict[str, str] | N
         decided.set()
 
     def on_connect_error(data: Any = None) -> None:
-        seen.append(Outcome.from_payload(data, level="connect"))
+        # the engine refused the handshake (no engine session): connect() raises next, its
+        # message naming the HTTP status
+        engine = client.eio.state != "connected"
+        seen.append(Outcome.from_payload(data, level="engine" if engine else "connect"))
         decided.set()
 
     def connecting() -> None:
@@ -168,12 +172,23 @@ def _attempt(url: str, *, auth: Any, namespace: str, headers: dict[str, str] | N
     elif seen and seen[0].accepted:
         thread.join(timeout)  # connect() returns once the namespace is connected
         return seen[0], client
+    elif seen and seen[0].level == "engine":
+        thread.join(timeout)  # connect() raises at once, naming the status
+        status = _connection_error(failure[0]).status if failure else None
+        outcome = Outcome(False, seen[0].message, seen[0].data, status, "connect")
     elif seen:
         outcome = seen[0]
     else:
         outcome = _connection_error(failure[0] if failure else None)
-    threading.Thread(target=client.disconnect, daemon=True).start()
+    threading.Thread(target=_quiet_disconnect, args=(client,), daemon=True).start()
     return outcome, None
+
+
+def _quiet_disconnect(client: Any) -> None:
+    """Disconnect a client whose connection failed (python-engineio may have no read loop
+    to join then)."""
+    with contextlib.suppress(Exception):
+        client.disconnect()
 
 
 def _connection_error(exc: BaseException | None) -> Outcome:
@@ -231,7 +246,7 @@ def connected(url: str, *, auth: Any = None, namespace: str = "/",
         if transport == "websocket":
             sio.disconnect()
         else:  # a polling client's disconnect waits for its pending long poll (25 s)
-            threading.Thread(target=sio.disconnect, daemon=True).start()
+            threading.Thread(target=_quiet_disconnect, args=(sio,), daemon=True).start()
 
 
 def request(url: str, method: str, path: str, *, headers: dict[str, str] | None = None,
