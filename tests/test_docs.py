@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -327,3 +328,76 @@ async def test_publishing_catalog_block_shows_the_catalog_entry(tmp_path: Path) 
         return page[page.index("\n## headers\n"):].split("\n## ")[1]
 
     assert entry(out) == entry((REPO / "docs" / "plugins" / "catalog.md").read_text())
+
+
+# --- "Writing a plugin": the scaffold and the pytest plugin, as the page shows them ---------
+
+WRITING = "docs/plugins/writing.md"
+FIVE_MINUTES = "A new plugin in five minutes"
+
+
+def throwaway_venv(root: Path) -> Path:
+    """A new virtualenv that sees this one's packages (a ``.pth`` adding its site-packages:
+    siomw-core and the bundled plugins, as a user's virtualenv has them) and has its own
+    ``bin`` scripts: what ``pip install`` puts there goes to it, not to the shared one."""
+    import site
+    import venv
+
+    target = root / "venv"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
+    [own] = [p for p in (target / "lib").glob("python3*/site-packages")]
+    here = site.getsitepackages()[0]
+    (own / "_shared_venv.pth").write_text(f"import site; site.addsitedir({here!r})\n")
+    python = target / "bin" / "python"
+    for name in ("pip", "siomw", "pytest", "mypy"):  # console scripts, on the new python
+        (target / "bin" / name).write_text(
+            f"#!{python}\nimport sys\nfrom importlib.metadata import entry_points\n"
+            f"[ep] = entry_points(group='console_scripts', name={name!r})\n"
+            "sys.exit(ep.load()())\n")
+        (target / "bin" / name).chmod(0o755)
+    (target / "bin" / "ruff").symlink_to(Path(sys.executable).parent / "ruff")
+    return target
+
+
+def test_writing_scaffold_output_and_generated_test_as_shown(tmp_path: Path) -> None:
+    """The page's ``text`` block is what ``siomw new-plugin audit`` prints, and the test it
+    shows is the generated tests/test_connect.py, character for character."""
+    from click.testing import CliRunner
+
+    from siomw_core.cli import cli
+
+    result = CliRunner().invoke(cli, ["new-plugin", "audit", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    page = (REPO / WRITING).read_text()
+    section = page[page.index(f"\n## {FIVE_MINUTES}\n"):page.index("\n### What it writes\n")]
+    [shown] = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    printed = result.output.replace(f"{tmp_path}/", "")  # --dir: the page runs it in place
+    assert printed.rstrip("\n") == textwrap.dedent(shown).rstrip("\n"), printed
+    [test_block] = code_blocks(WRITING, "Testing it: the pytest plugin", "python")
+    generated = (tmp_path / "siomw-audit" / "tests" / "test_connect.py").read_text()
+    assert test_block == generated
+
+
+async def test_writing_five_minutes_as_a_new_user(tmp_path: Path) -> None:
+    """The page's five-minute block, as written, in a new shell and a new virtualenv (with
+    siomw-core and the bundled plugins): the plugin is scaffolded, installed, listed enabled,
+    placed in the connect chain, and its own tests, ruff and mypy pass."""
+    [block] = code_blocks(WRITING, FIVE_MINUTES, "bash")
+    env = throwaway_venv(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    shell = {**shell_env(), "SIOMW_JWT_SECRET": SECRET}  # step 3: jwt is installed here
+    shell["PATH"] = f"{env / 'bin'}{os.pathsep}{shell['PATH']}"
+    shell.pop("VIRTUAL_ENV", None)
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", block, cwd=work, env=shell,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), 900)
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "created siomw-audit/: plugin 'audit' (connect)" in out
+    listed = [line for line in out.splitlines() if line.startswith("│ audit ")]
+    assert listed and "enabled" in listed[0] and ">=1.0,<2" in listed[0], out
+    assert re.search(r"│ \d+ │ audit +│ audit +│ 1500 ", out), out  # placed by siomw chain
+    assert re.search(r"\d+ passed", out) and " failed" not in out, out
+    assert "Success: no issues found" in out  # mypy
