@@ -14,6 +14,16 @@ released many times without changing what a plugin sees.
   field. A plugin that uses what a minor release added declares ``>=1.N`` (an older core
   refuses it with a clear message instead of failing at its first connection).
 
+What each version holds (``tests/test_compat.py`` keeps the hooks of the current one, so
+that a hook added or changed without a new version fails):
+
+- **1.0**: the hooks ``siomw_contract``, ``siomw_config_schema``, ``siomw_middlewares``,
+  ``siomw_register_commands``, ``siomw_startup``, ``siomw_shutdown``, and the names of
+  ``siomw_core.__all__`` then;
+- **1.1**: the hook ``siomw_observer`` and the names ``Observer``, ``Outcome`` (what an
+  observer is told of every chain run and member) and ``answer_request`` (an engine member
+  answering a request itself).
+
 A plugin declares the range it supports with the hook :func:`~siomw_core.hookspecs.siomw_contract`,
 a PEP 440 specifier (``">=1,<2"``: any 1.x). It is read when the plugin is loaded, before
 its table is validated or its middlewares built; an incompatible plugin is refused there.
@@ -31,11 +41,11 @@ __all__ = [
 ]
 
 #: the version of the plugin contract this core implements ("major.minor")
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 #: the range assumed for a plugin that declares none: every plugin written before the
 #: contract was versioned was written for what became 1.0, so it keeps loading on any 1.x
-#: and is refused by a 2.0 core (which it predates)
+#: (minor versions only add) and is refused by a 2.0 core (which it predates)
 LEGACY_RANGE = ">=1,<2"
 
 

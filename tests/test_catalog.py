@@ -4,6 +4,7 @@ on ``PYTHONPATH`` (what ``importlib.metadata`` discovers as it discovers pip's).
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+import pytest
 from pydantic import BaseModel, Field
 
 from siomw_core.catalog import ConfigKey, config_keys
@@ -41,6 +43,12 @@ def test_committed_catalog_is_current(tmp_path: Path) -> None:
     """docs/plugins/catalog.md is what `siomw catalog` generates now for every bundled
     plugin (plugins/*/): a changed version, summary, priority or config key fails here."""
     assert BUNDLED, "no plugins/*/pyproject.toml"
+    for dist in BUNDLED:
+        try:
+            md.distribution(dist)
+        except md.PackageNotFoundError:
+            pytest.fail(f"bundled plugin {dist} is not installed: pip install -e "
+                        f"plugins/{dist} (scripts/setup.sh installs every one)")
     result = siomw("catalog", "--check", "--output", str(PAGE), *BUNDLED, cwd=tmp_path)
     assert result.returncode == 0, (
         f"docs/plugins/catalog.md is stale; regenerate it with\n  SIOMW_JWT_SECRET={SECRET} "

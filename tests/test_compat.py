@@ -376,3 +376,57 @@ def test_bundled_plugin_declares_a_compatible_contract(
         assert hook is not None and getattr(hook, "siomw_impl", None) is not None, (
             f"{project.name}: plugin {name!r} has no @hookimpl siomw_contract")
         assert supports(hook()), f"{project.name}: {hook()!r} excludes {CONTRACT_VERSION}"
+
+
+# --- the contract's content is kept with its version -----------------------------------
+
+#: what each contract version holds: its hookspecs (with their arguments) and the names
+#: ``siomw_core`` exports. Changing either without a new CONTRACT_VERSION fails below.
+CONTRACT = {
+    "1.1": {
+        "hooks": {
+            "siomw_contract": [],
+            "siomw_config_schema": [],
+            "siomw_middlewares": ["config", "settings", "runtime"],
+            "siomw_observer": ["config", "settings", "runtime"],
+            "siomw_register_commands": ["cli"],
+            "siomw_shutdown": ["config", "settings", "runtime"],
+            "siomw_startup": ["config", "settings", "runtime"],
+        },
+        "names": [
+            "AsyncRuntime", "CLIENT_GONE", "CONTRACT_VERSION", "CallNext", "Config",
+            "ConfigError", "CoreSettings", "ENGINE_QUERY_PARAMS", "Event", "EventMiddleware",
+            "Handshake", "Identity", "Middleware", "Observer", "OrderingError", "Outcome",
+            "PluginLoadError", "Refusal", "Request", "Requirement", "Runtime", "Secrets",
+            "Siomw", "Socket", "SuspendedError", "SyncCallNext", "SyncRuntime", "TimerHandle",
+            "__version__", "aiohttp_middleware", "answer_request", "asgi_middleware",
+            "attach", "client_address", "current_secrets", "declare_secret", "drive",
+            "get_identity", "handler_name", "hookimpl", "load_config", "parse_cookies",
+            "require", "requirements_of", "send_refusal", "set_identity", "wsgi_middleware",
+        ],
+    },
+}
+
+
+def test_the_contract_changes_only_with_its_version() -> None:
+    """The hookspecs and ``siomw_core.__all__`` are those recorded for CONTRACT_VERSION: a
+    hook or name added needs a minor bump, one removed or an argument changed a major one
+    (siomw_core/contract.py says which), recorded here and in contract.py's history."""
+    import inspect
+
+    from siomw_core import hookspecs
+
+    assert CONTRACT_VERSION in CONTRACT, (
+        f"CONTRACT_VERSION {CONTRACT_VERSION} has no entry in tests/test_compat.py CONTRACT")
+    recorded = CONTRACT[CONTRACT_VERSION]
+    hooks = {name: list(inspect.signature(func).parameters)
+             for name, func in inspect.getmembers(hookspecs, inspect.isfunction)
+             if getattr(func, f"{hookspecs.PROJECT}_spec", None) is not None}
+    assert hooks == recorded["hooks"], (
+        f"the hookspecs are not contract {CONTRACT_VERSION}'s: bump CONTRACT_VERSION "
+        f"(minor: added; major: removed or changed) and record the new version")
+    assert sorted(siomw_core.__all__) == sorted(recorded["names"]), (
+        f"siomw_core.__all__ is not contract {CONTRACT_VERSION}'s: added "
+        f"{sorted(set(siomw_core.__all__) - set(recorded['names']))}, removed "
+        f"{sorted(set(recorded['names']) - set(siomw_core.__all__))}; bump CONTRACT_VERSION "
+        f"(minor: added; major: removed) and record the new version")
