@@ -8,7 +8,9 @@ the kind's default app (:mod:`siomw_core.testing.apps`) unless the test names it
 config is a ``siomw.toml`` written from a dict (or a file of the test's), passed as
 ``SIOMW_CONFIG``; the allow-list of plugins is ``SIOMW_PLUGINS``; no other ``SIOMW_*``
 variable of the test's environment leaks in. A process of its own per server is what lets
-gevent patch the standard library, and keeps each server's plugins' state to itself.
+gevent patch the standard library, and keeps each server's plugins' state to itself; on
+POSIX it is forked from a process that imported the libraries once
+(:mod:`siomw_core.testing.zygote`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import clients
+from . import clients, zygote
 from .apps import LOCAL_PLUGINS_ENV
 from .outcomes import Outcome
+from .zygote import Forked, Zygote
 
 __all__ = ["KINDS", "Kind", "Server", "ServerError", "available_kinds", "missing", "reap",
            "start"]
@@ -151,7 +154,7 @@ class Server:
     """
 
     def __init__(self, kind: str, url: str, log: Path, config: Path | None,
-                 proc: subprocess.Popen[bytes]) -> None:
+                 proc: subprocess.Popen[bytes] | Forked) -> None:
         self.kind = kind
         self.url = url
         self.log = log
@@ -241,10 +244,12 @@ class Server:
 
 
 #: servers told to stop whose exit is not awaited yet
-_stopping: list[subprocess.Popen[bytes]] = []
+_stopping: list[subprocess.Popen[bytes] | Forked] = []
+#: where servers are forked from (zygote.enabled())
+_zygote = Zygote()
 
 
-def _finish(proc: subprocess.Popen[bytes]) -> None:
+def _finish(proc: subprocess.Popen[bytes] | Forked) -> None:
     try:
         proc.wait(5)
     except subprocess.TimeoutExpired:
@@ -253,9 +258,11 @@ def _finish(proc: subprocess.Popen[bytes]) -> None:
 
 
 def reap() -> None:
-    """Await every server stopped with ``wait=False`` (killed 5 s after its SIGTERM)."""
+    """Await every server stopped with ``wait=False`` (killed 5 s after its SIGTERM), then
+    end the zygote."""
     while _stopping:
         _finish(_stopping.pop())
+    _zygote.close()
 
 
 def environment(plugins: list[str] | None, local: dict[str, str], config: Path | None,
@@ -276,6 +283,16 @@ def environment(plugins: list[str] | None, local: dict[str, str], config: Path |
         base[LOCAL_PLUGINS_ENV] = json.dumps(local)
     base.update(env or {})
     return base
+
+
+def _answers(url: str) -> bool:
+    """Whether the server answers HTTP (``GET /``, outside the engine path: no chain runs,
+    no budget is spent): gunicorn says it listens before its worker has imported APP."""
+    try:
+        clients.request(url, "GET", "/", timeout=2)
+    except OSError:
+        return False
+    return True
 
 
 def start(kind: str, directory: Path, *, app: str | None = None,
@@ -312,16 +329,22 @@ def start(kind: str, directory: Path, *, app: str | None = None,
     names, local = split_plugins(plugins) if plugins is not None else (None, {})
     path = write_config(config, directory)
     target = app or f"siomw_core.testing.apps:{kind}"
-    command = [sys.executable, "-c", "from siomw_core.cli import main; main()", "serve",
-               target, "--host", "127.0.0.1", "--port", "0", *args]
+    argv = ["serve", target, "--host", "127.0.0.1", "--port", "0", *args]
     log = directory / f"server-{kind}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT,
-                                env=environment(names, local, path, env, strict))
+    log.write_bytes(b"")
+    environ = environment(names, local, path, env, strict)
+    proc: subprocess.Popen[bytes] | Forked
+    if zygote.enabled():
+        proc = _zygote.fork(argv, environ, str(directory), str(log))
+    else:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from siomw_core.cli import main; main()", *argv],
+                cwd=directory, stdout=out, stderr=subprocess.STDOUT, env=environ)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         found = _LISTENING.search(log.read_text(errors="replace"))
-        if found:
+        if found and _answers(found.group(1)):
             return Server(kind, found.group(1), log, path, proc)
         if proc.poll() is not None or time.monotonic() > deadline:
             what = (f"exited with status {proc.returncode}" if proc.poll() is not None
