@@ -146,15 +146,18 @@ async def hold(port: int, sockets: int, concurrency: int = 50) -> dict[str, floa
     await asyncio.sleep(0.5)
     before = await asyncio.to_thread(stats, port)
     clients: list[Client] = []
+    tasks: list[asyncio.Task[None]] = []
     gate = asyncio.Semaphore(concurrency)
     t0 = time.monotonic()
 
     async def one(i: int) -> None:
         async with gate:
-            clients.append(await Client.connect(port, source(i), auth))
+            client = await Client.connect(port, source(i), auth)
+        clients.append(client)
+        # from now on: the server pings every 25 s and drops a socket that does not answer
+        tasks.append(asyncio.create_task(client.serve()))
 
     await asyncio.gather(*(one(i) for i in range(sockets)))
-    tasks = [asyncio.create_task(c.serve()) for c in clients]
     seconds = time.monotonic() - t0
     after = await asyncio.to_thread(stats, port)
     for client in clients:

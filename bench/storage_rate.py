@@ -90,8 +90,9 @@ def measure(mode: str, prefix: str, client: redis.Redis, args: argparse.Namespac
         warm.append(done + refused)
         return done, refused
 
-    (done, refused), elapsed, cpu = timed(mode, run, args.seconds,
-                                          script="storage_server.py", warmup=args.warmup)
+    (done, refused), elapsed, cpu = timed(mode, run, args.seconds, script="storage_server.py",
+                                          kind=getattr(args, "kind", "asgi"),
+                                          warmup=args.warmup)
     scripts1, calls1, rcpu1 = redis_counters(client)
     if refused:
         raise RuntimeError(f"{mode}: {refused} connections were refused")
@@ -111,7 +112,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--addresses", type=int, default=250, choices=range(1, 251),
                         metavar="1..250", help="client addresses per concurrent client")
-    parser.add_argument("--modes", default="memory,redis,redis-redispy")
+    parser.add_argument("--modes", default="memory,redis,redis-redispy",
+                        help="redis-redispy: asgi only (the sync storage is redis-py anyway)")
+    parser.add_argument("--kind", default="asgi", choices=("asgi", "wsgi"),
+                        help="the server kind (storage_server.py); default asgi (uvicorn)")
     parser.add_argument("--redis", default=os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379"),
                         help="the Redis the redis modes count on")
     parser.add_argument("--key-prefix", default=None, help="the base of this run's key "

@@ -1,5 +1,5 @@
 """A benchmark server of the full chain on a chosen rate-limit storage:
-``python bench/storage_server.py MODE PORT`` (``bench/storage_rate.py`` starts it).
+``python bench/storage_server.py MODE PORT [KIND]`` (``bench/storage_rate.py`` starts it).
 
 MODE:
 
@@ -13,7 +13,9 @@ The Redis URI is ``SIOMW_BENCH_REDIS`` (default ``redis://127.0.0.1:6379``); the
 ``key_prefix`` is ``SIOMW_BENCH_KEY_PREFIX`` (required by the Redis modes: one per run, so
 that a run never meets another's counters and its keys can be deleted afterwards). Served
 as ``server.py``'s ``asgi`` kind: ``socketio.ASGIApp`` under uvicorn; the stack opens the
-storage's pool at its first engine request (the warm-up's).
+storage's pool at its first engine request (the warm-up's). KIND ``wsgi``: ``server.py``'s
+``wsgi`` kind (``socketio.Server`` in threading mode under gunicorn's gthread worker; the
+plugin's sync storage, redis-py, whatever ``redis_client`` says).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 
 import socketio
 import uvicorn
-from server import FULL, _server
+from server import FULL, GUNICORN, _server
 
 from siomw_core import Config, CoreSettings, Siomw
 
@@ -52,25 +54,44 @@ def tables(mode: str) -> dict[str, dict[str, object]]:
     return {**FULL, "ratelimit": ratelimit}
 
 
-def build(mode: str) -> socketio.AsyncServer:
-    """An ASGI ``AsyncServer`` with siomw's full chain on ``mode``'s storage.
+def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Server:
+    """The server of ``kind`` (an ASGI ``AsyncServer``, or a threading ``Server`` for
+    ``wsgi``) with siomw's full chain on ``mode``'s storage.
 
     Raises:
         SystemExit: as :func:`tables`.
     """
     config = tables(mode)
-    sio = _server("asgi")
-    assert isinstance(sio, socketio.AsyncServer)
+    sio = _server(kind)
     Siomw(sio, config=Config("bench", CoreSettings(plugins=list(config)), tables=config))
     return sio
 
 
-def serve(mode: str, port: int) -> None:
-    """Serve ``mode`` on ``127.0.0.1:port`` under uvicorn; never returns."""
+def wsgi_app(mode: str) -> socketio.WSGIApp:
+    """The WSGI application gunicorn's worker serves for the ``wsgi`` kind."""
+    return socketio.WSGIApp(build(mode, "wsgi"))
+
+
+def serve(mode: str, port: int, kind: str = "asgi") -> None:
+    """Serve ``mode`` on ``127.0.0.1:port`` under uvicorn (or gunicorn for ``wsgi``);
+    never returns.
+
+    Raises:
+        SystemExit: an unknown mode or kind, a Redis mode without its key prefix.
+    """
+    if kind == "wsgi":
+        tables(mode)  # a bad mode is said here, before gunicorn starts
+        here = os.path.dirname(os.path.abspath(__file__))
+        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-w", "1",
+                                  *GUNICORN["wsgi"], "-b", f"127.0.0.1:{port}",
+                                  "--log-level", "warning", "--chdir", here,
+                                  f"storage_server:wsgi_app({mode!r})"])
+    if kind != "asgi":
+        raise SystemExit(f"bench/storage_server.py: unknown kind {kind!r} (asgi or wsgi)")
     sio = build(mode)
     uvicorn.run(socketio.ASGIApp(sio), host="127.0.0.1", port=port, log_level="error",
                 access_log=False)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "asgi")

@@ -150,9 +150,10 @@ def events(mode: str, kind: str) -> Runner:
 class Storage:
     """``storage_rate.py``'s modes against one Redis, with a key prefix per server start."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, kind: str = "asgi") -> None:
         self.options = options
-        self.base = f"siomw-bench-suite-{os.getpid()}-{int(time.time())}"
+        self.kind = kind
+        self.base = f"siomw-bench-suite-{os.getpid()}-{int(time.time())}-{kind}"
         self.count = 0
         self.client: Any = None
 
@@ -171,7 +172,7 @@ class Storage:
         def run(o: Options) -> dict[str, float]:
             self.count += 1
             args = argparse.Namespace(concurrency=o.concurrency, addresses=o.addresses,
-                                      seconds=o.seconds, warmup=o.warmup)
+                                      seconds=o.seconds, warmup=o.warmup, kind=self.kind)
             result = storage_rate.measure(mode, f"{self.base}-{mode}-{self.count}",
                                           self.client, args)
             if mode != "memory" and result["redis_scripts"] < 0.99:
@@ -209,14 +210,14 @@ def groups(options: Options) -> list[Group]:
                   [Ratio(f"event-{kind}", "event, ratelimit + jwt expiry + logging "
                          "(events = false)", "full", "bare", 0.90)]),
         ]
+        storage = Storage(options, kind)
+        found.append(Group(
+            f"storage-{kind}", kind, "connect", "conn/s",
+            {"memory": storage.runner("memory"), "redis": storage.runner("redis")},
+            [Ratio(f"storage-{kind}", "connect, full chain: Redis storage vs memory",
+                   "redis", "memory", 0.80)],
+            missing=storage.missing, cleanup=storage.cleanup))
         if kind == "asgi":
-            storage = Storage(options)
-            found.append(Group(
-                "storage-asgi", kind, "connect", "conn/s",
-                {"memory": storage.runner("memory"), "redis": storage.runner("redis")},
-                [Ratio("storage-asgi", "connect, full chain: Redis storage vs memory",
-                       "redis", "memory", 0.80)],
-                missing=storage.missing, cleanup=storage.cleanup))
             cmds = serve_commands()
             found.append(Group(
                 "serve-asgi", kind, "connect", "conn/s",

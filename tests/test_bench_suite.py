@@ -71,3 +71,28 @@ def test_unknown_kind_is_refused_in_one_line() -> None:
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
         "bench/suite.py: --kinds: unknown kind 'tornado' (asgi, wsgi)")
+
+
+def test_profile_summary_charges_the_standard_library_to_its_caller(tmp_path: Path) -> None:
+    """py-spy's raw lines: the event loop's select is idle (left out of the shares), own time
+    is the innermost frame, and hmac's time is charged to PyJWT, which called it."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import pyspy_profile
+    finally:
+        sys.path.remove(str(BENCH))
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "<module> (server.py:1);run_forever (asyncio/base_events.py:607);"
+        "EpollSelector.select (selectors.py:468) 50\n"
+        "<module> (server.py:1);_step (siomw_core/chain.py:268);"
+        "build_middleware.<locals>.jwt_middleware (siomw_jwt/middleware.py:159);"
+        "PyJWS._verify_signature (jwt/api_jws.py:445);HMAC.__init__ (hmac.py:60) 30\n"
+        "<module> (server.py:1);_step (siomw_core/chain.py:268) 20\n")
+    summary = pyspy_profile.summarise(raw)
+    assert summary["samples"] == 100 and summary["idle"] == 0.5
+    shares = {name: (own, charged) for name, own, charged in summary["components"]}
+    assert shares["standard library (other)"] == (0.6, 0.0)
+    assert shares["PyJWT"] == (0.0, 0.6)
+    assert shares["siomw core"] == (0.4, 0.4)
+    assert summary["functions"][0] == ["HMAC.__init__", "hmac.py", 0.6]
