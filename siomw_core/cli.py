@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .contract import CONTRACT_VERSION
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .registry import Registry
+from .scaffold import new_plugin
 from .serve_command import build_or_fail, run_serve
 
 __all__ = ["CliState", "main"]
@@ -199,6 +200,9 @@ class _Group(click.Group):
 @config_option
 def cli() -> None:
     """siomw: Socket.IO middleware chains for python-socketio."""
+
+
+cli.add_command(new_plugin)
 
 
 def main(argv: list[str] | None = None) -> None:

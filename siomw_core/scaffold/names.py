@@ -1,0 +1,107 @@
+"""The names of a new plugin, derived from the one ``NAME`` given to ``siomw new-plugin``.
+
+One name, four spellings (as ``cargo new`` derives a crate name from a package name):
+
+- the **plugin name** (entry-point name in the group ``siomw``, config table ``[NAME]``,
+  environment prefix ``SIOMW_NAME__``, the connect member's name): ``NAME`` with ``-`` read
+  as ``_``, because an environment variable cannot hold a ``-``;
+- the **distribution** and its directory: ``siomw-`` + ``NAME`` with ``_`` read as ``-``
+  (PyPI's normalised form, as the bundled ``siomw-ratelimit``);
+- the **import package**: ``siomw_`` + the plugin name;
+- the **class prefix**: the plugin name in CamelCase (``audit_log`` gives ``AuditLog``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import metadata
+
+from ..config import CoreSettings
+from ..registry import GROUP
+
+__all__ = ["MAX_LENGTH", "BadName", "PluginNames", "plugin_names"]
+
+#: lower-case letters and digits, words joined by one ``-`` or ``_``, a letter first
+_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+#: long enough for any sensible name, short enough for a table header and a PyPI name
+MAX_LENGTH = 40
+
+
+class BadName(ValueError):
+    """``NAME`` cannot name a plugin; the message is one line saying why and what would."""
+
+
+@dataclass(frozen=True)
+class PluginNames:
+    """Every spelling of one plugin's name (see the module docstring).
+
+    Attributes:
+        plugin: entry-point name, config table and member name (``audit_log``).
+        distribution: the distribution and its directory (``siomw-audit-log``).
+        package: the import package (``siomw_audit_log``).
+        camel: the prefix of the generated class names (``AuditLog``).
+    """
+
+    plugin: str
+    distribution: str
+    package: str
+    camel: str
+
+    @property
+    def env_prefix(self) -> str:
+        """The environment variables of the plugin's table: ``SIOMW_AUDIT_LOG__``."""
+        return f"SIOMW_{self.plugin.upper()}__"
+
+
+def _taken_by(plugin: str) -> str | None:
+    """The installed distribution that already registers ``plugin`` in the group
+    ``siomw`` (``"siomw-jwt 0.1.0"``), or None."""
+    for ep in metadata.entry_points(group=GROUP):
+        if ep.name == plugin:
+            dist = ep.dist
+            return f"{dist.name} {dist.version}" if dist is not None else "another distribution"
+    return None
+
+
+def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
+    """Validate ``NAME`` and derive its spellings.
+
+    Args:
+        name: what the user typed (``audit``, ``audit-log``, ``audit_log``).
+        check_installed: refuse a name an installed plugin already registers (two plugins
+            of one name: the registry keeps the first and warns).
+
+    Raises:
+        BadName: a one-line message naming the rule broken: the pattern, the length, a
+            ``siomw`` prefix (the directory gets it), a core key of ``siomw.toml`` (the
+            table would collide with it), or a name already installed.
+    """
+    shown = repr(name)
+    if name.lower().startswith("siomw"):
+        rest = re.sub(r"^siomw[-_]?", "", name.lower())
+        hint = f" (try {rest!r}: the project is named siomw-{rest})" if rest else ""
+        raise BadName(f"plugin name {shown} must not start with 'siomw'{hint}")
+    if not _NAME.fullmatch(name):
+        raise BadName(
+            f"plugin name {shown} must be lower-case letters and digits, words joined by one "
+            f"'-' or '_', starting with a letter (like 'audit' or 'audit-log')")
+    if len(name) > MAX_LENGTH:
+        raise BadName(f"plugin name {shown} is {len(name)} characters long; at most "
+                         f"{MAX_LENGTH}")
+    plugin = name.replace("-", "_")
+    if plugin in CoreSettings.model_fields:
+        raise BadName(
+            f"plugin name {shown} is a core key of siomw.toml ([{plugin}] would collide with "
+            f"it); choose another")
+    if check_installed:
+        owner = _taken_by(plugin)
+        if owner is not None:
+            raise BadName(f"plugin name {shown} is taken: {owner} (installed) registers a "
+                             f"plugin of that name in the entry-point group {GROUP!r}")
+    return PluginNames(
+        plugin=plugin,
+        distribution="siomw-" + name.replace("_", "-"),
+        package="siomw_" + plugin,
+        camel="".join(part.capitalize() for part in plugin.split("_")),
+    )
