@@ -230,7 +230,8 @@ async def test_try_the_demo_in_two_shells(tmp_path: Path) -> None:
 
 async def test_cli_chain_json_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/cli.md: `siomw chain --json` has the engine chain and each namespace's connect
-    chain, rows of name, plugin, priority, reason; logging-http and headers on the defaults."""
+    chain, rows of name, plugin, priority, reason; metrics (outermost, serving its page),
+    logging-http and headers on the defaults."""
     monkeypatch.setenv("SIOMW_JWT_SECRET", SECRET)
     monkeypatch.delenv("SIOMW_PLUGINS", raising=False)
     shown = json.loads(await run_siomw("chain", "--json", cwd=Path.cwd()))
@@ -238,7 +239,7 @@ async def test_cli_chain_json_as_documented(monkeypatch: pytest.MonkeyPatch) -> 
     rows = shown["engine"] + [row for level in ("connect", "event")
                               for chain in shown[level].values() for row in chain]
     assert all(list(row) == ["name", "plugin", "priority", "reason"] for row in rows)
-    assert [row["name"] for row in shown["engine"]] == ["logging-http", "headers"]
+    assert [row["name"] for row in shown["engine"]] == ["metrics", "logging-http", "headers"]
     assert sorted(shown["connect"]) == ["/", "/admin"]
 
 
