@@ -35,7 +35,7 @@ if [ -x .venv/bin/python ] && [ -x .venv/bin/siomw ] && up_to_date ".venv/$STAMP
   echo "setup: .venv up to date (nothing installed; SIOMW_SETUP_FORCE=1 reinstalls)"
 else
   echo "setup: installing into .venv (pip, from PyPI): siomw-core[test] and siomw-logging," \
-       "siomw-jwt, siomw-ratelimit, siomw-headers, editable, with their dependencies"
+       "siomw-jwt, siomw-ratelimit, siomw-headers, siomw-metrics, editable, with their dependencies"
   if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
@@ -44,7 +44,7 @@ else
   if ! { .venv/bin/python -m pip install --upgrade pip &&
          .venv/bin/python -m pip install -e ".[test]" \
            -e plugins/siomw-logging -e plugins/siomw-jwt -e plugins/siomw-ratelimit \
-           -e plugins/siomw-headers; } >"$log" 2>&1; then
+           -e plugins/siomw-headers -e plugins/siomw-metrics; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "setup: pip install failed; the whole log is in $log" >&2
     exit 1

@@ -38,7 +38,7 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${SIOMW_CHROMIUM:-}" ] && command -v apt-
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
 .venv/bin/ruff check .
-.venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging plugins/siomw-headers/siomw_headers
+.venv/bin/mypy siomw_core bench scripts tests docs/examples plugins/siomw-jwt/siomw_jwt plugins/siomw-ratelimit/siomw_ratelimit plugins/siomw-logging/siomw_logging plugins/siomw-headers/siomw_headers plugins/siomw-metrics/siomw_metrics
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 # most tests run in parallel (pytest-xdist; SIOMW_TEST_WORKERS, default 4: they mostly wait on
 # sockets); those marked serial (tests/conftest.py: deadlines, nginx, a browser, benchmarks)
