@@ -5,7 +5,9 @@
 - namespace ``/admin``: the same, and the jwt plugin requires the scope ``admin`` there;
 - ``/`` (through :func:`demo_asgi_app`): a page that loads socket.io-client's browser build,
   connects with ``auth: {token}`` from the page's ``?token=...`` and shows ``connect`` or
-  ``connect_error`` (message and data).
+  ``connect_error`` (message and data);
+- ``/socket.io/metrics``, when the metrics plugin is installed: its page, which
+  ``scripts/demo.sh`` reads after its clients ran (:func:`metrics_summary`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ __all__ = [
     "create_server",
     "demo_asgi_app",
     "demo_config",
+    "metrics_summary",
+    "print_metrics",
 ]
 
 #: the demo's connect limit per client address, so the refusal shows after a few tries
@@ -235,3 +239,70 @@ def demo_asgi_app(stack: Siomw, client_js: Path | None = None) -> Any:
         The ASGI application, ``stack.asgi_app(other_asgi_app=DemoPage(...))``.
     """
     return stack.asgi_app(other_asgi_app=DemoPage(client_js or client_js_path()))
+
+
+# --- after the clients: what the metrics plugin counted -----------------------------------
+
+#: where the metrics plugin serves its page on the demo's own server (its default path)
+METRICS_PATH = "/socket.io/metrics"
+
+
+def metrics_summary(text: str) -> list[str]:
+    """A few lines of a metrics page (Prometheus' text format, parsed by prometheus_client):
+    the attempts per level, namespace, outcome and refusal code, each member's mean own
+    time, the sockets still connected.
+
+    Raises:
+        ValueError: ``text`` is not the text format.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    lines = ["attempts (siomw_attempts_total):"]
+    attempts = sorted((s for s in samples if s.name == "siomw_attempts_total" and s.value),
+                      key=lambda s: (s.labels["level"], s.labels["namespace"],
+                                     s.labels["outcome"], s.labels["code"]))
+    for s in attempts:
+        where = f"{s.labels['level']} {s.labels['namespace']}".strip()
+        why = f"{s.labels['outcome']} {s.labels['code']}".strip()
+        lines.append(f"  {where:<16} {why:<32} {int(s.value)}")
+    sums: dict[tuple[str, str], list[float]] = {}  # (level, member) -> [seconds, runs]
+    for s in samples:
+        part = s.name.removeprefix("siomw_member_duration_seconds_")
+        if part in ("sum", "count"):
+            pair = sums.setdefault((s.labels["level"], s.labels["member"]), [0.0, 0.0])
+            pair[0 if part == "sum" else 1] += s.value
+    if sums:
+        lines.append("mean own time per member (siomw_member_duration_seconds):")
+        for (level, member), (total, count) in sorted(sums.items()):
+            if count:
+                lines.append(f"  {level:<8} {member:<18} {total / count * 1000:8.3f} ms "
+                             f"over {int(count)} runs")
+    gauge = [s for s in samples if s.name == "siomw_connected_sockets"]
+    lines.append("connected sockets (siomw_connected_sockets): " + (", ".join(
+        f"{s.labels['namespace']} {int(s.value)}" for s in gauge) or "none yet"))
+    return lines
+
+
+def print_metrics(url: str) -> int:
+    """Print :func:`metrics_summary` of the demo server at ``url``'s metrics page.
+
+    Returns:
+        0, or 1 when the page cannot be read (the metrics plugin is not installed or not
+        enabled: the line says so).
+    """
+    import urllib.error
+    import urllib.request
+
+    page = url.rstrip("/") + METRICS_PATH
+    try:
+        with urllib.request.urlopen(page, timeout=5) as response:
+            text = response.read().decode()
+        lines = metrics_summary(text)
+    except (urllib.error.URLError, ValueError) as exc:
+        print(f"metrics: cannot read {page} ({exc}); is siomw-metrics installed and "
+              f"enabled? (siomw plugins)")
+        return 1
+    print(f"--- metrics ({page}, the metrics plugin) ---")
+    print("\n".join(lines))
+    return 0
