@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .outcomes import Outcome
 
-__all__ = ["Client", "connect", "connected", "request"]
+__all__ = ["Client", "connect", "connected", "new_client", "request"]
 
 #: python-engineio's sync client's message for a refused polling handshake
 _STATUS = re.compile(r"Unexpected status code (\d+)")
@@ -31,7 +31,7 @@ def _transports(transport: str | None) -> list[str] | None:
     return [transport]
 
 
-def _new_client() -> Any:
+def new_client() -> Any:
     """A ``socketio.Client`` whose disconnect does not wait (websocket-client's default: up
     to 3 s) for the answer to its close frame: the frame is sent and the socket closed."""
     import socketio
@@ -136,7 +136,7 @@ def _attempt(url: str, *, auth: Any, namespace: str, headers: dict[str, str] | N
     """One CONNECT: the outcome and the client (still connected when accepted)."""
     import socketio
 
-    client = _new_client()
+    client = new_client()
     seen: list[Outcome] = []
     decided = threading.Event()
     failure: list[BaseException] = []

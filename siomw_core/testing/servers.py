@@ -347,7 +347,9 @@ def start(kind: str, directory: Path, *, app: str | None = None,
         if found and _answers(found.group(1)):
             return Server(kind, found.group(1), log, path, proc)
         if proc.poll() is not None or time.monotonic() > deadline:
-            what = (f"exited with status {proc.returncode}" if proc.poll() is not None
+            code = proc.poll()
+            what = ("exited" + (f" with status {code}" if code is not None and code >= 0
+                                else "") if code is not None
                     else f"was not listening after {START_TIMEOUT:.0f} s")
             if proc.poll() is None:
                 proc.kill()

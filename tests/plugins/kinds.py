@@ -15,6 +15,7 @@ from typing import Any
 import socketio
 
 from siomw_core.testing import close_client, connect_result, serve
+from siomw_core.testing.clients import new_client
 from tests.sync_server import running_sync
 
 __all__ = ["KINDS", "Caller", "client", "connect_outcome", "new_server", "served"]
@@ -49,22 +50,9 @@ async def served(sio: Any) -> AsyncIterator[str]:
 
 
 def _sync_client() -> socketio.Client:
-    """A ``socketio.Client`` whose disconnect does not wait (websocket-client's default: up
-    to 3 s) for a close frame Werkzeug's server never answers (python-engineio has ended
-    the WebSocket on the engine's CLOSE packet): the frame is sent and the socket closed,
-    so that every client step ends within its test."""
-    client = socketio.Client(reconnection=False, handle_sigint=False)
-    eio = client.eio
-    disconnect = eio.disconnect
-
-    def quick_disconnect(*args: Any, **kwargs: Any) -> None:
-        ws = eio.ws
-        if ws is not None:
-            close = ws.close
-            ws.close = lambda *_args, **_kwargs: close(timeout=0)
-        disconnect(*args, **kwargs)
-
-    eio.disconnect = quick_disconnect
+    """A ``socketio.Client`` whose disconnect does not wait for the close frame's answer
+    (:func:`siomw_core.testing.clients.new_client`, the pytest plugin's client)."""
+    client: socketio.Client = new_client()
     return client
 
 
