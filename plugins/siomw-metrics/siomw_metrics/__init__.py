@@ -26,9 +26,10 @@ from pydantic import BaseModel
 
 from siomw_core import ConfigError, Middleware, Observer, Runtime, hookimpl
 
+from .engine import NAME, PRIORITY, page_member
 from .metrics import Metrics
 from .options import DEFAULT_BUCKETS, MetricsOptions
-from .page import NAME, PRIORITY, PortServer, page_member
+from .port import PortServer
 
 __all__ = [
     "CONTRACT",
@@ -121,7 +122,7 @@ def siomw_observer(runtime: Runtime) -> Observer | None:
 
 @hookimpl
 def siomw_startup(runtime: Runtime) -> None:
-    """Listen on ``port`` when it is set (:class:`~siomw_metrics.page.PortServer`)."""
+    """Listen on ``port`` when it is set (:class:`~siomw_metrics.port.PortServer`)."""
     found = _STACKS.get(runtime)
     if found is not None:
         found[1].start()
