@@ -172,6 +172,16 @@ def _paragraphs(text: str, indent: str = "", width: int = 96, hang: str = "") ->
     return "\n\n".join(out) + "\n"
 
 
+def _all(names: Sequence[str]) -> str:
+    """An ``__all__`` list, one name a line, in ruff's order (RUF022, isort style): constants
+    (``NAME``, and ``P6`` too), then classes, then the rest."""
+    def kind(name: str) -> int:
+        return 0 if name.isupper() else 1 if name[0].isupper() else 2
+
+    lines = "".join(f'    "{name}",\n' for name in sorted(names, key=lambda n: (kind(n), n)))
+    return f"__all__ = [\n{lines}]"
+
+
 def _in_docstring(text: str) -> str:
     """``text`` as it may stand inside a ``\"\"\"`` docstring: backslashes and triple
     quotes escaped."""
@@ -199,6 +209,7 @@ def _environment() -> jinja2.Environment:
     env.filters["toml"] = _toml
     env.filters["wrap"] = _wrap
     env.filters["paragraphs"] = _paragraphs
+    env.filters["dunder_all"] = _all
     env.filters["in_docstring"] = _in_docstring
     env.filters["rst"] = lambda text: text.replace("`", "``")  # Markdown to docstring
     return env
