@@ -16,7 +16,9 @@ The clients are raw RFC 6455 frames over asyncio streams (an HTTP Upgrade, maske
 frames with a zero mask key, Engine.IO pings answered), so that 10 000 of them cost this
 process little; the file-descriptor limit is raised to its hard limit (the server inherits
 it). On the ``wsgi`` kind every connected WebSocket holds one of gunicorn's threads: the
-server gets ``SIOMW_BENCH_THREADS = sockets + 50``.
+server gets ``SIOMW_BENCH_THREADS = sockets + 50``. Both modes run with an Engine.IO ping
+interval of an hour (``SIOMW_BENCH_PING_INTERVAL``): 10 000 sockets take longer to connect
+on a busy machine than python-engineio's ping timeout; the pings would only add noise.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ def raise_fd_limit() -> int:
     return hard
 
 
-def frame(text: str, opcode: int = 1) -> bytes:
-    """A client's masked WebSocket frame (mask key zero: the payload as is, RFC 6455 5.3)."""
-    payload = text.encode()
+def frame(text: str, opcode: int = 1, raw: bytes | None = None) -> bytes:
+    """A client's masked WebSocket frame of ``text`` (or the bytes ``raw``); mask key zero:
+    the payload as is (RFC 6455 5.3)."""
+    payload = text.encode() if raw is None else raw
     size = len(payload)
     head = bytes([0x80 | opcode])
     if size < 126:
@@ -105,8 +108,8 @@ class Client:
             opcode, payload = await read_frame(self.reader)
             if opcode == 8:
                 raise RuntimeError("the server closed the WebSocket")
-            if opcode == 9:
-                self.writer.write(b"\x8a\x80\0\0\0\0")  # pong, empty, masked
+            if opcode == 9:  # uvicorn's keepalive: a pong carries the ping's data (RFC 6455 5.5.3)
+                self.writer.write(frame("", opcode=0xA, raw=payload))
             elif payload == b"2":
                 self.writer.write(frame("3"))
             elif payload.startswith(prefix):
@@ -175,7 +178,10 @@ async def hold(port: int, sockets: int, concurrency: int = 50) -> dict[str, floa
 def measure(mode: str, sockets: int, kind: str = "asgi") -> dict[str, float]:
     """One server of ``mode`` on ``kind`` holding ``sockets`` connections (see the module)."""
     raise_fd_limit()
-    env: dict[str, str] = {"PYTHONTRACEMALLOC": "1", "SIOMW_BENCH_STATS": "1"}
+    # a ping interval of an hour: no Engine.IO ping while the sockets connect (at 10 000,
+    # on a busy machine, that takes longer than python-engineio's 25 + 20 s), bare and full
+    env: dict[str, str] = {"PYTHONTRACEMALLOC": "1", "SIOMW_BENCH_STATS": "1",
+                           "SIOMW_BENCH_PING_INTERVAL": "3600"}
     if kind == "wsgi":
         env["SIOMW_BENCH_THREADS"] = str(sockets + 50)
     port = free_port()

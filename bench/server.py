@@ -22,7 +22,8 @@ With ``SIOMW_BENCH_STATS=1`` in the environment, ``GET /bench/memory`` (outside 
 path) answers ``{"traced": BYTES, "sockets": N}`` after a full ``gc.collect()``: the bytes
 tracemalloc traces (start the server with ``PYTHONTRACEMALLOC=1``) and the sockets connected
 to ``"/"`` (``bench/memory_rate.py``). ``SIOMW_BENCH_THREADS`` sets the ``wsgi`` kind's
-gunicorn threads (default 100: one per connected WebSocket).
+gunicorn threads (default 100: one per connected WebSocket); ``SIOMW_BENCH_PING_INTERVAL``
+the Engine.IO ping interval in seconds (python-engineio's default: 25).
 
 KIND (default ``asgi``), each served as its users serve it:
 
@@ -83,15 +84,19 @@ ENGINE: dict[str, dict[str, object]] = {
 def _server(kind: str) -> socketio.AsyncServer | socketio.Server:
     """The server of ``kind`` with an accepting connect handler (``async def`` on the async
     kinds, ``def`` on the sync ones)."""
+    # memory_rate.py holds thousands of idle sockets: pings would only add noise there
+    options: dict[str, Any] = {}
+    if os.environ.get("SIOMW_BENCH_PING_INTERVAL"):
+        options["ping_interval"] = float(os.environ["SIOMW_BENCH_PING_INTERVAL"])
     if kind in ("asgi", "aiohttp"):
-        asio = socketio.AsyncServer(async_mode=ASYNC_MODES[kind])
+        asio = socketio.AsyncServer(async_mode=ASYNC_MODES[kind], **options)
 
         @asio.event
         async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
             return None
 
         return asio
-    sio = socketio.Server(async_mode=ASYNC_MODES[kind])
+    sio = socketio.Server(async_mode=ASYNC_MODES[kind], **options)
 
     @sio.on("connect")
     def connect_sync(sid: str, environ: dict[str, object], auth: object) -> None:
