@@ -3,12 +3,13 @@ NAME, an unknown level, an existing directory and a multi-line description."""
 
 from __future__ import annotations
 
+import shlex
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from .conftest import new_plugin
+from .conftest import REPO, new_plugin
 
 
 def test_writes_the_project_and_says_what_next(tmp_path: Path) -> None:
@@ -38,7 +39,7 @@ def test_writes_the_project_and_says_what_next(tmp_path: Path) -> None:
 def test_relative_to_the_working_directory_by_default(tmp_path: Path) -> None:
     done = new_plugin("audit", "--level", "event", "--level", "engine", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("created siomw-audit/: plugin 'audit' (engine, event)")
+    assert done.stdout.startswith("created ./siomw-audit/: plugin 'audit' (engine, event)")
     assert (tmp_path / "siomw-audit" / "siomw_audit" / "engine.py").is_file()
     assert not (tmp_path / "siomw-audit" / "siomw_audit" / "connect.py").exists()
 
@@ -73,3 +74,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: list[str
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and says in errors[0], done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_example_of_docs_cli_md_is_what_it_prints(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "cli.md").read_text()
+    section = page[page.index("## `siomw new-plugin"):]
+    block = section[section.index("```console\n") + 11:]
+    command, *expected = block[:block.index("```")].rstrip("\n").split("\n")
+    assert command.startswith("$ siomw new-plugin ")
+    done = new_plugin(*shlex.split(command)[3:], cwd=tmp_path)  # after "$ siomw new-plugin"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip("\n").split("\n") == expected
