@@ -91,12 +91,14 @@ def _rate(result: dict[str, float], key: str) -> dict[str, float]:
 
 
 def connect(mode: str, kind: str, hot: bool = False, deflate: bool = False,
-            command: connect_rate.Command | None = None) -> Runner:
-    """``connect_rate.py``'s load on ``mode`` (every client on 127.0.0.1 when ``hot``)."""
+            command: connect_rate.Command | None = None,
+            env: dict[str, str] | None = None) -> Runner:
+    """``connect_rate.py``'s load on ``mode`` (every client on 127.0.0.1 when ``hot``;
+    ``command``, ``env``: the server's, see ``connect_rate.start``)."""
     def run(o: Options) -> dict[str, float]:
         return _rate(connect_rate.measure(
             mode, o.seconds, o.concurrency, kind, o.warmup, 0 if hot else o.addresses,
-            deflate=deflate, command=command), "cps")
+            deflate=deflate, command=command, env=env), "cps")
     return run
 
 
@@ -131,6 +133,44 @@ def serve_commands() -> dict[str, connect_rate.Command]:
         "serve-bare": lambda port: quiet([sys.executable, str(HERE / "serve_app.py"),
                                           str(port)]),
     }
+
+
+#: each ``siomw serve`` setting's variable (``siomw_core.serve_tuning.ENV``) and the value
+#: that leaves it as plain uvicorn and the interpreter have it
+PLAIN_SETTINGS = {"SIOMW_GC_FREEZE": "0", "SIOMW_GC_THRESHOLD": "0",
+                  "SIOMW_WS_PER_MESSAGE_DEFLATE": "1"}
+
+
+def serve_settings() -> dict[str, str]:
+    """``siomw serve``'s settings, by variable: the value that switches each back to plain
+    uvicorn's (empty when this siomw has none)."""
+    try:
+        from siomw_core.serve_tuning import ENV
+    except ImportError:
+        return {}
+    return {var: PLAIN_SETTINGS[var] for var in ENV.values() if var in PLAIN_SETTINGS}
+
+
+def settings_group(kind: str) -> Group:
+    """``siomw serve``'s full chain with all its settings, and with each one switched back
+    to plain uvicorn's: each setting's effect, in the same run."""
+    serve = serve_commands()["serve-full"]
+    settings = serve_settings()
+    modes = {"serve-full": connect("serve-full", kind, deflate=True, command=serve)}
+    rows = []
+    for var, plain in settings.items():
+        name = f"{var}={plain}"
+        modes[name] = connect(name, kind, deflate=True, command=serve, env={var: plain})
+        rows.append(Ratio(f"serve-setting-{var.lower()}", f"`siomw serve` full chain with "
+                          f"{name} (as plain uvicorn) vs with every setting (no target)",
+                          name, "serve-full", None))
+
+    def missing() -> str | None:
+        return None if settings else "this siomw has no serve settings (siomw_core.serve_tuning)"
+
+    return Group(f"serve-settings-{kind}", kind, "connect", "conn/s", modes, rows or [
+        Ratio("serve-settings", "`siomw serve` settings", "serve-full", "serve-full", None)],
+        missing=missing)
 
 
 def polling(mode: str, kind: str) -> Runner:
@@ -227,6 +267,7 @@ def groups(options: Options) -> list[Group]:
                        "serve-full", "uvicorn-bare", 1.0),
                  Ratio("serve-bare-asgi", "bare under `siomw serve`'s settings vs bare under "
                        "plain `uvicorn` (no target)", "serve-bare", "uvicorn-bare", None)]))
+            found.append(settings_group(kind))
             found.append(Group(
                 "node", "node", "connect", "conn/s",
                 {"bare": connect("bare", kind, command=node("bare")),
