@@ -4,6 +4,8 @@
 #                               editable, from PyPI (pip)
 #   tests/js/node_modules/      socket.io-client, the reference JS client of the tests (npm)
 #   docs/examples/node_modules/ socket.io-client for the docs' JS examples (npm)
+#   bench/node/node_modules/    Node's socket.io server with jsonwebtoken, rate-limiter-flexible
+#                               and pino: the benchmark's Node side (npm)
 # Each part is installed only when it is missing or what it was installed from changed: a stamp
 # in it holds a hash of its inputs. SIOMW_SETUP_FORCE=1 reinstalls everything.
 set -euo pipefail
@@ -55,12 +57,13 @@ fi
 
 # --- JS: socket.io-client for the tests and for the docs' examples ---------------------------
 if command -v npm >/dev/null; then
-  for dir in tests/js docs/examples; do
+  for dir in tests/js docs/examples bench/node; do
     js_hash=$(inputs_hash "$dir/package.json" "$dir/package-lock.json")
     if up_to_date "$dir/node_modules/$STAMP" "$js_hash"; then
       echo "setup: $dir/node_modules up to date"
     else
-      echo "setup: installing into $dir/node_modules (npm ci, from the npm registry): socket.io-client"
+      echo "setup: installing into $dir/node_modules (npm ci, from the npm registry):" \
+           "$(cd "$dir" && node -e 'console.log(Object.keys(require("./package.json").dependencies).join(", "))')"
       npm ci --prefix "$dir" --no-audit --no-fund --silent
       echo "$js_hash" > "$dir/node_modules/$STAMP"
     fi

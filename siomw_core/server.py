@@ -39,6 +39,7 @@ from .levels.connect import ConnectLevel
 from .levels.event import EventLevel
 from .lifecycle import Lifecycle
 from .middleware import ConnectMiddleware, Middleware
+from .observe import install_observers
 from .proxies import TrustedProxies
 from .registrars import Decorator, Engine, Namespace, register
 from .registrars import Event as EventRegistrar
@@ -143,6 +144,8 @@ class Siomw(Composing):
             # ASGIApp(on_startup=mw.startup, on_shutdown=mw.shutdown) needs to await them
             self.startup = self.lifecycle.ensure_started  # type: ignore[method-assign]
             self.shutdown = self.lifecycle.run_shutdown  # type: ignore[method-assign]
+        #: what plugins observe of every chain run (``siomw_observer`` hooks; None: nobody)
+        self.observer = install_observers(self)
         self.check()  # a cycle is a startup error, not a connect error
 
     # starting and stopping ------------------------------------------------------------
