@@ -65,7 +65,7 @@ def _goal(row: dict[str, Any]) -> str:
     goal = row.get("goal")
     if goal is None:
         return "reported"
-    if "value" in row:
+    if "unit" in row and "ratio" not in row:
         return f"≤ {goal:g} {row['unit']}"
     return f"≥ {goal:.2f}"
 

@@ -285,12 +285,16 @@ def groups(options: Options) -> list[Group]:
 def run_group(group: Group, options: Options,
               progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """Measure ``group`` (``options.rounds`` interleaved rounds) and return its rows."""
+    def unmeasured(note: str, verdict: bool | None) -> list[dict[str, Any]]:
+        progress(f"{group.name}: {note}")
+        return [{"id": r.id, "target": r.target, "side": r.side, "kind": group.kind,
+                 "level": group.level, "goal": r.goal, "ratio": None,
+                 "pass": verdict if r.goal is not None else None, "note": note}
+                for r in group.rows]
+
     reason = group.missing()
     if reason:
-        progress(f"{group.name}: not run: {reason}")
-        return [{"id": r.id, "target": r.target, "side": r.side, "kind": group.kind,
-                 "level": group.level, "goal": r.goal, "ratio": None, "pass": None,
-                 "note": f"not run: {reason}"} for r in group.rows]
+        return unmeasured(f"not run: {reason}", None)
     group.results = {mode: [] for mode in group.modes}
     try:
         for n in range(options.rounds):
@@ -299,6 +303,9 @@ def run_group(group: Group, options: Options,
                 group.results[mode].append(result)
                 progress(f"{group.name} round {n + 1}: {mode} {result['rate']:.1f} "
                          f"{group.unit}, {result['cpu_us']:.1f} us CPU each")
+    except (RuntimeError, OSError, AssertionError) as exc:
+        # a refused connection, a server that did not start: this group fails, the run goes on
+        return unmeasured(f"failed: {type(exc).__name__}: {str(exc)[:200]}", False)
     finally:
         group.cleanup()
 
@@ -344,8 +351,17 @@ def memory_rows(options: Options, progress: Callable[[str], None]) -> list[dict[
     rows = []
     for kind in options.kinds:
         sockets = options.memory_sockets_wsgi if kind == "wsgi" else options.memory_sockets
-        bare = memory_rate.measure("bare", sockets, kind)
-        full = memory_rate.measure("full", sockets, kind)
+        try:
+            bare = memory_rate.measure("bare", sockets, kind)
+            full = memory_rate.measure("full", sockets, kind)
+        except (RuntimeError, OSError, AssertionError) as exc:
+            note = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+            progress(f"memory-{kind}: {note}")
+            rows.append({"id": f"memory-{kind}", "target": f"memory added per connected "
+                         f"socket at {sockets} sockets", "side": "siomw", "kind": kind,
+                         "level": "connect", "goal": 2048, "unit": "B", "pass": False,
+                         "note": note})
+            continue
         added = full["per_socket"] - bare["per_socket"]
         progress(f"memory-{kind}: bare {bare['per_socket']:.0f} B/socket, full "
                  f"{full['per_socket']:.0f} B/socket at {sockets} sockets")
