@@ -54,13 +54,13 @@ class PluginNames:
         return f"SIOMW_{self.plugin.upper()}__"
 
 
-def _taken_by(plugin: str) -> str | None:
-    """The installed distribution that already registers ``plugin`` in the group
-    ``siomw`` (``"siomw-jwt 0.1.0"``), or None."""
+def _taken_by(plugin: str) -> tuple[str, str] | None:
+    """``(distribution, version)`` of the installed distribution that already registers
+    ``plugin`` in the group ``siomw``, or None."""
     for ep in metadata.entry_points(group=GROUP):
         if ep.name == plugin:
             dist = ep.dist
-            return f"{dist.name} {dist.version}" if dist is not None else "another distribution"
+            return (dist.name, dist.version) if dist is not None else ("unknown", "?")
     return None
 
 
@@ -88,7 +88,7 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
             f"'-' or '_', starting with a letter (like 'audit' or 'audit-log')")
     if len(name) > MAX_LENGTH:
         raise BadName(f"plugin name {shown} is {len(name)} characters long; at most "
-                         f"{MAX_LENGTH}")
+                      f"{MAX_LENGTH}")
     plugin = name.replace("-", "_")
     if plugin in CoreSettings.model_fields:
         raise BadName(
@@ -97,8 +97,10 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
     if check_installed:
         owner = _taken_by(plugin)
         if owner is not None:
-            raise BadName(f"plugin name {shown} is taken: {owner} (installed) registers a "
-                             f"plugin of that name in the entry-point group {GROUP!r}")
+            dist, version = owner
+            raise BadName(f"plugin name {shown} is taken: {dist} {version} (installed) "
+                          f"registers it in the entry-point group {GROUP!r}; choose another "
+                          f"(or pip uninstall {dist} to write it again)")
     return PluginNames(
         plugin=plugin,
         distribution="siomw-" + name.replace("_", "-"),
