@@ -128,6 +128,7 @@ def write_config(config: Mapping[str, Any] | str | os.PathLike[str] | None,
     Raises:
         FileNotFoundError: a path that does not exist.
         TypeError: a value TOML cannot hold (None, an object).
+        ImportError: tomli-w is not installed.
     """
     if config is None:
         return None
@@ -136,7 +137,11 @@ def write_config(config: Mapping[str, Any] | str | os.PathLike[str] | None,
         if not path.is_file():
             raise FileNotFoundError(f"config: no such file: {path}")
         return path
-    import tomli_w  # the testing extra brings it
+    try:
+        import tomli_w  # the testing extra brings it
+    except ImportError:
+        raise ImportError("a config dict is written as siomw.toml with tomli-w: pip install "
+                          "'siomw-core[testing]' (or pass the path of a siomw.toml)") from None
 
     path = directory / "siomw.toml"
     path.write_text(tomli_w.dumps(dict(config)))

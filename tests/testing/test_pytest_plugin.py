@@ -1,6 +1,6 @@
 """siomw's pytest plugin, run by pytest itself (``pytester``): a plugin author's test file in
-a project of its own, a fresh pytest process each (the plugin loads from its ``pytest11``
-entry point), real servers of every kind and real clients."""
+a project of its own, a pytest session each (the plugin loads from its ``pytest11`` entry
+point), real servers of every kind and real clients."""
 
 from __future__ import annotations
 
@@ -82,9 +82,11 @@ def test_config_dict(siomw_server):
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """The inner run, in a pytest process of its own (the plugin from its entry point)."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", *args,
-                                         timeout=600)
+    """The inner run, in this process (a pytest session of its own, whose plugins load
+    from their entry points, siomw's among them: ``pytest11``)."""
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                        "-o", "asyncio_default_fixture_loop_scope=function",
+                                        *args)
 
 
 def test_every_kind(pytester: pytest.Pytester) -> None:
