@@ -149,9 +149,9 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    """Two horizontal bars per ratio row: the rate ratio (siomw blue, Node green, below its
-    target orange) and, lighter, the CPU ratio; the target as a black tick. The value rows
-    (µs, bytes) are in the table only."""
+    """Two horizontal bars per ratio row: the rate ratio (siomw blue, below its target
+    orange; by hand grey; Node green) and, lighter, the CPU ratio; the target as a black
+    tick. The value rows (µs, bytes) are in the table only."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,8 +161,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(bars) + 1.6), dpi=110)
     ys = [2 * i for i in range(len(bars))][::-1]
     for y, r in zip(ys, bars, strict=True):
-        color = ("#2ca02c" if r["side"] == "node" else "#ff7f0e" if r["pass"] is False
-                 else "#1f77b4")
+        color = {"node": "#2ca02c", "by hand": "#7f7f7f"}.get(
+            r["side"], "#ff7f0e" if r["pass"] is False else "#1f77b4")
         ax.barh(y + 0.45, r["ratio"], height=0.85, color=color)
         ax.barh(y - 0.45, r["cpu_ratio"], height=0.85, color=color, alpha=0.35)
         ax.text(r["ratio"] + 0.01, y + 0.45, f"{r['ratio']:.2f}", va="center", fontsize=8)
@@ -175,8 +175,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("ratio to bare in the same run: rate (solid), CPU per unit (light); "
                   "black tick: the target")
     ax.set_xlim(0, max([1.25, *(max(r["ratio"], r["cpu_ratio"]) + 0.2 for r in bars)]))
-    ax.set_title("siomw (blue; orange: below target) and Node socket.io (green), "
-                 "each against its bare server", fontsize=9)
+    ax.set_title("siomw (blue; orange: below target), by hand (grey), Node socket.io "
+                 "(green), each against its bare server", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

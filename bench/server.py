@@ -14,6 +14,8 @@ MODE:
   address (``connect_rate.py --addresses 0``): one hot rate-limit key whose moving window
   holds every connection of the last minute.
 - ``logging``, ``jwt``, ``ratelimit``: one of ``full``'s plugins alone (where its cost goes).
+- ``byhand``: no siomw; the connect handler does ``full``'s work by hand (``bench/byhand.py``:
+  PyJWT, a ``limits`` moving window, one structlog line).
 - ``engine``: ``full`` plus the engine level's members: jwt's handshake check, an HTTP
   request limit and the headers plugin (``bench/polling_rate.py``); on ASGI served through
   ``mw.asgi_app()``.
@@ -81,13 +83,19 @@ ENGINE: dict[str, dict[str, object]] = {
 }
 
 
-def _server(kind: str) -> socketio.AsyncServer | socketio.Server:
+def _server(kind: str, byhand: bool = False) -> socketio.AsyncServer | socketio.Server:
     """The server of ``kind`` with an accepting connect handler (``async def`` on the async
-    kinds, ``def`` on the sync ones)."""
+    kinds, ``def`` on the sync ones; ``byhand``: ``bench/byhand.py``'s)."""
     # memory_rate.py holds thousands of idle sockets: pings would only add noise there
     options: dict[str, Any] = {}
     if os.environ.get("SIOMW_BENCH_PING_INTERVAL"):
         options["ping_interval"] = float(os.environ["SIOMW_BENCH_PING_INTERVAL"])
+    if byhand:
+        import byhand as hand
+
+        made: socketio.AsyncServer | socketio.Server = hand.server(
+            kind, ASYNC_MODES[kind], options)
+        return made
     if kind in ("asgi", "aiohttp"):
         asio = socketio.AsyncServer(async_mode=ASYNC_MODES[kind], **options)
 
@@ -130,7 +138,8 @@ def check(mode: str, kind: str) -> None:
     """
     if kind not in KINDS:
         raise SystemExit(f"bench/server.py: unknown kind {kind!r} (one of {', '.join(KINDS)})")
-    if mode not in ("bare", "full", "full-noaccess", "full-hot", "engine", *FULL) and not (
+    if mode not in ("bare", "byhand", "full", "full-noaccess", "full-hot", "engine",
+                    *FULL) and not (
             mode.startswith("noop") and mode[4:].isdigit()):
         raise SystemExit(f"bench/server.py: unknown mode {mode!r}")
 
@@ -142,8 +151,8 @@ def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Serv
         SystemExit: an unknown mode or kind.
     """
     check(mode, kind)
-    sio = _server(kind)
-    if mode == "bare":
+    sio = _server(kind, byhand=mode == "byhand")
+    if mode in ("bare", "byhand"):
         return sio
     if mode.startswith("noop"):
         mw = Siomw(sio, config=Config("bench", CoreSettings(plugins=[])))

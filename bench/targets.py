@@ -233,9 +233,13 @@ def groups(options: Options) -> list[Group]:
     for kind in options.kinds:
         found += [
             Group(f"connect-{kind}", kind, "connect", "conn/s",
-                  {"bare": connect("bare", kind), "full": connect("full", kind)},
+                  {"bare": connect("bare", kind), "full": connect("full", kind),
+                   "byhand": connect("byhand", kind)},
                   [Ratio(f"connect-{kind}", "connect, full chain, many client addresses",
-                         "full", "bare", 0.90)]),
+                         "full", "bare", 0.90),
+                   Ratio(f"byhand-{kind}", "connect, the same work by hand in the handler "
+                         "(PyJWT + limits + structlog; no target)", "byhand", "bare", None,
+                         "by hand")]),
             Group(f"connect-hot-{kind}", kind, "connect", "conn/s",
                   {"bare": connect("bare", kind, hot=True),
                    "full-hot": connect("full-hot", kind, hot=True)},
