@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import re
 import tomllib
 from collections.abc import Iterator
@@ -184,21 +185,38 @@ def test_cli_commands_and_options_documented(
 
 def _directives() -> list[tuple[str, list[str] | None]]:
     """Every mkdocstrings directive in docs/: ``(identifier, members option or None)``."""
+    return [d for path in DOCS.rglob("*.md") for d in _directives_in(path.read_text())]
+
+
+def _directives_in(text: str) -> list[tuple[str, list[str] | None]]:
+    """The directives of one page, each with its ``members`` option: ``[a, b]``, a YAML
+    list, ``false`` (none), or None when absent (every public member)."""
     found = []
-    for path in DOCS.rglob("*.md"):
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            match = re.match(r"^::: ([\w.]+)\s*$", line)
-            if not match:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^::: ([\w.]+)\s*$", line)
+        if not match:
+            continue
+        members: list[str] | None = None  # None: every public member
+        options = []
+        for option in lines[i + 1:]:
+            if option.strip() and not option.startswith(" "):
+                break
+            options.append(option)
+        for j, option in enumerate(options):
+            value = re.match(r"^\s+members:\s*(.*?)\s*$", option)
+            if value is None:
                 continue
-            members: list[str] | None = None
-            for option in lines[i + 1:]:
-                if option.strip() and not option.startswith(" "):
-                    break
-                listed = re.match(r"^\s+members:\s*\[(.*)\]\s*$", option)
-                if listed:
-                    members = [m.strip().strip("'\"") for m in listed.group(1).split(",")]
-            found.append((match.group(1), members))
+            given = value.group(1)
+            if given.startswith("["):  # members: [a, b]
+                members = [m.strip().strip("'\"") for m in given.strip("[]").split(",")]
+            elif given in ("false", "False", "no"):  # members: false
+                members = []
+            elif not given:  # members:\n  - a\n  - b
+                members = [m.strip()[1:].strip().strip("'\"")
+                           for m in itertools.takewhile(
+                               lambda line: line.strip().startswith("-"), options[j + 1:])]
+        found.append((match.group(1), members))
     return found
 
 
@@ -228,5 +246,12 @@ def test_the_rules_catch_an_undocumented_name() -> None:
     assert not names_in_code(page, "Middleware")
     assert names_in_code("see `siomw_core.attach(sio)`", "attach")
     assert _documented_key(page, "leeway") and not _documented_key(page, "issuer")
+    assert _directives_in(
+        "::: siomw_core\n    options:\n      members: [attach, drive]\n\n"
+        "::: siomw_core.contract\n    options:\n      members: false\n"
+        "::: siomw_core.Siomw\n    options:\n      members:\n        - describe\n"
+        "        - 'placed'\ntext\n") == [
+        ("siomw_core", ["attach", "drive"]), ("siomw_core.contract", []),
+        ("siomw_core.Siomw", ["describe", "placed"])]
     assert _section("## `siomw chain [APP]`\nx --json\n## `siomw serve`\n", "siomw chain") \
         == "## `siomw chain [APP]`\nx --json"
