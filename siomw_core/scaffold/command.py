@@ -76,8 +76,8 @@ def new_plugin(name: str, levels: tuple[str, ...], parent: Path,
     except OSError as exc:
         raise click.ClickException(f"could not write {parent / names.distribution}: "
                                    f"{exc.strerror or exc}") from None
-    # as typed: pip reads "siomw-x[test]" as a name on the index, "./siomw-x[test]" as a path
-    shown = str(target) if parent != Path(".") else f"./{target.name}"
+    # pip install -e reads an existing directory as a path: no "./" needed
+    shown = str(target) if parent != Path(".") else target.name
     click.echo(f"created {shown}/: plugin {names.plugin!r} "
                f"({', '.join(project.ordered_levels())}), package {names.package}")
     click.echo("next:")

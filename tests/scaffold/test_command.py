@@ -39,7 +39,7 @@ def test_writes_the_project_and_says_what_next(tmp_path: Path) -> None:
 def test_relative_to_the_working_directory_by_default(tmp_path: Path) -> None:
     done = new_plugin("audit", "--level", "event", "--level", "engine", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("created ./siomw-audit/: plugin 'audit' (engine, event)")
+    assert done.stdout.startswith("created siomw-audit/: plugin 'audit' (engine, event)")
     assert (tmp_path / "siomw-audit" / "siomw_audit" / "engine.py").is_file()
     assert not (tmp_path / "siomw-audit" / "siomw_audit" / "connect.py").exists()
 
