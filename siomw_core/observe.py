@@ -59,6 +59,8 @@ OUTCOMES: tuple[Outcome, ...] = ("accepted", "refused", "answered", "timeout", "
                                  "cancelled")
 
 _clock = time.perf_counter
+#: timed chains (and members) kept per stack before the cache starts over
+LIMIT = 4096
 
 
 class Observer:
@@ -118,7 +120,7 @@ class Observers:
         observers: ``(plugin name, observer)`` pairs.
     """
 
-    __slots__ = ("_cache", "_failed", "observers")
+    __slots__ = ("_cache", "_failed", "_members", "observers")
 
     def __init__(self, observers: Sequence[tuple[str, Observer]]) -> None:
         self.observers = tuple(observers)
@@ -126,6 +128,9 @@ class Observers:
         #: (id(chain), level, namespace) -> (the chain, its timed copy)
         self._cache: dict[tuple[int, str, str | None],
                           tuple[Sequence[Middleware], tuple[Middleware, ...]]] = {}
+        #: (id(member), level, namespace) -> (the member, its timed copy): a socket's own
+        #: chain (its ``socket.use`` members after the namespace's) reuses the shared ones
+        self._members: dict[tuple[int, str, str | None], tuple[Middleware, Middleware]] = {}
 
     def _call(self, method: str, *args: Any) -> None:
         for name, observer in self.observers:
@@ -163,10 +168,22 @@ class Observers:
         found = self._cache.get(key)
         if found is not None and found[0] is chain:
             return found[1]
-        if len(self._cache) > 1024:  # chains recomposed many times: forget the old ones
+        if len(self._cache) > LIMIT:  # chains recomposed (or sockets' own): forget them
             self._cache.clear()
-        timed = tuple(_timed(member, level, namespace, self) for member in chain)
+        if len(self._members) > LIMIT:
+            self._members.clear()
+        timed = tuple(self._timed_member(member, level, namespace) for member in chain)
         self._cache[key] = (chain, timed)
+        return timed
+
+    def _timed_member(self, member: Middleware, level: Level,
+                      namespace: str | None) -> Middleware:
+        key = (id(member), level, namespace)
+        found = self._members.get(key)
+        if found is not None and found[0] is member:
+            return found[1]
+        timed = _timed(member, level, namespace, self)
+        self._members[key] = (member, timed)
         return timed
 
 

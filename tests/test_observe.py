@@ -122,8 +122,14 @@ class Watcher:
         ]
 
 
+async def _own(event: Event, call_next: Any) -> None:
+    await call_next()
+
+
 def _judge(socket: Socket) -> None:
     user = socket.handshake.auth.get("user")
+    if user == "own":  # a member of this socket only (Node's socket.use)
+        socket.use(_own, name="own")
     if user == "mallory":
         raise Refusal("banned", {"code": "banned"})
     if user == "boom":
@@ -297,6 +303,24 @@ async def test_event_outcomes(kind: Kind) -> None:
     assert rec.member("event", "events") == [("/", "accepted", None),
                                              ("/", "refused", "nope"),
                                              ("/", "answered", None)]
+
+
+async def test_a_sockets_own_members_are_timed(kind: Kind) -> None:
+    watcher = Watcher()
+    sio, mw = make(kind, ("watch", watcher))
+    rec = watcher.recorder
+    async with kind.serve(sio, mw) as url:
+        first, _, own = await connect(url, {"user": "own"})
+        second, _, other = await connect(url, {"user": "alice"})
+        assert (first, second) == ("connect", "connect")
+        for client in (own, other):
+            assert await client.call("echo", 3, timeout=5) == [3]
+        assert await own.call("echo", 4, timeout=5) == [4]
+        for client in (own, other):
+            await client.disconnect()
+    assert rec.member("event", "own") == [("/", "accepted", None)] * 2
+    assert rec.member("event", "events") == [("/", "accepted", None)] * 3
+    assert rec.chain("event") == [("event", "/", "accepted", None)] * 3
 
 
 async def test_an_observer_that_raises_is_logged_once(
