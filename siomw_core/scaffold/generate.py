@@ -9,6 +9,7 @@ exists, and removes what it wrote when a write fails.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from collections.abc import Sequence
@@ -85,6 +86,8 @@ _LEVELS: dict[str, _Level] = {
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _QUOTES = '"""'
+_LITERAL = re.compile(r"``[^`]+``")  # reStructuredText inline literals: one unit each
+_KEEP = "\0"  # a space inside a literal while lines are filled
 
 
 class Exists(FileExistsError):
@@ -153,7 +156,8 @@ def _paragraphs(text: str, indent: str = "", width: int = 96, hang: str = "") ->
     later lines indented two more); a line of closing quotes stays alone; the later lines
     of any other paragraph are indented ``hang`` more (a Google-style ``Args:`` entry).
     Names never break (no hyphen or long-word splitting), so a line holds a 40-character
-    name. The result ends with a line break.
+    name, nor do ````literals```` (a space in one is kept). The result ends with a line
+    break.
     """
     out = []
     for paragraph in text.strip("\n").split("\n\n"):
@@ -165,9 +169,10 @@ def _paragraphs(text: str, indent: str = "", width: int = 96, hang: str = "") ->
                 items[-1].append(line)
         out.append("\n".join(
             indent + _QUOTES if item == [_QUOTES] else textwrap.fill(
-                " ".join(item), width, initial_indent=indent,
+                _LITERAL.sub(lambda m: m.group().replace(" ", _KEEP), " ".join(item)), width,
+                initial_indent=indent,
                 subsequent_indent=indent + ("  " if item[0].startswith("- ") else hang),
-                break_long_words=False, break_on_hyphens=False)
+                break_long_words=False, break_on_hyphens=False).replace(_KEEP, " ")
             for item in items))
     return "\n\n".join(out) + "\n"
 
@@ -180,6 +185,13 @@ def _all(names: Sequence[str]) -> str:
 
     lines = "".join(f'    "{name}",\n' for name in sorted(names, key=lambda n: (kind(n), n)))
     return f"__all__ = [\n{lines}]"
+
+
+def _from_import(module: str, name: str) -> str:
+    """``from module import name`` on one line when it fits in 100 columns, else in
+    parentheses with a trailing comma (ruff's isort keeps that form)."""
+    line = f"from {module} import {name}"
+    return line if len(line) <= 100 else f"from {module} import (\n    {name},\n)"
 
 
 def _in_docstring(text: str) -> str:
@@ -210,6 +222,7 @@ def _environment() -> jinja2.Environment:
     env.filters["wrap"] = _wrap
     env.filters["paragraphs"] = _paragraphs
     env.filters["dunder_all"] = _all
+    env.globals["from_import"] = _from_import
     env.filters["in_docstring"] = _in_docstring
     env.filters["rst"] = lambda text: text.replace("`", "``")  # Markdown to docstring
     return env
