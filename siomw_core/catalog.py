@@ -13,12 +13,14 @@ the bundled plugins, and a test fails when it is stale.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import json
 import types
 import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,7 +32,7 @@ from .contract import CONTRACT_VERSION
 from .errors import ConfigError, OrderingError, PluginLoadError
 from .registry import GROUP, PluginRecord, Registry
 
-__all__ = ["ConfigKey", "PluginEntry", "config_keys", "entries", "render"]
+__all__ = ["ConfigKey", "PluginEntry", "catalog_command", "config_keys", "entries", "render"]
 
 #: the levels in the order a request meets them
 LEVELS = ("engine", "connect", "event")
@@ -278,3 +280,36 @@ def render(plugins: Sequence[PluginEntry], *, command: str = "siomw catalog") ->
             for k in p.keys:
                 lines.append(f"| `{k.key}` | {_code(k.type)} | {_code(k.default)} |")
     return "\n".join(lines) + "\n"
+
+
+@click.command("catalog")
+@click.argument("distributions", nargs=-1, metavar="[DISTRIBUTION]...")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the page to this file instead of stdout.")
+@click.option("--check", is_flag=True, help="Write nothing: exit with status 1 and a diff "
+              "when the --output file is not the page generated now (a stale catalog).")
+def catalog_command(distributions: tuple[str, ...], output: str | None, check: bool) -> None:
+    """Print the plugin catalog (Markdown) of the installed plugins, or of the given
+    DISTRIBUTIONs: name, version, summary, contract range, levels, middlewares with
+    priority and before/after, config keys with types and defaults, from each plugin's
+    metadata and hooks (built with its defaults; the configuration is ignored)."""
+    page = render(entries(distributions or None))
+    if check:
+        if output is None:
+            raise click.UsageError("--check needs --output (the page to compare)")
+        path = Path(output)
+        old = path.read_text() if path.is_file() else ""
+        if old != page:
+            diff = difflib.unified_diff(old.splitlines(keepends=True),
+                                        page.splitlines(keepends=True),
+                                        fromfile=f"{output} (committed)",
+                                        tofile=f"{output} (generated now)")
+            click.echo("".join(diff), nl=False)
+            click.echo(f"siomw: {output} is stale; regenerate it with: siomw catalog "
+                       f"--output {output} {' '.join(distributions)}".rstrip(), err=True)
+            raise SystemExit(1)
+        return
+    if output is None:
+        click.echo(page, nl=False)
+    else:
+        Path(output).write_text(page)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .catalog import catalog_command
 from .config import Config, load_config
 from .contract import CONTRACT_VERSION
 from .errors import ConfigError, OrderingError, PluginLoadError
@@ -203,6 +204,8 @@ def cli() -> None:
 
 
 cli.add_command(new_plugin)
+cli.add_command(catalog_command)
+_take_config(catalog_command)  # accepted like every command's; the catalog reads no config
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -306,45 +309,6 @@ def plugins(state: CliState, as_json: bool) -> None:
     Console(width=160).print(table)
     if failed:
         sys.exit(1)
-
-
-@cli.command()
-@click.argument("distributions", nargs=-1, metavar="[DISTRIBUTION]...")
-@config_option
-@click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the page to this file instead of stdout.")
-@click.option("--check", is_flag=True, help="Write nothing: exit with status 1 and a diff "
-              "when the --output file is not the page generated now (a stale catalog).")
-def catalog(distributions: tuple[str, ...], output: str | None, check: bool) -> None:
-    """Print the plugin catalog (Markdown) of the installed plugins, or of the given
-    DISTRIBUTIONs: name, version, summary, contract range, levels, middlewares with
-    priority and before/after, config keys with types and defaults, from each plugin's
-    metadata and hooks (built with its defaults; the configuration is ignored)."""
-    import difflib
-    from pathlib import Path
-
-    from .catalog import entries, render
-
-    page = render(entries(distributions or None))
-    if check:
-        if output is None:
-            raise click.UsageError("--check needs --output (the page to compare)")
-        path = Path(output)
-        old = path.read_text() if path.is_file() else ""
-        if old != page:
-            diff = difflib.unified_diff(old.splitlines(keepends=True),
-                                        page.splitlines(keepends=True),
-                                        fromfile=f"{output} (committed)",
-                                        tofile=f"{output} (generated now)")
-            click.echo("".join(diff), nl=False)
-            click.echo(f"siomw: {output} is stale; regenerate it with: siomw catalog "
-                       f"--output {output} {' '.join(distributions)}".rstrip(), err=True)
-            sys.exit(1)
-        return
-    if output is None:
-        click.echo(page, nl=False)
-    else:
-        Path(output).write_text(page)
 
 
 @cli.command()
