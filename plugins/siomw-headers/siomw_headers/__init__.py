@@ -30,6 +30,7 @@ __all__ = [
     "forwarded_https",
     "headers_member",
     "siomw_config_schema",
+    "siomw_contract",
     "siomw_middlewares",
 ]
 
@@ -60,3 +61,9 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
     func = headers_member(plain, secure, settings.trusted_proxies)
     return [Middleware(name=NAME, func=func, level="engine", priority=PRIORITY,
                        preflight=True)]
+
+
+@hookimpl
+def siomw_contract() -> str:
+    """The plugin contract versions this plugin supports: 1.0 and every later 1.x."""
+    return ">=1.0,<2"

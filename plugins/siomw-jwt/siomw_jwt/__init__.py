@@ -44,6 +44,7 @@ __all__ = [
     "issue_token",
     "requires",
     "siomw_config_schema",
+    "siomw_contract",
     "siomw_middlewares",
     "siomw_register_commands",
     "siomw_shutdown",
@@ -110,3 +111,9 @@ def siomw_register_commands(cli: Any) -> None:
     from .commands import register
 
     register(cli)
+
+
+@hookimpl
+def siomw_contract() -> str:
+    """The plugin contract versions this plugin supports: 1.0 and every later 1.x."""
+    return ">=1.0,<2"

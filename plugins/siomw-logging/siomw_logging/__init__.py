@@ -45,6 +45,7 @@ __all__ = [
     "connect_logger",
     "event_logger",
     "siomw_config_schema",
+    "siomw_contract",
     "siomw_middlewares",
     "user_of",
 ]
@@ -103,3 +104,9 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
 def siomw_config_schema() -> type[BaseModel]:
     """The ``[logging]`` table's schema: :class:`LoggingOptions`."""
     return LoggingOptions
+
+
+@hookimpl
+def siomw_contract() -> str:
+    """The plugin contract versions this plugin supports: 1.0 and every later 1.x."""
+    return ">=1.0,<2"

@@ -46,6 +46,7 @@ __all__ = [
     "RateLimitOptions",
     "limit",
     "siomw_config_schema",
+    "siomw_contract",
     "siomw_middlewares",
     "siomw_shutdown",
     "siomw_startup",
@@ -100,3 +101,9 @@ async def siomw_shutdown(runtime: Runtime) -> None:
     guard = _LIMITERS.get(runtime)
     if guard is not None:
         await guard.close()
+
+
+@hookimpl
+def siomw_contract() -> str:
+    """The plugin contract versions this plugin supports: 1.0 and every later 1.x."""
+    return ">=1.0,<2"
