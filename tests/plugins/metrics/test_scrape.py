@@ -11,6 +11,7 @@ import pytest
 
 from siomw_core.pytest_plugin import ServerFactory
 from siomw_core.testing import assert_accepted, assert_refused
+from siomw_core.testing.js import JsClient
 from siomw_core.testing.servers import Server, ServerError, start
 
 from . import gate
@@ -128,3 +129,19 @@ def test_a_misspelt_key_stops_the_start(siomw_kind: str, tmp_path: Path) -> None
                        config={"metrics": {"prot": 9464}})
         server.stop()
     assert "siomw.toml: [metrics] prot: unknown key" in str(raised.value)
+
+
+@pytest.mark.siomw_kinds("asgi", "threading")
+def test_the_js_client_is_counted_too(siomw_server: ServerFactory, js_client: JsClient) -> None:
+    """socket.io-client (polling, then the upgrade): its refusal and its event by code, and
+    the engine requests of its polling transport."""
+    server = siomw_server(plugins=["metrics", ("gate", gate)])
+    assert_refused(js_client.connect(server.url, auth={"user": "mallory"}), code="banned")
+    assert_refused(js_client.call(server.url, "forbidden", auth={"user": "alice"}), code="nope")
+    seen = scrape(server)
+    attempts = "siomw_attempts_total"
+    assert seen.value(attempts, level="connect", outcome="refused", code="banned") == 1
+    assert seen.value(attempts, level="connect", outcome="accepted") == 1
+    assert seen.value(attempts, level="event", outcome="refused", code="nope") == 1
+    # the polling handshakes and the polls of two clients, each a run of the engine chain
+    assert seen.value(attempts, level="engine", outcome="accepted") >= 2
