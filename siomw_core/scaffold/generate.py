@@ -8,10 +8,7 @@ exists, and removes what it wrote when a write fails.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..contract import CONTRACT_VERSION
 from ..middleware import LEVELS
+from . import text
 from .names import PluginNames
 from .versions import contract_range, core_range
 
@@ -85,9 +83,6 @@ _LEVELS: dict[str, _Level] = {
 }
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_QUOTES = '"""'
-_LITERAL = re.compile(r"``[^`]+``")  # reStructuredText inline literals: one unit each
-_KEEP = "\0"  # a space inside a literal while lines are filled
 
 
 class Exists(FileExistsError):
@@ -137,76 +132,13 @@ class Project:
                 f"level{'s' if len(levels) > 1 else ''}.")
 
 
-def _toml(value: Any) -> str:
-    """A TOML basic string or array of strings: JSON's escapes are TOML's."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _wrap(text: str, width: int = 96, indent: str = "") -> str:
-    """``text`` wrapped at ``width`` columns, later lines indented by ``indent``; never
-    inside a word or at a hyphen (names like ``audit-http`` stay whole)."""
-    return textwrap.fill(text, width, subsequent_indent=indent, break_long_words=False,
-                         break_on_hyphens=False)
-
-
-def _paragraphs(text: str, indent: str = "", width: int = 96, hang: str = "") -> str:
-    """Prose refilled at ``width`` columns, each line indented by ``indent``.
-
-    Paragraphs are separated by blank lines; a line starting ``- `` is a list item (its
-    later lines indented two more); a line of closing quotes stays alone; the later lines
-    of any other paragraph are indented ``hang`` more (a Google-style ``Args:`` entry).
-    Names never break (no hyphen or long-word splitting), so a line holds a 40-character
-    name, nor do ````literals```` (a space in one is kept). The result ends with a line
-    break.
-    """
-    out = []
-    for paragraph in text.strip("\n").split("\n\n"):
-        items: list[list[str]] = []
-        for line in (raw.strip() for raw in paragraph.splitlines()):
-            if not items or line.startswith("- ") or line == _QUOTES or items[-1] == [_QUOTES]:
-                items.append([line])
-            else:
-                items[-1].append(line)
-        out.append("\n".join(
-            indent + _QUOTES if item == [_QUOTES] else textwrap.fill(
-                _LITERAL.sub(lambda m: m.group().replace(" ", _KEEP), " ".join(item)), width,
-                initial_indent=indent,
-                subsequent_indent=indent + ("  " if item[0].startswith("- ") else hang),
-                break_long_words=False, break_on_hyphens=False).replace(_KEEP, " ")
-            for item in items))
-    return "\n\n".join(out) + "\n"
-
-
-def _all(names: Sequence[str]) -> str:
-    """An ``__all__`` list, one name a line, in ruff's order (RUF022, isort style): constants
-    (``NAME``, and ``P6`` too), then classes, then the rest."""
-    def kind(name: str) -> int:
-        return 0 if name.isupper() else 1 if name[0].isupper() else 2
-
-    lines = "".join(f'    "{name}",\n' for name in sorted(names, key=lambda n: (kind(n), n)))
-    return f"__all__ = [\n{lines}]"
-
-
-def _from_import(module: str, name: str) -> str:
-    """``from module import name`` on one line when it fits in 100 columns, else in
-    parentheses with a trailing comma (ruff's isort keeps that form)."""
-    line = f"from {module} import {name}"
-    return line if len(line) <= 100 else f"from {module} import (\n    {name},\n)"
-
-
-def _in_docstring(text: str) -> str:
-    """``text`` as it may stand inside a ``\"\"\"`` docstring: backslashes and triple
-    quotes escaped."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-
-
 def _author(author: tuple[str, str] | None) -> str:
     if author is None:
         return ""
     name, email = author
-    parts = [f"name = {_toml(name)}"] if name else []
+    parts = [f"name = {text.toml(name)}"] if name else []
     if email:
-        parts.append(f"email = {_toml(email)}")
+        parts.append(f"email = {text.toml(email)}")
     return "{ " + ", ".join(parts) + " }" if parts else ""
 
 
@@ -218,13 +150,9 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
         autoescape=False,  # Python, TOML and Markdown: never HTML
     )
-    env.filters["toml"] = _toml
-    env.filters["wrap"] = _wrap
-    env.filters["paragraphs"] = _paragraphs
-    env.filters["dunder_all"] = _all
-    env.globals["from_import"] = _from_import
-    env.filters["in_docstring"] = _in_docstring
-    env.filters["rst"] = lambda text: text.replace("`", "``")  # Markdown to docstring
+    env.filters.update(toml=text.toml, paragraphs=text.paragraphs, dunder_all=text.dunder_all,
+                       in_docstring=text.in_docstring, rst=text.rst)
+    env.globals["from_import"] = text.from_import
     return env
 
 
@@ -238,12 +166,11 @@ def _context(project: Project) -> dict[str, Any]:
             "name": member, "builder": spec.builder, "option": spec.option,
             "option_doc": spec.option_doc, "example": list(spec.example), "runs": spec.runs,
             "refusal": spec.refusal, "doc": spec.doc,
-            # reStructuredText in docstrings: ``literal``
-            "summary": f"``{member}`` ({level}): {spec.runs}; refuses with "
-                       f"{spec.refusal.replace('`', '``')}",
+                        "summary": f"``{member}`` ({level}): {spec.runs}; refuses with "
+                       f"{text.rst(spec.refusal)}",
         }
     example = "\n".join([f"[{names.plugin}]"] + [
-        f"{members[level]['option']} = {_toml(members[level]['example'])}" for level in levels])
+        f"{members[level]['option']} = {text.toml(members[level]['example'])}" for level in levels])
     listed = [f"``{members[level]['name']}`` ({level})" for level in levels]
     member_list = (listed[0] if len(listed) == 1
                    else ", ".join(listed[:-1]) + " and " + listed[-1])
