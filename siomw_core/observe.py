@@ -120,10 +120,17 @@ class Observers:
         observers: ``(plugin name, observer)`` pairs.
     """
 
-    __slots__ = ("_cache", "_failed", "_members", "observers")
+    __slots__ = ("_bound", "_cache", "_failed", "_members", "observers")
 
     def __init__(self, observers: Sequence[tuple[str, Observer]]) -> None:
         self.observers = tuple(observers)
+        #: method name -> (plugin name, the observer's bound method), looked up once (an
+        #: observer that is not an :class:`Observer` may lack some: it is not told those)
+        self._bound: dict[str, tuple[tuple[str, Callable[..., None]], ...]] = {
+            method: tuple((name, getattr(observer, method)) for name, observer in observers
+                          if callable(getattr(observer, method, None)))
+            for method in ("chain_done", "member_done", "socket_connected",
+                           "socket_disconnected")}
         self._failed: set[tuple[str, str]] = set()
         #: (id(chain), level, namespace) -> (the chain, its timed copy)
         self._cache: dict[tuple[int, str, str | None],
@@ -133,9 +140,9 @@ class Observers:
         self._members: dict[tuple[int, str, str | None], tuple[Middleware, Middleware]] = {}
 
     def _call(self, method: str, *args: Any) -> None:
-        for name, observer in self.observers:
+        for name, call in self._bound[method]:
             try:
-                getattr(observer, method)(*args)
+                call(*args)
             except Exception:
                 if (name, method) not in self._failed:
                     self._failed.add((name, method))
