@@ -32,7 +32,9 @@ def test_the_python_example_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> 
     (example,) = blocks("python")
     scope: dict[str, object] = {}
     exec(compile(example, str(PAGE), "exec"), scope)
-    registry = metrics_of(scope["mw"].runtime).registry  # type: ignore[attr-defined]
+    metrics = metrics_of(scope["mw"].runtime)  # type: ignore[attr-defined]
+    assert metrics is not None
+    registry = metrics.registry
     scope["messages"].inc()  # type: ignore[attr-defined]
     assert registry.get_sample_value("chat_messages_total") == 1
 
