@@ -1,9 +1,9 @@
 """Every distribution installs from a clone and works there, as the README's "Install" says.
 
-The five distributions (siomw-core and the four bundled plugins) are built from a copy of the
+The six distributions (siomw-core and the five bundled plugins) are built from a copy of the
 repository's files with ``python -m build`` (an sdist, then a wheel built from that sdist, so a
 file missing from the sdist breaks the wheel), installed into a fresh virtualenv with their
-declared dependencies from the package index, and driven there: ``siomw plugins`` lists the four
+declared dependencies from the package index, and driven there: ``siomw plugins`` lists the five
 plugins enabled, and ``siomw serve``'s demo accepts a token from ``siomw token`` and refuses a
 client without one. A missing package-data file, entry point or dependency fails here.
 """
@@ -34,6 +34,7 @@ DISTRIBUTIONS = {
     "siomw-jwt": ("plugins/siomw-jwt", "siomw_jwt"),
     "siomw-ratelimit": ("plugins/siomw-ratelimit", "siomw_ratelimit"),
     "siomw-headers": ("plugins/siomw-headers", "siomw_headers"),
+    "siomw-metrics": ("plugins/siomw-metrics", "siomw_metrics"),
 }
 DEMO_ENV = {"SIOMW_JWT_SECRET": "a-demo-secret-of-at-least-32-bytes-for-hs256"}
 
@@ -157,8 +158,8 @@ def test_installed_packages_come_from_the_virtualenv(installed: Installed) -> No
         assert path.startswith(site), path
 
 
-def test_siomw_plugins_lists_the_four_enabled(installed: Installed) -> None:
-    """``siomw plugins --json`` in the virtualenv: the four bundled plugins, each from its
+def test_siomw_plugins_lists_the_five_enabled(installed: Installed) -> None:
+    """``siomw plugins --json`` in the virtualenv: the five bundled plugins, each from its
     distribution, enabled, no load error."""
     out = check(installed.run(installed.bin("siomw"), "plugins", "--json"), "siomw plugins")
     rows = {row["name"]: row for row in json.loads(out)}
@@ -168,6 +169,7 @@ def test_siomw_plugins_lists_the_four_enabled(installed: Installed) -> None:
         "jwt": ("siomw-jwt", "0.1.0", True, None),
         "ratelimit": ("siomw-ratelimit", "0.1.0", True, None),
         "headers": ("siomw-headers", "0.1.0", True, None),
+        "metrics": ("siomw-metrics", "0.1.0", True, None),
     }
 
 
@@ -247,7 +249,7 @@ def test_examples_extra_runs_a_python_client_and_the_starlette_example(
 
 
 async def test_demo_accepts_a_token_and_refuses_without(installed: Installed) -> None:
-    """``siomw serve`` from the virtualenv (the demo, the four plugins): a token from ``siomw
+    """``siomw serve`` from the virtualenv (the demo, the five plugins): a token from ``siomw
     token`` connects and ``whoami`` answers its sub; no token gets invalid_request; ``/`` is
     the demo page."""
     env = {**installed.env, **DEMO_ENV}
