@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from siomw_core.pytest_plugin import ServerFactory
 from siomw_core.testing import assert_accepted
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 
 
-def test_headers(siomw_server):
+def test_headers(siomw_server: ServerFactory) -> None:
     server = siomw_server(plugins=["headers"], config={"headers": {"x_frame_options": "DENY"}})
     seen = assert_accepted(server.request("GET", HANDSHAKE))
     assert seen.headers["x-frame-options"] == "DENY"
@@ -21,6 +22,6 @@ def test_headers(siomw_server):
 
 
 @pytest.mark.siomw_kinds("asgi")
-def test_bad_table_fails_the_start(siomw_server):
+def test_bad_table_fails_the_start(siomw_server: ServerFactory) -> None:
     with pytest.raises(pytest.fail.Exception, match=r"\[headers\] x_frame_options"):
         siomw_server(plugins=["headers"], config={"headers": {"x_frame_options": "ALLOW"}})

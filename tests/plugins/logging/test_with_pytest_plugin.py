@@ -3,13 +3,14 @@ of an accepted and a refused connection and of the engine request, in the server
 
 from __future__ import annotations
 
+from siomw_core.pytest_plugin import ServerFactory
 from siomw_core.testing import assert_accepted, assert_refused
 
 CONFIG = {"logging": {"format": "json", "file": "stderr"},
           "ratelimit": {"connect": "1/minute"}}
 
 
-def test_lines(siomw_server):
+def test_lines(siomw_server: ServerFactory) -> None:
     server = siomw_server(plugins=["logging", "ratelimit"], config=CONFIG)
     assert_accepted(server.connect(auth={"token": "a-secret"}))
     assert_refused(server.connect(), code="rate_limited")

@@ -3,10 +3,11 @@ refusal as its client sees it (CONNECT_ERROR, the ack, HTTP 429 with ``Retry-Aft
 
 from __future__ import annotations
 
+from siomw_core.pytest_plugin import ServerFactory
 from siomw_core.testing import assert_accepted, assert_refused
 
 
-def test_connect_and_event_budgets(siomw_server):
+def test_connect_and_event_budgets(siomw_server: ServerFactory) -> None:
     server = siomw_server(plugins=["ratelimit"], config={
         "ratelimit": {"connect": "2/minute", "events": {"chat": "1/minute"}}})
     with server.client() as client:  # the first connect
@@ -20,7 +21,7 @@ def test_connect_and_event_budgets(siomw_server):
     assert refused.data["limit"] == "2 per 1 minute"
 
 
-def test_http_budget(siomw_server):
+def test_http_budget(siomw_server: ServerFactory) -> None:
     server = siomw_server(plugins=["ratelimit"], config={"ratelimit": {"http": "1/minute"}})
     handshake = "/socket.io/?EIO=4&transport=polling"
     assert_accepted(server.request("GET", handshake))
