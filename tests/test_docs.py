@@ -338,9 +338,11 @@ FIVE_MINUTES = "A new plugin in five minutes"
 
 
 def throwaway_venv(root: Path) -> Path:
-    """A new virtualenv that sees this one's packages (a ``.pth`` adding its site-packages:
-    siomw-core and the bundled plugins, as a user's virtualenv has them) and has its own
-    ``bin`` scripts: what ``pip install`` puts there goes to it, not to the shared one."""
+    """A new virtualenv with siomw-core installed from this tree (a wheel built by pip, as
+    from PyPI: package data and all) that also sees this one's packages (a ``.pth``: the
+    dependencies and the bundled plugins, as a user's virtualenv has them). What ``pip
+    install`` puts in it stays in it; the shared virtualenv is never written to."""
+    import shutil
     import site
     import venv
 
@@ -348,7 +350,8 @@ def throwaway_venv(root: Path) -> Path:
     venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
     [own] = [p for p in (target / "lib").glob("python3*/site-packages")]
     here = site.getsitepackages()[0]
-    (own / "_shared_venv.pth").write_text(f"import site; site.addsitedir({here!r})\n")
+    # the plain line is what mypy reads; the import line runs the .pth files there (editables)
+    (own / "_shared_venv.pth").write_text(f"{here}\nimport site; site.addsitedir({here!r})\n")
     python = target / "bin" / "python"
     for name in ("pip", "siomw", "pytest", "mypy"):  # console scripts, on the new python
         (target / "bin" / name).write_text(
@@ -357,6 +360,14 @@ def throwaway_venv(root: Path) -> Path:
             "sys.exit(ep.load()())\n")
         (target / "bin" / name).chmod(0o755)
     (target / "bin" / "ruff").symlink_to(Path(sys.executable).parent / "ruff")
+    core = root / "siomw-core"
+    core.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, core / name)
+    shutil.copytree(REPO / "siomw_core", core / "siomw_core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(core)],
+                   check=True, capture_output=True, timeout=300)
     return target
 
 
@@ -383,6 +394,8 @@ async def test_writing_five_minutes_as_a_new_user(tmp_path: Path) -> None:
     """The page's five-minute block, as written, in a new shell and a new virtualenv (with
     siomw-core and the bundled plugins): the plugin is scaffolded, installed, listed enabled,
     placed in the connect chain, and its own tests, ruff and mypy pass."""
+    from siomw_core import CONTRACT_VERSION
+
     [block] = code_blocks(WRITING, FIVE_MINUTES, "bash")
     env = throwaway_venv(tmp_path)
     work = tmp_path / "work"
@@ -398,7 +411,27 @@ async def test_writing_five_minutes_as_a_new_user(tmp_path: Path) -> None:
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     assert "created siomw-audit/: plugin 'audit' (connect)" in out
     listed = [line for line in out.splitlines() if line.startswith("│ audit ")]
-    assert listed and "enabled" in listed[0] and ">=1.0,<2" in listed[0], out
+    major = int(CONTRACT_VERSION.split(".")[0])
+    declared = f">={CONTRACT_VERSION},<{major + 1}"  # what the scaffold writes for this core
+    assert listed and "enabled" in listed[0] and declared in listed[0], out
     assert re.search(r"│ \d+ │ audit +│ audit +│ 1500 ", out), out  # placed by siomw chain
     assert re.search(r"\d+ passed", out) and " failed" not in out, out
     assert "Success: no issues found" in out  # mypy
+
+
+def test_publishing_contract_example_loads_and_another_major_excludes_it() -> None:
+    """docs/plugins/publishing.md "Versioning against the contract": the hook as shown loads
+    as a plugin on this core (listed with its range), and the range it declares excludes a
+    contract of another major (what refuses it there)."""
+    from siomw_core.contract import supports
+
+    [code] = code_blocks("docs/plugins/publishing.md", "Versioning against the contract",
+                         "python")
+    module = ModuleType("publishing_example")
+    exec(compile(code, "publishing.md", "exec"), module.__dict__)
+    config = Config(source="test", core=CoreSettings(), tables={})
+    registry = Registry(config, entry_points=False, local_plugins=[("example", module)])
+    [record] = [r for r in registry.plugins() if r.name == "example"]
+    assert record.status == "enabled", record.error
+    assert record.contract == ">=1.0,<2"
+    assert supports(record.contract, "1.0") and not supports(record.contract, "2.0")
