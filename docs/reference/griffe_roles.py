@@ -11,7 +11,10 @@ so after the package is loaded this extension rewrites each docstring:
   scope, then its parents'); a target the reference does not show (``time.perf_counter``)
   stays code, without a link and without a warning;
 - a paragraph ending ``::`` before an indented block ends ``:``, and a top-level block becomes
-  a fenced Python block (highlighted, with a copy button).
+  a fenced Python block (highlighted, with a copy button);
+- an ``Args:`` entry naming several parameters (``before, after: ordering``) becomes one
+  entry per name with that description, as Google style has it, so that every name is still
+  checked against the signature (a name not in it fails the strict build).
 
 Loaded by mkdocs.yml (``extensions: [docs/reference/griffe_roles.py]``); nothing else uses it.
 """
@@ -90,6 +93,43 @@ def literal_blocks(text: str) -> str:
     return "\n".join(out)
 
 
+ARGS = re.compile(r"^(\s*)(?:Args|Arguments|Parameters|Params):\s*$")
+GROUPED = re.compile(r"^(\s+)(\**\w+(?:, \**\w+)+):(.*)$")
+
+
+def grouped_args(text: str) -> str:
+    """``a, b: description`` in an ``Args:`` section: one ``a:`` and one ``b:`` entry, each
+    with the whole description (its continuation lines too)."""
+    lines = text.split("\n")
+    out: list[str] = []
+    header: int | None = None  # the indentation of the Args: line we are in, if any
+    item: int | None = None  # the indentation of its entries
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        indent = len(line) - len(line.lstrip())
+        if header is not None and line.strip() and indent <= header:
+            header = item = None
+        match = ARGS.match(line)
+        if match:
+            header, item = len(match.group(1)), None
+        elif header is not None and line.strip():
+            item = indent if item is None else item
+            grouped = GROUPED.match(line)
+            if grouped and indent == item:
+                more: list[str] = []
+                while i < len(lines) and lines[i].strip() and (
+                        len(lines[i]) - len(lines[i].lstrip()) > item):
+                    more.append(lines[i])
+                    i += 1
+                for name in grouped.group(2).split(", "):
+                    out += [f"{grouped.group(1)}{name}:{grouped.group(3)}", *more]
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
 class SphinxRoles(griffe.Extension):
     """Rewrites every docstring of the loaded package (see the module docstring)."""
 
@@ -103,5 +143,5 @@ class SphinxRoles(griffe.Extension):
             seen.add(id(obj))
             if obj.docstring is not None:
                 text = ROLE.sub(partial(link, obj=obj), obj.docstring.value)
-                obj.docstring.value = literal_blocks(text)
+                obj.docstring.value = grouped_args(literal_blocks(text))
             stack += [m for m in obj.members.values() if isinstance(m, griffe.Object)]
