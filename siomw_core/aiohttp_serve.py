@@ -24,6 +24,7 @@ import click
 
 from . import uvicorn_logs
 from .serve_command import listening_url
+from .serve_tuning import TuningError, tuning
 from .serving import GRACEFUL_TIMEOUT, Served
 
 __all__ = ["bind", "run_aiohttp", "ssl_context"]
@@ -96,6 +97,16 @@ def run_aiohttp(
         access.propagate = False
     uvicorn_logs.install((stack.registry.secrets for stack in served.stacks),
                          uvicorn_logs.AIOHTTP_LOGGERS)
+    try:
+        tuned = tuning()  # the GC's (aiohttp has no per-message deflate to turn off)
+    except TuningError as exc:
+        raise click.ClickException(str(exc)) from None
+    tuned.at_start()
+
+    async def frozen(_app: web.Application) -> None:
+        tuned.after_startup()
+
+    served.app.on_startup.append(frozen)
     context = ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
     sock = bind(host, port, uds)
     click.echo(f"siomw: listening on {listening_url(sock, context is not None)}", err=True)

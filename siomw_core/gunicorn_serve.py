@@ -90,6 +90,12 @@ def run_gunicorn(served: Served, app: str | None, *, threads: int | None, root_p
     TLS context through the environment (``SIOMW_SSL_KEYFILE_PASSWORD``), not the command
     line."""
     del root_path
+    from .serve_tuning import TuningError, tuning
+
+    try:  # here, in one line, rather than in the worker
+        tuning()
+    except TuningError as exc:
+        raise click.ClickException(str(exc)) from None
     chosen = settings(served.kind, threads=threads, **options)
     os.environ[APP_ENV] = app or ""
     if ssl_keyfile_password is not None:
@@ -114,6 +120,15 @@ def create_wsgi_app() -> Any:
         raise SystemExit(WORKER_BOOT_ERROR) from None
     uvicorn_logs.install((stack.registry.secrets for stack in served.stacks),
                          uvicorn_logs.GUNICORN_LOGGERS)
+    from .serve_tuning import TuningError, tuning
+
+    try:
+        tuned = tuning()
+    except TuningError as exc:
+        print(f"siomw: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+    tuned.at_start()
+    tuned.after_startup()  # the worker's app is built: freeze what it holds
     return served.app
 
 

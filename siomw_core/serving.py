@@ -348,4 +348,13 @@ def create_app() -> Any:
         raise SystemExit(1) from None
     # this process's uvicorn logging is configured already: redact its lines (as serve does)
     uvicorn_logs.install(stack.registry.secrets for stack in served.stacks)
+    from .serve_tuning import TuningError, tuning
+
+    try:  # the command line checked the variables already: a failure here is a race
+        tuned = tuning()
+    except TuningError as exc:
+        print(f"siomw: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    tuned.at_start()
+    tuned.after_startup()  # the app is built; uvicorn's own startup adds little
     return served.app

@@ -8,6 +8,10 @@ always runs with ``proxy_headers=False``: uvicorn never rewrites the client addr
 siomw's back, and the address a rate limit or a log sees is resolved once, by siomw's rules
 (RFC 7239, read from the right).
 
+For speed, ``siomw serve`` sets what :mod:`siomw_core.serve_tuning` lists (the GC's threshold
+and ``gc.freeze()`` once started, WebSocket per-message deflate off), each switchable by its
+environment variable.
+
 uvicorn's own access log runs only with ``--access-log`` (the logging plugin's is siomw's), and
 every line uvicorn's loggers write is redacted (``siomw_core.uvicorn_logs``): request targets
 and headers carry credentials.
@@ -30,6 +34,7 @@ import uvicorn
 
 from . import uvicorn_logs
 from .serve_command import listening_url
+from .serve_tuning import Tuning, TuningError, tuning
 from .serving import APP_ENV, GRACEFUL_TIMEOUT, Served
 
 __all__ = ["FACTORY", "run_uvicorn"]
@@ -42,9 +47,13 @@ class _Server(uvicorn.Server):
     """uvicorn's server, printing ``siomw: listening on URL`` (the real port) once bound."""
 
     announce = True
+    #: applied once the server started (:meth:`Tuning.after_startup`)
+    tuning: Tuning | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.tuning is not None and not self.should_exit:
+            self.tuning.after_startup()
         if self.announce and self.servers and not self.should_exit:
             for sock in self.servers[0].sockets:
                 click.echo(f"siomw: listening on {listening_url(sock, self.config.is_ssl)}",
@@ -79,9 +88,14 @@ def run_uvicorn(
     # uvicorn's lines carry request targets and, at debug/trace, headers: redact them here
     # (and in each worker, by create_app), before uvicorn logs anything
     uvicorn_logs.install(stack.registry.secrets for stack in served.stacks)
+    try:
+        tuned = tuning()
+    except TuningError as exc:
+        raise click.ClickException(str(exc)) from None
+    tuned.at_start()
     common: dict[str, Any] = {
         "host": host, "port": port, "uds": uds, "log_level": log_level or "warning",
-        "access_log": access_log,
+        "access_log": access_log, "ws_per_message_deflate": tuned.ws_per_message_deflate,
         "root_path": root_path, "proxy_headers": False, "ssl_keyfile": ssl_keyfile,
         "timeout_graceful_shutdown": GRACEFUL_TIMEOUT,
         "ssl_certfile": ssl_certfile, "ssl_keyfile_password": ssl_keyfile_password,
@@ -91,6 +105,7 @@ def run_uvicorn(
             _run_processes(app, reload, workers, common)
         else:
             server = _Server(uvicorn.Config(served.app, **common))
+            server.tuning = tuned
             server.run()
             if not server.started:
                 sys.exit(1)
