@@ -435,3 +435,27 @@ def test_publishing_contract_example_loads_and_another_major_excludes_it() -> No
     assert record.status == "enabled", record.error
     assert record.contract == ">=1.0,<2"
     assert supports(record.contract, "1.0") and not supports(record.contract, "2.0")
+
+
+def test_publishing_naming_table_and_entry_point_are_the_scaffolds(tmp_path: Path) -> None:
+    """docs/plugins/publishing.md: the naming table's ``audit-log`` column is what
+    ``siomw new-plugin`` derives, and the entry-point block is in the pyproject.toml it writes
+    for that name."""
+    import tomllib
+
+    from click.testing import CliRunner
+
+    from siomw_core.cli import cli
+    from siomw_core.scaffold.names import plugin_names
+
+    page = (REPO / "docs" / "plugins" / "publishing.md").read_text()
+    names = plugin_names("audit-log", check_installed=False)
+    rows = re.findall(r"^\| (.+?) \| .+? \| `([^`]+)`.*\|$", page, flags=re.M)
+    shown = {what: value for what, value in rows if what != "what"}
+    assert list(shown.values()) == [names.distribution, names.package, names.plugin,
+                                    names.env_prefix]
+    [block] = code_blocks("docs/plugins/publishing.md", "The entry point", "toml")
+    result = CliRunner().invoke(cli, ["new-plugin", "audit-log", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads((tmp_path / "siomw-audit-log" / "pyproject.toml").read_text())
+    assert tomllib.loads(block)["project"]["entry-points"] == written["project"]["entry-points"]
