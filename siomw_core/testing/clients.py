@@ -177,10 +177,14 @@ def _attempt(url: str, *, auth: Any, namespace: str, headers: dict[str, str] | N
         status = _connection_error(failure[0]).status if failure else None
         outcome = Outcome(False, seen[0].message, seen[0].data, status, "connect")
     elif seen:
-        outcome = seen[0]
+        # connect() sees the failed namespace and disconnects by itself: at once over
+        # WebSocket, after its pending long poll over polling (its thread is left to it)
+        thread.join(1)
+        return seen[0], None
     else:
         outcome = _connection_error(failure[0] if failure else None)
-    threading.Thread(target=_quiet_disconnect, args=(client,), daemon=True).start()
+    if thread.is_alive():  # no answer: end the attempt
+        threading.Thread(target=_quiet_disconnect, args=(client,), daemon=True).start()
     return outcome, None
 
 
