@@ -18,7 +18,7 @@ ROOT = HERE.parent
 #: the Python distributions whose versions a result names
 PACKAGES = ("python-socketio", "python-engineio", "uvicorn", "websockets", "aiohttp",
             "gunicorn", "simple-websocket", "limits", "PyJWT", "structlog", "coredis",
-            "redis", "siomw", "siomw-logging", "siomw-jwt", "siomw-ratelimit",
+            "redis", "siomw-core", "siomw-logging", "siomw-jwt", "siomw-ratelimit",
             "siomw-headers")
 NODE_PACKAGES = ("socket.io", "jsonwebtoken", "rate-limiter-flexible", "pino")
 BEGIN, END = "<!-- bench/suite.py:begin -->", "<!-- bench/suite.py:end -->"
