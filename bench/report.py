@@ -172,11 +172,11 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
             ax.plot([r["goal"]] * 2, [y - 0.95, y + 0.95], color="black", linewidth=2)
     ax.set_yticks(ys, [_label(r) for r in bars], fontsize=8)
     ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xlabel("ratio to bare in the same run: rate (solid), CPU per unit (light); "
+    ax.set_xlabel("ratio to bare in the same run: rate (solid), CPU per unit (light)\n"
                   "black tick: the target")
     ax.set_xlim(0, max([1.25, *(max(r["ratio"], r["cpu_ratio"]) + 0.2 for r in bars)]))
     ax.set_title("siomw (blue; orange: below target), by hand (grey), Node socket.io "
-                 "(green), each against its bare server", fontsize=9)
+                 "(green):\neach against its own bare server", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
