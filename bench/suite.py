@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     opts = options(args)
     info = report.machine()
     info["load_before"] = load_average()
+    busy = float(info["load_before"].split()[0])
+    if busy > 1.5:  # the servers and the load generator need a core each
+        progress(f"warning: load average {busy:g} before the run: other processes share "
+                 "the cores, the rate ratios will be noisy (read the CPU ratios)")
     rows: list[dict[str, Any]] = []
     profile: dict[str, Any] | None = None
     for group in targets.groups(opts):
