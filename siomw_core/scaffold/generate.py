@@ -38,6 +38,7 @@ class _Level:
 
     name: str
     builder: str
+    priority_name: str
     option: str
     option_doc: str
     example: tuple[str, ...]
@@ -48,7 +49,8 @@ class _Level:
 
 _LEVELS: dict[str, _Level] = {
     "engine": _Level(
-        name="{name}-http", builder="engine_member", option="blocked_addresses",
+        name="{name}-http", builder="engine_member", priority_name="HTTP_PRIORITY",
+        option="blocked_addresses",
         option_doc="client addresses refused at the engine (HTTP 403), as "
         "`request.address` gives them: trusted proxies applied",
         example=("203.0.113.7",),
@@ -60,7 +62,7 @@ _LEVELS: dict[str, _Level] = {
         '`{"message": "address blocked", "data": {"code": "address_blocked"}}`. The address '
         "is the one the core computed, its `trusted_proxies` applied."),
     "connect": _Level(
-        name="{name}", builder="connect_member", option="blocked_users",
+        name="{name}", builder="connect_member", priority_name="PRIORITY", option="blocked_users",
         option_doc='users refused at CONNECT, named by the `auth` payload\'s `"user"`',
         example=("mallory",),
         runs="once per namespace CONNECT",
@@ -70,7 +72,8 @@ _LEVELS: dict[str, _Level] = {
         'client\'s `connect_error` handler sees `err.message` `"user blocked"` and '
         '`err.data` `{"code": "user_blocked"}`.'),
     "event": _Level(
-        name="{name}-events", builder="event_member", option="blocked_events",
+        name="{name}-events", builder="event_member", priority_name="EVENTS_PRIORITY",
+        option="blocked_events",
         option_doc="event names refused on every namespace (the handler is not called)",
         example=("shout",),
         runs="every incoming event",
@@ -166,6 +169,7 @@ def _context(project: Project) -> dict[str, Any]:
             "name": member, "builder": spec.builder, "option": spec.option,
             "option_doc": spec.option_doc, "example": list(spec.example), "runs": spec.runs,
             "refusal": spec.refusal, "doc": spec.doc,
+            "priority_name": spec.priority_name,
                         "summary": f"``{member}`` ({level}): {spec.runs}; refuses with "
                        f"{text.rst(spec.refusal)}",
         }
