@@ -24,6 +24,7 @@ from .errors import ConfigError, OrderingError, PluginLoadError
 from .registry import Registry
 from .scaffold import new_plugin
 from .serve_command import build_or_fail, run_serve
+from .serve_tuning import ENV as TUNING_ENV
 
 __all__ = ["CliState", "main"]
 
@@ -248,6 +249,14 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TLS certificate file (serves https:// and wss://).")
 @click.option("--ssl-keyfile-password", default=None, help="Password of the key file.")
+@click.option("--gc-freeze/--no-gc-freeze", default=None,
+              help="gc.freeze() once the server started [default: on; $SIOMW_GC_FREEZE].")
+@click.option("--gc-threshold", type=click.IntRange(min=0), default=None,
+              help="The cyclic GC's first-generation threshold, 0: the interpreter's "
+              "[default: 10000; $SIOMW_GC_THRESHOLD].")
+@click.option("--ws-per-message-deflate", type=bool, default=None,
+              help="uvicorn's WebSocket per-message deflate, as uvicorn's own option "
+              "[default: false; $SIOMW_WS_PER_MESSAGE_DEFLATE].")
 @click.pass_obj
 def serve(state: CliState, /, app: str | None, **options: Any) -> None:
     """Serve APP with the installed plugins and the configuration, under the server of its
@@ -261,6 +270,12 @@ def serve(state: CliState, /, app: str | None, **options: Any) -> None:
     with Flask-SocketIO, or its SocketIO object. Without APP, serves the bundled demo:
     namespace / echoes an `echo` event through its ack, /admin requires the scope `admin`.
     """
+    # the speed settings travel as environment variables, so that --workers/--reload
+    # processes and gunicorn's re-executed interpreter read the same (serve_tuning.py)
+    for name, variable in TUNING_ENV.items():
+        value = options.pop(name)
+        if value is not None:
+            os.environ[variable] = str(int(value))
     run_serve(state, app, **options)
 
 
