@@ -29,6 +29,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
+from .cache import VerifiedTokens
 from .keys import Keys
 from .options import JwtOptions
 from .refusals import invalid_token
@@ -107,6 +108,8 @@ class TokenDecoder:
     """
 
     __slots__ = ("_algorithms", "_audience", "_issuer", "_jwt", "_key", "_leeway")
+    #: its results may be cached (:mod:`siomw_jwt.cache`): the key never changes
+    cacheable = True
 
     def __init__(self, options: JwtOptions, keys: Keys) -> None:
         self._algorithms = list(options.algorithms)
@@ -216,6 +219,11 @@ def verifier(
     and the token decoded once more. Last, with ``revocation``, the token's ``jti`` is looked
     up (``revoked``).
 
+    The decoders of this plugin (``cacheable``) are fronted by a bounded cache of verified
+    tokens (:class:`siomw_jwt.cache.VerifiedTokens`: the whole token as key, never past
+    ``exp``, emptied when the decoder's key ``generation`` changes); the length, ASCII and
+    revocation checks run on every call.
+
     Raises:
         Refusal: ``invalid_token`` with the detail of :func:`failure_detail` (``unknown_key``
             when the key set lacks the token's key), or the revocation's refusals
@@ -224,6 +232,8 @@ def verifier(
     max_len = options.max_token_bytes
     decode = decoder.decode
     refresh: Callable[[], Awaitable[None]] | None = getattr(decoder, "refresh", None)
+    cache = (VerifiedTokens(getattr(decoder, "generation", None))
+             if getattr(decoder, "cacheable", False) else None)
 
     def refused(exc: PyJWTError) -> Exception:
         message, detail, extra = failure_detail(exc)
@@ -234,6 +244,12 @@ def verifier(
             raise invalid_token("Token too large", "too_large")
         if not token.isascii():
             raise invalid_token("Token is malformed", "malformed")
+        if cache is not None:
+            cached = cache.get(token)
+            if cached is not None:
+                if revocation is not None:
+                    await revocation.check(cached)
+                return cached
         try:
             claims = decode(token)
         except UnknownKeyError as exc:
@@ -246,6 +262,8 @@ def verifier(
                 raise refused(again) from None
         except PyJWTError as exc:
             raise refused(exc) from None
+        if cache is not None:
+            cache.put(token, claims)
         if revocation is not None:
             await revocation.check(claims)
         return claims

@@ -194,6 +194,8 @@ class KeySet:
         self._lock = threading.Lock()
         #: fetches made (what a storm test counts, with the server's own hit count)
         self.fetches = 0
+        #: counts the key sets stored: a verified-token cache is emptied when it changes
+        self.generation = 0
         handlers: list[Any] = [_NoDowngrade()]
         if self._url is not None and _is_loopback(self._url):
             handlers.append(urllib.request.ProxyHandler({}))  # loopback never via a proxy
@@ -309,6 +311,7 @@ class KeySet:
 
     def _store(self, keys: Keys, ttl: float) -> None:
         self._keys, self._prepared = keys, {}
+        self.generation += 1
         self._expires = time.monotonic() + ttl
         if self._failing:
             self._failing = False
@@ -332,6 +335,9 @@ class JwksDecoder:
         options: the validated ``[jwt]`` table.
         keys: the key set.
     """
+
+    #: its results may be cached (:mod:`siomw_jwt.cache`), by key :meth:`generation`
+    cacheable = True
 
     def __init__(self, options: JwtOptions, keys: KeySet) -> None:
         self.keys = keys
@@ -374,6 +380,10 @@ class JwksDecoder:
     async def refresh(self) -> None:
         """Refresh the key set (rate-limited; see :meth:`KeySet.refresh`)."""
         await self.keys.refresh()
+
+    def generation(self) -> int:
+        """The key set's generation: changes whenever a fetched set is stored."""
+        return self.keys.generation
 
     def __repr__(self) -> str:
         return f"<JwksDecoder algorithms={self._algorithms} keys={len(self.keys)}>"
