@@ -123,9 +123,9 @@ def siomw_startup(config: Any, settings: CoreSettings, runtime: Runtime) -> Awai
         config, settings, runtime: as :func:`siomw_middlewares`.
 
     Raises:
-        Any exception fails the start: ``mw.startup()`` raises it, an ASGI lifespan
-        answers ``lifespan.startup.failed``; a start made by the first request logs it
-        with the plugin's name and serves on.
+        Exception: any exception fails the start: ``mw.startup()`` raises it, an ASGI
+            lifespan answers ``lifespan.startup.failed``; a start made by the first
+            request logs it with the plugin's name and serves on.
     """
 
 
