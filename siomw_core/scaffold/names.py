@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import metadata, util
+
+from packaging.utils import canonicalize_name
 
 from ..config import CoreSettings
 from ..registry import GROUP
@@ -64,6 +66,33 @@ def _taken_by(plugin: str) -> tuple[str, str] | None:
     return None
 
 
+#: the core's own distribution: a plugin project depends on it, so siomw-core as a plugin's
+#: name would depend on itself and, installed, replace the real core
+CORE_DISTRIBUTION = "siomw-core"
+
+
+def _distribution_installed(distribution: str) -> tuple[str, str] | None:
+    """``(name, version)`` of the installed distribution whose normalised name (PEP 503) is
+    ``distribution``'s, or None."""
+    wanted = canonicalize_name(distribution)
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name and canonicalize_name(name) == wanted:
+            return name, dist.version
+    return None
+
+
+def _package_installed(package: str) -> str | None:
+    """Where the importable top-level package ``package`` already lives, or None."""
+    try:
+        spec = util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    return spec.origin or ", ".join(spec.submodule_search_locations or []) or "installed"
+
+
 def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
     """Validate ``NAME`` and derive its spellings.
 
@@ -75,12 +104,16 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
     Raises:
         BadName: a one-line message naming the rule broken: the pattern, the length, a
             ``siomw`` prefix (the directory gets it), a core key of ``siomw.toml`` (the
-            table would collide with it), or a name already installed.
+            table would collide with it), the core's own distribution (``core``: siomw-core),
+            or a name already installed: its entry point, its distribution or its import
+            package (installing the project would replace that one).
     """
     shown = repr(name)
     if name.lower().startswith("siomw"):
         rest = re.sub(r"^siomw[-_]?", "", name.lower())
-        hint = f" (try {rest!r}: the project is named siomw-{rest})" if rest else ""
+        is_core = canonicalize_name(f"siomw-{rest}") == canonicalize_name(CORE_DISTRIBUTION)
+        hint = (f" (try {rest!r}: the project is named siomw-{rest})"
+                if rest and not is_core else "")
         raise BadName(f"plugin name {shown} must not start with 'siomw'{hint}")
     if not _NAME.fullmatch(name):
         raise BadName(
@@ -94,6 +127,11 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
         raise BadName(
             f"plugin name {shown} is a core key of siomw.toml ([{plugin}] would collide with "
             f"it); choose another")
+    distribution = "siomw-" + name.replace("_", "-")
+    package = "siomw_" + plugin
+    if canonicalize_name(distribution) == canonicalize_name(CORE_DISTRIBUTION):
+        raise BadName(f"plugin name {shown} would name the project {CORE_DISTRIBUTION}, the "
+                      f"core itself (installing it would replace the core); choose another")
     if check_installed:
         owner = _taken_by(plugin)
         if owner is not None:
@@ -101,9 +139,19 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
             raise BadName(f"plugin name {shown} is taken: {dist} {version} (installed) "
                           f"registers it in the entry-point group {GROUP!r}; choose another "
                           f"(or pip uninstall {dist} to write it again)")
+        installed = _distribution_installed(distribution)
+        if installed is not None:
+            dist, version = installed
+            raise BadName(f"plugin name {shown} would name the project {distribution}, which "
+                          f"is installed ({dist} {version}; installing the new project would "
+                          f"replace it); choose another")
+        where = _package_installed(package)
+        if where is not None:
+            raise BadName(f"plugin name {shown} would name the package {package}, which is "
+                          f"already importable ({where}); choose another")
     return PluginNames(
         plugin=plugin,
-        distribution="siomw-" + name.replace("_", "-"),
-        package="siomw_" + plugin,
+        distribution=distribution,
+        package=package,
         camel="".join(part.capitalize() for part in plugin.split("_")),
     )

@@ -60,6 +60,9 @@ def test_an_existing_directory_is_refused_and_left_alone(tmp_path: Path) -> None
     (["siomw-audit"], "Error: plugin name 'siomw-audit' must not start with 'siomw' (try "
                       "'audit'"),
     (["order"], "Error: plugin name 'order' is a core key of siomw.toml"),
+    (["core"], "Error: plugin name 'core' would name the project siomw-core, the core itself "
+               "(installing it would replace the core); choose another"),
+    (["ratelimit"], "Error: plugin name 'ratelimit' is taken: siomw-ratelimit"),
     (["audit", "--level", "namespace"], "Invalid value for '--level': 'namespace' is not one "
                                         "of 'engine', 'connect', 'event'."),
     (["audit", "--description", "two\nlines"], "Invalid value for '--description': a "
