@@ -68,11 +68,26 @@ def _selected(config: pytest.Config) -> list[str]:
     names = [n for n in text.replace(",", " ").split() if n]
     if not names or names == ["all"]:
         return list(ALL_KINDS)
+    _check_kinds(names, source, all_allowed=True)
+    return [n for n in ALL_KINDS if n in names]
+
+
+def _check_kinds(names: Sequence[str], source: str, *, all_allowed: bool) -> None:
+    """Every one of ``names`` is a kind (``all`` alone is handled by the caller).
+
+    Raises:
+        pytest.UsageError: one line naming ``source`` (the option, the ini or the marker):
+            an unknown kind, or ``all`` beside kinds (it already means every one).
+    """
+    if all_allowed and "all" in names:
+        others = ", ".join(repr(n) for n in names if n != "all")
+        raise pytest.UsageError(f"{source}: 'all' must stand alone (it means every kind); "
+                                f"got it with {others}")
     unknown = [n for n in names if n not in ALL_KINDS]
     if unknown:
+        alternatives = " or 'all'" if all_allowed else ""
         raise pytest.UsageError(f"{source}: unknown kind {', '.join(map(repr, unknown))}; "
-                                f"expected some of {', '.join(ALL_KINDS)} or 'all'")
-    return [n for n in ALL_KINDS if n in names]
+                                f"expected some of {', '.join(ALL_KINDS)}{alternatives}")
 
 
 def _explicit(config: pytest.Config) -> bool:
@@ -109,6 +124,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     kinds = _selected(config)
     for marker in metafunc.definition.iter_markers("siomw_kinds"):
+        # a misspelt kind leaves no kind: pytest_collection_modifyitems says so
         kinds = [k for k in kinds if k in marker.args]
     params = []
     for kind in kinds:
@@ -154,6 +170,22 @@ class _Shared:
         for server in self.servers.values():
             server.stop(wait=False)
         self.servers.clear()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A misspelt kind in ``@pytest.mark.siomw_kinds`` is the usage error a misspelt
+    ``--siomw-kinds`` is (at collection's end, where pytest reports it in one line; raised
+    while parametrising it would be a collection error with a traceback), not a skip
+    ("got empty parameter set").
+
+    Raises:
+        pytest.UsageError: naming the marker and the test.
+    """
+    for item in items:
+        for marker in item.iter_markers("siomw_kinds"):
+            test = item.nodeid.split("[", 1)[0]
+            _check_kinds([str(a) for a in marker.args],
+                         f"@pytest.mark.siomw_kinds of {test}", all_allowed=False)
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,30 @@ def test_only_threading(siomw_kind):
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--siomw-kinds: unknown kind 'tornado'; expected some of "
                               "asgi, aiohttp, threading, gevent, flask or 'all'*"])
+    alone = run(pytester, "--siomw-kinds=all,asgi")
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR
+    alone.stderr.fnmatch_lines(["ERROR: --siomw-kinds: 'all' must stand alone (it means every "
+                                "kind); got it with 'asgi'"])
+    assert "expected some of" not in alone.stderr.str()
+
+
+def test_a_misspelt_kind_in_the_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """``@pytest.mark.siomw_kinds("asgii")`` is the same usage error as ``--siomw-kinds``'s,
+    naming the marker and the test, not a silent skip ("got empty parameter set")."""
+    pytester.makepyfile(test_typo='''
+import pytest
+
+
+@pytest.mark.siomw_kinds("asgii")
+def test_typo(siomw_kind):
+    pass
+''')
+    bad = run(pytester, "--siomw-kinds=asgi")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR, bad.stdout.str()
+    bad.stderr.fnmatch_lines(["ERROR: @pytest.mark.siomw_kinds of test_typo.py::test_typo: "
+                              "unknown kind 'asgii'; expected some of asgi, aiohttp, "
+                              "threading, gevent, flask"])
+    assert "empty parameter set" not in bad.stdout.str() + bad.stderr.str()
 
 
 def test_start_failure_is_the_servers_message(pytester: pytest.Pytester) -> None:
