@@ -231,9 +231,11 @@ class ServerFactory:
                 (its state, such as spent rate-limit budgets, carries over).
             args: more options of ``siomw serve``.
 
-        The start failing (a config error, an unknown plugin) fails the test with the
-        server's own message.
+        The start failing (a config error) fails the test with the server's own message; an
+        argument it cannot start with (a plugin not installed, a config value TOML cannot
+        hold) fails it with one line naming ``siomw_server(ARGUMENT=...)`` and the place.
         """
+        from siomw_core.testing.arguments import BadArgument
         from siomw_core.testing.servers import ServerError, start
 
         key = repr((self.kind, plugins, _canonical(config), app, _canonical(env), strict,
@@ -244,11 +246,16 @@ class ServerFactory:
                 return running
         folder = self.directory / f"server{len(self._own) + len(self._shared.servers)}"
         folder.mkdir(parents=True, exist_ok=True)
+        failure = ""
         try:
             server = start(self.kind, folder, app=app, plugins=plugins, config=config,
                            env=env, strict=strict, args=args)
         except ServerError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        except BadArgument as exc:
+            failure = exc.said_by("siomw_server")
+        if failure:  # outside the except: the report is the one line, not a chained one
+            pytest.fail(failure, pytrace=False)
         if shared:
             self._shared.put(key, server)
         else:

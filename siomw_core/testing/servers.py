@@ -31,6 +31,7 @@ from typing import Any
 
 from . import clients, zygote
 from .apps import LOCAL_PLUGINS_ENV
+from .arguments import BadArgument, MissingConfigFile, check_config, check_plugin_names
 from .outcomes import Outcome
 from .zygote import Forked, Zygote
 
@@ -86,9 +87,9 @@ def _plugin_ref(item: object) -> str:
         return item.__name__
     module, qualname = getattr(item, "__module__", None), getattr(item, "__qualname__", None)
     if not module or not qualname or "<" in qualname or module == "__main__":
-        raise TypeError(f"plugin {item!r}: an in-code plugin must be a module or an object "
-                        "defined at the top level of an importable module (the server runs "
-                        "in a process of its own and imports it)")
+        raise BadArgument("plugins", f"plugin {item!r}: an in-code plugin must be a module "
+                          "or an object defined at the top level of an importable module (the "
+                          "server runs in a process of its own and imports it)")
     return f"{module}:{qualname}"
 
 
@@ -99,8 +100,11 @@ def split_plugins(plugins: Sequence[object]) -> tuple[list[str], dict[str, str]]
     (named by the last part of its dotted name).
 
     Raises:
-        TypeError: an item of another shape, or an object the server cannot import.
+        BadArgument: (a TypeError) a str for the whole list, an item of another shape, or
+            an object the server cannot import.
     """
+    if isinstance(plugins, (str, bytes)) or not isinstance(plugins, Sequence):
+        raise BadArgument("plugins", f"expected a list of plugins, got {plugins!r}")
     names: list[str] = []
     local: dict[str, str] = {}
     for item in plugins:
@@ -112,8 +116,8 @@ def split_plugins(plugins: Sequence[object]) -> tuple[list[str], dict[str, str]]
         elif isinstance(item, ModuleType):
             name, target = item.__name__.rpartition(".")[2], item
         else:
-            raise TypeError(f"plugins: expected a name, a (name, plugin) pair or a module, "
-                            f"got {item!r}")
+            raise BadArgument("plugins", f"expected a name, a (name, plugin) pair or a "
+                                         f"module, got {item!r}")
         local[name] = _plugin_ref(target)
         names.append(name)
     return names, local
@@ -126,8 +130,9 @@ def write_config(config: Mapping[str, Any] | str | os.PathLike[str] | None,
     it is one, None without one (the embedded defaults).
 
     Raises:
-        FileNotFoundError: a path that does not exist.
-        TypeError: a value TOML cannot hold (None, an object).
+        MissingConfigFile: (a FileNotFoundError) a path that does not exist.
+        BadArgument: (a TypeError) not a dict, or a value TOML cannot hold (None, a set,
+            bytes, an object, a key that is not a str), naming its key path.
         ImportError: tomli-w is not installed.
     """
     if config is None:
@@ -135,8 +140,9 @@ def write_config(config: Mapping[str, Any] | str | os.PathLike[str] | None,
     if isinstance(config, (str, os.PathLike)):
         path = Path(config).resolve()
         if not path.is_file():
-            raise FileNotFoundError(f"config: no such file: {path}")
+            raise MissingConfigFile("config", f"no such file: {path}")
         return path
+    check_config(config)
     try:
         import tomli_w  # the testing extra brings it
     except ImportError:
@@ -324,15 +330,22 @@ def start(kind: str, directory: Path, *, app: str | None = None,
 
     Raises:
         ServerError: it exited, or did not listen within :data:`START_TIMEOUT` seconds.
+        BadArgument: ``plugins`` or ``config`` cannot start a server: one line naming the
+            argument and where in it (a plugin no one installed, a value TOML cannot hold).
         KeyError: no such kind.
     """
     if missing(kind):
         raise ServerError(f"kind {kind!r} needs {', '.join(missing(kind))}: pip install "
                           f"'siomw-core[{KINDS[kind].extra}]'")
-    if plugins is None and not isinstance(config, (str, os.PathLike)):
-        plugins = list((config or {}).get("plugins", []))
-    names, local = split_plugins(plugins) if plugins is not None else (None, {})
     path = write_config(config, directory)
+    argument, place = "plugins", "plugins"
+    if plugins is None and isinstance(config, Mapping):
+        plugins = config.get("plugins", [])
+        argument, place = "config", "config['plugins']"
+    names, local = split_plugins(plugins) if plugins is not None else (None, {})
+    if names is not None:
+        # the server would say "environment variable SIOMW_PLUGINS", which the test never set
+        check_plugin_names(names, local, argument=argument, place=place)
     target = app or f"siomw_core.testing.apps:{kind}"
     argv = ["serve", target, "--host", "127.0.0.1", "--port", "0", *args]
     log = directory / f"server-{kind}.log"

@@ -197,6 +197,31 @@ def test_bad(siomw_server):
                                  "*ratelimit*connect*"])
 
 
+def test_bad_arguments_name_siomw_server(pytester: pytest.Pytester) -> None:
+    """A plugin no one installed and a value TOML cannot hold fail the test with one line
+    naming ``siomw_server``'s argument, not SIOMW_PLUGINS nor a traceback of tomli-w's."""
+    pytester.makepyfile(test_args='''
+def test_unknown_plugin(siomw_server):
+    siomw_server(plugins=["nosuch"])
+
+
+def test_null_value(siomw_server):
+    siomw_server(plugins=["ratelimit"], config={"ratelimit": {"connect": None}})
+''')
+    result = run(pytester, "--siomw-kinds=asgi")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "siomw_server(plugins=...): plugins: no installed plugin is named 'nosuch'; expected "
+        "one of: *ratelimit*",
+        "*test_null_value*",
+        "siomw_server(config=...): config['ratelimit']['connect']: None cannot be "
+        "written to siomw.toml (TOML has no null; leave the key out for its default)",
+    ])
+    shown = result.stdout.str()
+    assert "SIOMW_PLUGINS" not in shown and "tomli_w" not in shown
+    assert "During handling" not in shown and "Traceback" not in shown
+
+
 @pytest.mark.skipif(shutil.which("node") is None or not (JS_DIR / "node_modules").is_dir(),
                     reason="node and tests/js/node_modules are needed")
 def test_js_client(pytester: pytest.Pytester) -> None:
