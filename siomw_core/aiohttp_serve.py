@@ -98,7 +98,7 @@ def run_aiohttp(
     uvicorn_logs.install((stack.registry.secrets for stack in served.stacks),
                          uvicorn_logs.AIOHTTP_LOGGERS)
     try:
-        tuned = tuning()  # the GC's (aiohttp has no per-message deflate to turn off)
+        tuned = tuning()  # the GC's (its per-message deflate: serve_command.check_tuning)
     except TuningError as exc:
         raise click.ClickException(str(exc)) from None
     tuned.at_start()

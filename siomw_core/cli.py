@@ -25,6 +25,7 @@ from .registry import Registry
 from .scaffold import new_plugin
 from .serve_command import build_or_fail, run_serve
 from .serve_tuning import ENV as TUNING_ENV
+from .serve_tuning import GC_THRESHOLD_MAX
 
 __all__ = ["CliState", "main"]
 
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--ssl-keyfile-password", default=None, help="Password of the key file.")
 @click.option("--gc-freeze/--no-gc-freeze", default=None,
               help="gc.freeze() once the server started [default: on; $SIOMW_GC_FREEZE].")
-@click.option("--gc-threshold", type=click.IntRange(min=0), default=None,
+@click.option("--gc-threshold", type=click.IntRange(0, GC_THRESHOLD_MAX), default=None,
               help="The cyclic GC's first-generation threshold, 0: the interpreter's "
               "[default: 10000; $SIOMW_GC_THRESHOLD].")
 @click.option("--ws-per-message-deflate", type=bool, default=None,

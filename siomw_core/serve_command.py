@@ -31,13 +31,15 @@ import click
 
 from .config import Config
 from .errors import ConfigError, OrderingError, PluginLoadError
+from .serve_tuning import ENV as TUNING_ENV
+from .serve_tuning import TuningError, tuning
 from .serving import Served, ServeError, build, setup_logging
 
 if TYPE_CHECKING:
     from .cli import CliState
 
-__all__ = ["RECIPE", "SERVERS", "OptionError", "build_or_fail", "check_workers",
-           "listening_url", "polling_servers", "run_serve", "workers_warnings"]
+__all__ = ["RECIPE", "SERVERS", "OptionError", "build_or_fail", "check_tuning",
+           "check_workers", "listening_url", "polling_servers", "run_serve", "workers_warnings"]
 
 log = logging.getLogger("siomw")
 
@@ -209,6 +211,44 @@ def check_options(kind: str, options: dict[str, Any]) -> None:
             raise OptionError(f"{option}: {server} cannot honour it: {why}")
 
 
+#: why only uvicorn honours the per-message deflate setting (measured: the others take it)
+_DEFLATE_WHY = ("its WebSocket (python-engineio's driver{}) always takes per-message deflate "
+                "when the client offers it and cannot switch it off; only uvicorn's can")
+
+
+def check_tuning(kind: str) -> list[str]:
+    """Check the speed settings (:mod:`.serve_tuning`) for the server of ``kind``; the
+    warnings to print (one line each).
+
+    ``--ws-per-message-deflate`` is uvicorn's: given on the command line for another
+    server it is refused (whatever its value: those servers always take the extension
+    when offered). ``$SIOMW_WS_PER_MESSAGE_DEFLATE`` set for another server is a warning,
+    not an error: an environment is often shared by deployments of several kinds.
+
+    Raises:
+        click.ClickException: a variable holds a value it cannot take (one line naming it).
+        OptionError: ``--ws-per-message-deflate`` given for a server other than uvicorn.
+    """
+    try:
+        tuning()
+    except TuningError as exc:
+        raise click.ClickException(str(exc)) from None
+    if kind == "asgi":
+        return []
+    why = _DEFLATE_WHY.format(", simple-websocket" if kind in ("threading", "gevent") else "")
+    context = click.get_current_context(silent=True)
+    source = context.get_parameter_source("ws_per_message_deflate") if context else None
+    if source in (click.core.ParameterSource.COMMANDLINE,
+                  click.core.ParameterSource.DEFAULT_MAP):
+        raise OptionError(f"--ws-per-message-deflate: {SERVERS[kind]} cannot honour it: "
+                          f"{why}")
+    variable = TUNING_ENV["ws_per_message_deflate"]
+    if os.environ.get(variable, "").strip():
+        return [f"{variable}={os.environ[variable].strip()} has no effect under "
+                f"{SERVERS[kind]}: {why}"]
+    return []
+
+
 def check_installed(served: Served, flask: bool) -> None:
     """The server packages for ``served.kind`` import, else a one-line error naming the pip
     extra that installs them (``flask`` for a Flask app)."""
@@ -242,11 +282,14 @@ def run_serve(state: CliState, app: str | None, **options: Any) -> None:
     setup_logging(log_level)
     served = build_or_fail(state.config(), app)
     check_options(served.kind, options)
+    tuning_warnings = check_tuning(served.kind)
     check_installed(served, flask=type(served.app).__module__.startswith("flask"))
     for line in served.found:
         click.echo(f"siomw: found {line}", err=True)
     if served.stacks:
         click.echo(f"siomw: {_chains_line(served, state.config_path)}", err=True)
+    for line in tuning_warnings:
+        log.warning("siomw: %s", line)
     for stack in served.stacks:
         if trusted is not None and list(stack.config.core.trusted_proxies) != trusted:
             log.warning("siomw: --forwarded-allow-ips %s is overridden: the application's "

@@ -13,23 +13,31 @@ one's measured effect.
 - ``SIOMW_GC_THRESHOLD`` (default ``10000``): the cyclic GC's first-generation threshold
   (``gc.set_threshold(n, ...)``; CPython's default is 700, raised to 2000 in 3.13), so
   that young collections run less often under a connection storm; the older generations'
-  thresholds stay as they are. ``0``: the interpreter's own.
+  thresholds stay as they are. ``0``: the interpreter's own. At most
+  :data:`GC_THRESHOLD_MAX` (``gc.set_threshold`` takes a C ``int``).
 - ``SIOMW_WS_PER_MESSAGE_DEFLATE`` (default ``0``; uvicorn's ``ws_per_message_deflate``,
   ``True`` in plain uvicorn): WebSocket per-message compression (RFC 7692), which
   engine.io clients offer (the ``ws`` package in Node, browsers) and which costs CPU on
-  every frame both ways; Engine.IO frames are short. ``1``: on, as plain uvicorn.
+  every frame both ways; Engine.IO frames are short. ``1``: on, as plain uvicorn. uvicorn
+  only: aiohttp's and gunicorn's WebSockets (python-engineio's drivers, simple-websocket)
+  always take the extension when the client offers it, and cannot switch it off.
 
 Raises of :func:`tuning`: :class:`TuningError`, one line naming the variable.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ENV", "Tuning", "TuningError", "tuning"]
+__all__ = ["ENV", "GC_THRESHOLD_MAX", "Tuning", "TuningError", "tuning"]
+
+#: the largest threshold ``gc.set_threshold`` takes: it parses a C ``int`` (2**31 - 1 on
+#: every platform CPython supports); a larger one raises OverflowError
+GC_THRESHOLD_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_int) - 1) - 1
 
 #: the variables, by setting
 ENV = {
@@ -87,15 +95,16 @@ def tuning(environ: Mapping[str, str] | None = None) -> Tuning:
 
     Raises:
         TuningError: a value that is not a flag (``1``/``0``, ``true``/``false``) or, for
-            ``SIOMW_GC_THRESHOLD``, not a whole number >= 0.
+            ``SIOMW_GC_THRESHOLD``, not a whole number from 0 to :data:`GC_THRESHOLD_MAX`.
     """
     env = os.environ if environ is None else environ
     threshold: int | None = Tuning.gc_threshold
     raw = env.get(ENV["gc_threshold"], "").strip()
     if raw:
-        if not raw.isdigit():
-            raise TuningError(f"{ENV['gc_threshold']}: expected a whole number >= 0 (0: the "
-                              f"interpreter's threshold); found {raw!r}")
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > GC_THRESHOLD_MAX:
+            raise TuningError(f"{ENV['gc_threshold']}: expected a whole number from 0 to "
+                              f"{GC_THRESHOLD_MAX} (0: the interpreter's threshold); found "
+                              f"{raw!r}")
         threshold = int(raw) or None
     return Tuning(
         gc_freeze=_flag(env, ENV["gc_freeze"], Tuning.gc_freeze),

@@ -10,7 +10,7 @@ import pytest
 import socketio
 import websockets
 
-from siomw_core.serve_tuning import Tuning, TuningError, tuning
+from siomw_core.serve_tuning import GC_THRESHOLD_MAX, Tuning, TuningError, tuning
 from siomw_core.testing import close_client
 from tests.test_serve import BIN, serve_output, siomw_serve
 
@@ -43,13 +43,29 @@ def test_each_variable_switches_its_setting() -> None:
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
     ("SIOMW_GC_FREEZE", "maybe", "SIOMW_GC_FREEZE: expected 1 or 0 (true/false); found 'maybe'"),
-    ("SIOMW_GC_THRESHOLD", "-5", "SIOMW_GC_THRESHOLD: expected a whole number >= 0"),
+    ("SIOMW_GC_THRESHOLD", "-5", "SIOMW_GC_THRESHOLD: expected a whole number from 0 to "
+     "2147483647"),
+    # gc.set_threshold's C int: one more would be an OverflowError in the served process
+    ("SIOMW_GC_THRESHOLD", "2147483648", "SIOMW_GC_THRESHOLD: expected a whole number from 0 "
+     "to 2147483647 (0: the interpreter's threshold); found '2147483648'"),
     ("SIOMW_WS_PER_MESSAGE_DEFLATE", "2", "SIOMW_WS_PER_MESSAGE_DEFLATE: expected 1 or 0"),
 ])
 def test_a_bad_value_names_its_variable(name: str, value: str, expected: str) -> None:
     with pytest.raises(TuningError) as caught:
         tuning({name: value})
     assert str(caught.value).startswith(expected)
+
+
+def test_the_bound_is_the_largest_threshold_gc_takes() -> None:
+    before = gc.get_threshold()
+    try:
+        assert tuning({"SIOMW_GC_THRESHOLD": str(GC_THRESHOLD_MAX)}).gc_threshold == \
+            GC_THRESHOLD_MAX
+        Tuning(gc_threshold=GC_THRESHOLD_MAX).at_start()
+        with pytest.raises(OverflowError):
+            gc.set_threshold(GC_THRESHOLD_MAX + 1)
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_at_start_and_after_startup_apply_them() -> None:
@@ -108,6 +124,29 @@ async def test_a_bad_value_stops_siomw_serve_with_one_line(tmp_path: Path) -> No
     status, err = await serve_output(str(BIN / "siomw"), "serve", "--port", "0", "tunedapp:sio",
                                      cwd=tmp_path, SIOMW_PLUGINS="", SIOMW_GC_THRESHOLD="lots")
     assert status != 0
-    assert ("Error: SIOMW_GC_THRESHOLD: expected a whole number >= 0 (0: the interpreter's "
-            "threshold); found 'lots'") in err
+    assert ("Error: SIOMW_GC_THRESHOLD: expected a whole number from 0 to 2147483647 (0: the "
+            "interpreter's threshold); found 'lots'") in err
     assert "Traceback" not in err, err
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(("app", "mode"), [
+    ("tunedapp:sio", ""),
+    ("tests.serve_apps.aiohttp_bare:app", ""),
+    ("tests.serve_apps.wsgi_bare:app", "threading"),
+])
+async def test_a_threshold_too_large_stops_every_server_before_it_listens(
+        tmp_path: Path, app: str, mode: str) -> None:
+    """Not an OverflowError traceback (uvicorn, aiohttp) nor a worker failing to boot after
+    ``listening on`` (gunicorn): one line naming the variable, nothing listening."""
+    (tmp_path / "tunedapp.py").write_text(APP)
+    status, err = await serve_output(str(BIN / "siomw"), "serve", "--port", "0", app,
+                                     cwd=tmp_path, SIOMW_PLUGINS="", SERVE_MODE=mode,
+                                     PYTHONPATH=str(ROOT), SIOMW_GC_THRESHOLD="3000000000")
+    assert status == 1, err
+    assert err.splitlines()[-1] == (
+        "Error: SIOMW_GC_THRESHOLD: expected a whole number from 0 to 2147483647 (0: the "
+        "interpreter's threshold); found '3000000000'"), err
+    assert "Traceback" not in err and "listening on" not in err, err
