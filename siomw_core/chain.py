@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -113,10 +114,26 @@ class _Run:
 
 def _current_task() -> asyncio.Task[Any] | None:
     """The running task; None when no event loop runs (a sync server's ``drive``)."""
+    return _tasks_of(_running_loop())
+
+
+def _slow_current_task() -> asyncio.Task[Any] | None:
     try:
         return asyncio.current_task()
     except RuntimeError:
         return None
+
+
+# asyncio.current_task() is Python code on 3.11 (a call, get_running_loop, a dict lookup):
+# it ran at every call_next. Its dict read directly is two C calls (the same answer: None
+# without a running loop). 3.12 made current_task C code; 3.14 keeps the running task per
+# thread and no longer fills the dict: the plain call there.
+_running_loop = asyncio.events._get_running_loop
+_tasks_of: Callable[[asyncio.AbstractEventLoop | None], asyncio.Task[Any] | None]
+if sys.version_info < (3, 14):
+    _tasks_of = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+else:  # pragma: no cover - newer interpreters
+    _tasks_of = lambda loop: _slow_current_task()  # noqa: E731
 
 
 class _SyncRun(_Run):
@@ -250,7 +267,7 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
         if state != _NOT_CALLED:
             raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
         state = _RUNNING
-        task = _current_task()
+        task = _tasks_of(_running_loop())  # _current_task(), inlined: it runs per member
         if task is not here:
             inner = task
         try:
