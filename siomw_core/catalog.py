@@ -14,6 +14,7 @@ the bundled plugins, and a test fails when it is stale.
 from __future__ import annotations
 
 import difflib
+import html
 import importlib.metadata as md
 import json
 import types
@@ -62,12 +63,16 @@ class PluginEntry:
     Attributes:
         name: the entry-point name (the plugin's config table).
         distribution, version, summary: from the distribution's metadata.
-        contract: its declared contract range (None: none declared).
+        contract: the contract range it is held to: its declared one, or the range an
+            undeclared plugin is taken as (then ``contract_declared`` is False).
+        contract_declared: whether ``contract`` is the plugin's own declaration.
         hooks: the hooks it implements, by name.
         keys: its config keys (:func:`config_keys`).
         middlewares: what it contributes with its defaults.
         commands: the ``siomw`` commands it adds.
-        problem: why it could not be built with its defaults (then no middlewares).
+        problem: why it could not be built with its defaults (then no middlewares), or
+            why it is refused (``incompatible``).
+        incompatible: its contract range excludes this core's contract version.
     """
 
     name: str
@@ -76,10 +81,12 @@ class PluginEntry:
     summary: str
     contract: str | None
     hooks: list[str]
+    contract_declared: bool = True
     keys: list[ConfigKey] = field(default_factory=list)
     middlewares: list[dict[str, Any]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     problem: str | None = None
+    incompatible: bool = False
 
     @property
     def levels(self) -> list[str]:
@@ -215,6 +222,7 @@ def _entry(ep: md.EntryPoint) -> PluginEntry:
         version=dist.version if dist is not None else "-",
         summary=(dist.metadata["Summary"] or "") if dist is not None else "",
         contract=record.contract,
+        contract_declared=record.contract_declared,
         hooks=hooks,
         keys=config_keys(schema) if schema is not None else [],
         middlewares=[
@@ -225,13 +233,28 @@ def _entry(ep: md.EntryPoint) -> PluginEntry:
         ],
         commands=commands,
         problem=problem,
+        incompatible=record.incompatible,
     )
 
 
 def _code(text: str) -> str:
-    """``text`` as a code span (Python-Markdown's tables split no cell at a ``|`` inside
-    one, and render a ``\\|`` as is)."""
-    return f"`{text}`"
+    """``text`` as a code span that no Markdown table splits.
+
+    A ``|`` inside backticks splits a GitHub (GFM) table cell, and a ``\\|`` there is
+    shown as is by Python-Markdown (mkdocs): text with a ``|`` is an HTML ``<code>`` with
+    the ``|`` as ``&#124;``, which both read as one cell showing ``|``.
+    """
+    if "|" not in text:
+        return f"`{text}`"
+    return f"<code>{html.escape(text, quote=False).replace('|', '&#124;')}</code>"
+
+
+def _contract(p: PluginEntry) -> str:
+    """The contract cell: ``>=1.0,<2``, ``>=1,<2 (undeclared)`` (the range an undeclared
+    plugin is taken as, as ``siomw plugins`` shows it), ``-`` when it did not load."""
+    if p.contract is None:
+        return "-"
+    return _code(p.contract) + ("" if p.contract_declared else " (undeclared)")
 
 
 def render(plugins: Sequence[PluginEntry], *, command: str = "siomw catalog") -> str:
@@ -254,17 +277,20 @@ def render(plugins: Sequence[PluginEntry], *, command: str = "siomw catalog") ->
     for p in plugins:
         lines.append(
             f"| [{p.name}](#{p.name}) | `{p.distribution}` | {p.version} | "
-            f"{_code(p.contract) if p.contract else 'undeclared'} | "
+            f"{_contract(p)} | "
             f"{', '.join(p.levels) or '-'} | {p.summary.replace('|', '/')} |")
     for p in plugins:
         lines += ["", f"## {p.name}", "",
                   f"`pip install {p.distribution}`: {p.summary}", ""]
         lines.append(f"- version: {p.version}; plugin contract: "
-                     f"{_code(p.contract) if p.contract else 'undeclared (taken as >=1,<2)'}")
+                     f"{_contract(p)}")
         lines.append(f"- hooks: {', '.join(f'`{h}`' for h in p.hooks) or '-'}")
         if p.commands:
             lines.append(f"- commands: {', '.join(f'`siomw {c}`' for c in p.commands)}")
-        if p.problem:
+        if p.problem and p.incompatible:
+            lines.append(f"- incompatible with this core (contract {CONTRACT_VERSION}): "
+                         f"{_code(p.problem)}")
+        elif p.problem:
             lines.append(f"- with its defaults it does not build: {_code(p.problem)}")
         if p.middlewares:
             lines += ["", "| middleware | level | priority | before | after | namespaces |",
@@ -298,7 +324,11 @@ def catalog_command(distributions: tuple[str, ...], output: str | None, check: b
         if output is None:
             raise click.UsageError("--check needs --output (the page to compare)")
         path = Path(output)
-        old = path.read_text() if path.is_file() else ""
+        try:
+            old = path.read_text() if path.is_file() else ""
+        except OSError as exc:
+            raise click.ClickException(f"--output {output}: cannot read it: "
+                                       f"{exc.strerror or exc}") from None
         if old != page:
             diff = difflib.unified_diff(old.splitlines(keepends=True),
                                         page.splitlines(keepends=True),
@@ -312,4 +342,8 @@ def catalog_command(distributions: tuple[str, ...], output: str | None, check: b
     if output is None:
         click.echo(page, nl=False)
     else:
-        Path(output).write_text(page)
+        try:
+            Path(output).write_text(page)
+        except OSError as exc:
+            raise click.ClickException(f"--output {output}: cannot write it: "
+                                       f"{exc.strerror or exc}") from None

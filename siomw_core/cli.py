@@ -316,7 +316,7 @@ def plugins(state: CliState, as_json: bool) -> None:
             r.name,
             r.distribution or "-",
             r.version or "-",
-            r.contract or "-",
+            r.contract_shown,
             ", ".join(f"{m.level}:{m.name}" for m in r.middlewares) or "-",
             ", ".join(str(m.priority) for m in r.middlewares) or "-",
             r.status,

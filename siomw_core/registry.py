@@ -45,9 +45,11 @@ class PluginRecord:
         enabled: loaded and contributing middlewares.
         error: why it is not enabled: ``"blocked by ..."``, ``"not in ..."``, the
             load error as ``ExceptionType: message``, or why its contract range refuses it.
-        contract: the contract range it declared (hook ``siomw_contract``); None when it
-            declared none (taken as :data:`~siomw_core.contract.LEGACY_RANGE`) or was not
+        contract: the contract range it is held to: the one it declared (hook
+            ``siomw_contract``), or :data:`~siomw_core.contract.LEGACY_RANGE` when it
+            declared none (then ``contract_declared`` is False); None when it was not
             loaded.
+        contract_declared: whether ``contract`` is the plugin's own declaration.
         incompatible: refused because ``contract`` excludes this core's contract version.
         middlewares: what it contributed.
         options: its validated config table (an instance of its schema), or None.
@@ -61,7 +63,17 @@ class PluginRecord:
     middlewares: list[Middleware] = field(default_factory=list)
     options: Any = None
     contract: str | None = None
+    contract_declared: bool = False
     incompatible: bool = False
+
+    @property
+    def contract_shown(self) -> str:
+        """The contract range as ``siomw plugins`` and the catalog show it: ``>=1,<2``, or
+        ``>=1,<2 (undeclared)`` for the range an undeclared plugin is taken as, ``-`` when
+        not loaded."""
+        if self.contract is None:
+            return "-"
+        return self.contract if self.contract_declared else f"{self.contract} (undeclared)"
 
     @property
     def status(self) -> str:
@@ -85,6 +97,7 @@ class PluginRecord:
             "enabled": self.enabled,
             "status": self.status,
             "contract": self.contract,
+            "contract_declared": self.contract_declared,
             "error": self.error,
             "middlewares": [
                 {"name": m.name, "level": m.level, "priority": m.priority}
@@ -251,12 +264,13 @@ class Registry:
                 log.warning("siomw: plugin %r%s declares no contract range (hook "
                             "siomw_contract); taken as %r", record.name, _origin(record),
                             LEGACY_RANGE)
+            record.contract, record.contract_declared = LEGACY_RANGE, False
             return True
         declared = hook()
         if supports(declared):  # raises ContractError when malformed
-            record.contract = str(declared)
+            record.contract, record.contract_declared = str(declared), True
             return True
-        record.contract = str(declared)
+        record.contract, record.contract_declared = str(declared), True
         record.enabled, record.incompatible = False, True
         record.error = (
             f"plugin {record.name!r}{_origin(record)} supports plugin contract "

@@ -5,7 +5,9 @@ on ``PYTHONPATH`` (what ``importlib.metadata`` discovers as it discovers pip's).
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -159,3 +161,106 @@ def test_unknown_distribution_is_a_usage_error(tmp_path: Path) -> None:
     result = siomw("catalog", "siomw-nope", cwd=tmp_path)
     assert result.returncode == 2
     assert "no installed distribution declares a siomw plugin: siomw-nope" in result.stderr
+
+
+UNDECLARED = """
+from typing import Literal
+
+from pydantic import BaseModel
+from siomw_core import Middleware, hookimpl
+
+
+class Options(BaseModel):
+    format: Literal["json", "console"] = "json"
+
+
+async def member(socket, call_next):
+    await call_next()
+
+
+@hookimpl
+def siomw_config_schema():
+    return Options
+
+
+@hookimpl
+def siomw_middlewares(config):
+    return [Middleware(name="old-mw", func=member)]
+"""
+
+INCOMPATIBLE = """
+from siomw_core import Middleware, hookimpl
+
+
+async def member(socket, call_next):
+    await call_next()
+
+
+@hookimpl
+def siomw_contract():
+    return ">=2,<3"
+
+
+@hookimpl
+def siomw_middlewares(config):
+    return [Middleware(name="future-mw", func=member)]
+"""
+
+
+def _install(site: Path, plugin: str, source: str) -> None:
+    (site / f"siomw_{plugin}_mod.py").write_text(textwrap.dedent(source))
+    info = site / f"siomw_{plugin}-0.3.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: siomw-{plugin}\n"
+                                   f"Version: 0.3.0\nSummary: the {plugin} one\n")
+    (info / "entry_points.txt").write_text(f"[siomw]\n{plugin} = siomw_{plugin}_mod\n")
+
+
+def test_undeclared_and_incompatible_read_alike_in_the_catalog_and_siomw_plugins(
+        tmp_path: Path) -> None:
+    """A plugin without ``siomw_contract`` shows the range it is taken as, marked
+    undeclared, in both; an incompatible one is said to be incompatible, not unbuildable."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _install(site, "oldie", UNDECLARED)
+    _install(site, "future", INCOMPATIBLE)
+    page = siomw("catalog", "siomw-oldie", "siomw-future", cwd=tmp_path, pythonpath=site)
+    assert page.returncode == 0, page.stderr
+    assert "| [oldie](#oldie) | `siomw-oldie` | 0.3.0 | `>=1,<2` (undeclared) | connect |" \
+        in page.stdout
+    assert "- version: 0.3.0; plugin contract: `>=1,<2` (undeclared)" in page.stdout
+    assert ("- incompatible with this core (contract 1.1): `plugin 'future' (distribution "
+            "siomw-future 0.3.0) supports plugin contract '>=2,<3', but siomw-core") \
+        in page.stdout
+    assert "does not build" not in page.stdout
+    # a `|` inside a table's code span is one cell on GitHub and in mkdocs alike
+    assert '| `format` | <code>"json" &#124; "console"</code> | `"json"` |' in page.stdout
+
+    table = siomw("plugins", cwd=tmp_path, pythonpath=site)
+    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    assert ">=1,<2 (undeclared)" in rows["oldie"]
+    assert ">=2,<3" in rows["future"] and "incompatible" in rows["future"]
+    listed = {r["name"]: r for r in json.loads(
+        siomw("plugins", "--json", cwd=tmp_path, pythonpath=site).stdout)}
+    assert (listed["oldie"]["contract"], listed["oldie"]["contract_declared"]) == (
+        ">=1,<2", False)
+    assert (listed["future"]["contract"], listed["future"]["contract_declared"]) == (
+        ">=2,<3", True)
+    assert (listed["headers"]["contract"], listed["headers"]["contract_declared"]) == (
+        ">=1.0,<2", True)
+
+
+def test_the_committed_catalog_has_no_bar_inside_a_code_span() -> None:
+    """GitHub splits a table cell at a ``|`` even inside backticks."""
+    for line in PAGE.read_text().splitlines():
+        if line.startswith("|"):
+            assert not [span for span in re.findall(r"`([^`]*)`", line) if "|" in span], line
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "x.md"
+    result = siomw("catalog", "--output", str(missing), "siomw-headers", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: --output {missing}: cannot write it: No such file or directory"]

@@ -218,7 +218,9 @@ def test_undeclared_is_taken_as_legacy_with_one_warning(
         first = Registry(site.config())
         Registry(site.config())
     record = {r.name: r for r in first.plugins()}["quiet"]
-    assert record.status == "enabled" and record.contract is None
+    assert record.status == "enabled"
+    assert (record.contract, record.contract_declared) == (">=1,<2", False)
+    assert record.contract_shown == ">=1,<2 (undeclared)"
     warnings = [r.getMessage() for r in caplog.records if "quiet" in r.getMessage()]
     assert warnings == ["siomw: plugin 'quiet' (distribution siomw-quiet 0.3.0) declares no "
                         "contract range (hook siomw_contract); taken as '>=1,<2'"]
