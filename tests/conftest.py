@@ -24,6 +24,10 @@ SERIAL = (
     "tests/plugins/headers/test_browser.py",
     "tests/test_bench",
     "tests/test_serve_shutdown.py",
+    "tests/test_chain.py",  # deadlines measured to the tens of milliseconds
+    "tests/test_lifecycle.py",  # gunicorn workers started and stopped on time
+    "tests/plugins/jwt/test_events_reauth.py",  # tokens that expire in seconds
+    "tests/plugins/jwt/test_events_expiry.py",
 )
 
 

@@ -157,7 +157,7 @@ def deny_when_asked(request: Request) -> None:
                       headers={"WWW-Authenticate": 'Bearer realm="socket.io"'})
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``predicate()`` holds (polled every 10 ms), or fail."""
     deadline = time.monotonic() + timeout
     while not predicate():

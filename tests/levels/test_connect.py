@@ -61,7 +61,7 @@ async def running(sio: socketio.AsyncServer) -> AsyncIterator[str]:
         yield url
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``predicate()`` holds (polled every 10 ms), or fail."""
     deadline = time.monotonic() + timeout
     while not predicate():
