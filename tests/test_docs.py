@@ -116,6 +116,32 @@ async def test_third_party_plugin_example(monkeypatch: pytest.MonkeyPatch) -> No
               local_plugins=[("audit", ex)])
 
 
+def test_plugin_example_installed_warns_of_nothing(tmp_path: Path) -> None:
+    """plugin_audit.py installed as a distribution, without jwt (blocked): ``siomw plugins``
+    and ``siomw chain`` print no warning: it declares its contract range, and its ``before
+    jwt`` is ``if_present``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "siomw_audit.py").write_text((EXAMPLES / "plugin_audit.py").read_text())
+    info = site / "siomw_audit-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: siomw-audit\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[siomw]\naudit = siomw_audit\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIOMW_")}
+    env.update(PYTHONPATH=str(site), SIOMW_DISABLE_PLUGINS="jwt")
+    siomw = str(Path(sys.executable).parent / "siomw")
+    for command in (["plugins", "--json"], ["chain", "--json"]):
+        done = subprocess.run([siomw, *command], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr
+    [audit] = [r for r in json.loads(subprocess.run(
+        [siomw, "plugins", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120, check=True).stdout) if r["name"] == "audit"]
+    assert (audit["status"], audit["contract"], audit["contract_declared"]) == (
+        "enabled", ">=1.0,<2", True)
+
+
 def test_configuration_example_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/examples/siomw.toml validates against the installed bundled plugins."""
     monkeypatch.setenv("SIOMW_JWT_SECRET", "a-secret-of-at-least-32-bytes-for-hs256!")

@@ -36,6 +36,11 @@ class Audit:
 
 
 @hookimpl
+def siomw_contract() -> str:
+    return ">=1.0,<2"  # written for plugin contract 1.0 (docs/plugins/publishing.md)
+
+
+@hookimpl
 def siomw_config_schema() -> type[BaseModel]:
     return AuditConfig
 
@@ -49,6 +54,7 @@ def siomw_middlewares(config: AuditConfig, settings: CoreSettings) -> Sequence[M
             level="connect",
             priority=config.priority,
             before=("jwt",),  # refuse blocked addresses before spending time on tokens
+            if_present=True,  # jwt may not be installed: then there is nothing to be before
         )
     ]
 
