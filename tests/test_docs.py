@@ -398,13 +398,13 @@ def throwaway_venv(root: Path) -> Path:
 
 
 def test_writing_scaffold_output_and_generated_test_as_shown(tmp_path: Path) -> None:
-    """The page's ``text`` block is what ``siomw new-plugin audit`` prints, and the test it
+    """The page's ``text`` block is what ``siomw new-plugin blocklist`` prints, and the test it
     shows is the generated tests/test_connect.py, character for character."""
     from click.testing import CliRunner
 
     from siomw_core.cli import cli
 
-    result = CliRunner().invoke(cli, ["new-plugin", "audit", "--dir", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["new-plugin", "blocklist", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     page = (REPO / WRITING).read_text()
     section = page[page.index(f"\n## {FIVE_MINUTES}\n"):page.index("\n### What it writes\n")]
@@ -412,7 +412,7 @@ def test_writing_scaffold_output_and_generated_test_as_shown(tmp_path: Path) -> 
     printed = result.output.replace(f"{tmp_path}/", "")  # --dir: the page runs it in place
     assert printed.rstrip("\n") == textwrap.dedent(shown).rstrip("\n"), printed
     [test_block] = code_blocks(WRITING, "Testing it: the pytest plugin", "python")
-    generated = (tmp_path / "siomw-audit" / "tests" / "test_connect.py").read_text()
+    generated = (tmp_path / "siomw-blocklist" / "tests" / "test_connect.py").read_text()
     assert test_block == generated
 
 
@@ -435,12 +435,12 @@ async def test_writing_five_minutes_as_a_new_user(tmp_path: Path) -> None:
     out_b, err_b = await asyncio.wait_for(proc.communicate(), 900)
     out, err = out_b.decode(), err_b.decode()
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    assert "created siomw-audit/: plugin 'audit' (connect)" in out
-    listed = [line for line in out.splitlines() if line.startswith("│ audit ")]
+    assert "created siomw-blocklist/: plugin 'blocklist' (connect)" in out
+    listed = [line for line in out.splitlines() if line.startswith("│ blocklist ")]
     major = int(CONTRACT_VERSION.split(".")[0])
     declared = f">={CONTRACT_VERSION},<{major + 1}"  # what the scaffold writes for this core
     assert listed and "enabled" in listed[0] and declared in listed[0], out
-    assert re.search(r"│ \d+ │ audit +│ audit +│ 1500 ", out), out  # placed by siomw chain
+    assert re.search(r"│ \d+ │ blocklist +│ blocklist +│ 1500 ", out), out  # placed by siomw chain
     assert re.search(r"\d+ passed", out) and " failed" not in out, out
     assert "Success: no issues found" in out  # mypy
 
