@@ -34,6 +34,10 @@ def test_writes_the_project_and_says_what_next(tmp_path: Path) -> None:
     assert project["entry-points"]["siomw"] == {"audit_log": "siomw_audit_log"}
     assert project["dependencies"][0].startswith("siomw-core>=")
     assert project["optional-dependencies"]["test"][0].startswith("siomw-core[testing]>=")
+    # pytest-asyncio, for the author's async tests, with the loop scope it warns without
+    assert "pytest-asyncio>=0.24" in project["optional-dependencies"]["test"]
+    pytest_ini = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]
+    assert pytest_ini["ini_options"]["asyncio_default_fixture_loop_scope"] == "function"
 
 
 def test_relative_to_the_working_directory_by_default(tmp_path: Path) -> None:
