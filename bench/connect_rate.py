@@ -1,7 +1,8 @@
 """Connections per second through siomw's connect chain against bare python-socketio.
 
 Usage: python bench/connect_rate.py [--kind asgi|aiohttp|wsgi|gevent] [--seconds 5]
-[--concurrency 50] [--addresses 250] [--rounds 3] [--modes bare,full,noop0,noop10]
+[--concurrency 50] [--addresses 250] [--tokens fresh|one] [--rounds 3]
+[--modes bare,full,noop0,noop10]
 
 Each mode's server (``bench/server.py MODE PORT KIND``: uvicorn, aiohttp's runner, gunicorn's
 gthread or gevent worker) runs in its own process pinned to one core; the load comes from this
@@ -9,7 +10,10 @@ process (pinned to the other core when there are two) over loopback: WebSocket-o
 handshakes, then a Socket.IO CONNECT with a token, then close; 50 at a time, from many
 client addresses of 127.0.0.0/8 (``--addresses`` per concurrent client: so the IP-keyed
 rate limit keeps per-client windows, as in production, instead of one window holding every
-hit). Modes alternate
+hit). Each connection sends its own token (``--tokens fresh``, the default: each client
+its own, as in a deployment; signed before the timed window, so that signing is not the load
+generator's cost inside it), or every connection the same one (``--tokens one``: after the
+first, every connection is a hit of the jwt plugin's cache of verified tokens). Modes alternate
 in rounds so that drift affects both alike. Reported: connections per second, server CPU
 microseconds per connection (from /proc, the server's process and its children: gunicorn's
 worker), how busy the server's core was (1.00: saturated; less: the server waited, or other
@@ -44,6 +48,11 @@ HERE = Path(__file__).resolve().parent
 KINDS = ("asgi", "aiohttp", "wsgi", "gevent")
 SECRET = "bench-secret-of-at-least-thirty-two-bytes!"
 CLK = os.sysconf("SC_CLK_TCK")
+#: ``--tokens``: ``fresh``, a distinct token per connection; ``one``, one token for all
+TOKENS = ("fresh", "one")
+#: fresh tokens signed ahead per second of a run (several times this machine's bare rate):
+#: a run that uses them all up fails (it never reuses one: that would be a cache hit)
+FRESH_PER_SECOND = 4000
 T = TypeVar("T")
 
 
@@ -103,25 +112,55 @@ async def one_connection(url: str, auth: str, source: str,
                 return msg
 
 
+def auths(tokens: str, count: int) -> list[str]:
+    """CONNECT payloads ``{"token": ...}`` (HS256, ``SECRET``, an hour's ``exp``): ``count``
+    of them, each with its own ``sub`` (``bench-N``), when ``tokens`` is ``"fresh"``; one
+    when ``"one"``.
+
+    Raises:
+        ValueError: ``tokens`` is not one of :data:`TOKENS`.
+    """
+    if tokens not in TOKENS:
+        raise ValueError(f"tokens must be one of {', '.join(TOKENS)}, not {tokens!r}")
+    exp = int(time.time()) + 3600
+    subs = ["bench"] if tokens == "one" else [f"bench-{i}" for i in range(count)]
+    return [json.dumps({"token": jwt.encode({"sub": sub, "exp": exp}, SECRET,
+                                            algorithm="HS256")}) for sub in subs]
+
+
 async def load(port: int, seconds: float, concurrency: int,
-               addresses: int = 250, deflate: bool = False) -> tuple[int, int]:
+               addresses: int = 250, deflate: bool = False,
+               tokens: str = "fresh") -> tuple[int, int]:
     """``concurrency`` workers connecting for ``seconds``, worker ``n`` from the loopback
     addresses ``127.0.n.2`` to ``127.0.n.(addresses + 1)`` in turn (``addresses`` at most
     250; 0: every worker from ``127.0.0.1``, one rate-limit key for all). ``deflate``: see
-    :func:`one_connection`. Returns ``(accepted, refused)``."""
+    :func:`one_connection`. ``tokens``: ``"fresh"``, each connection its own token (signed
+    before the clock starts, :data:`FRESH_PER_SECOND` per second); ``"one"``, one for all.
+    Returns ``(accepted, refused)``.
+
+    Raises:
+        RuntimeError: the fresh tokens ran out (none is ever sent twice).
+    """
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
-    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
-    auth = json.dumps({"token": token})
+    pool = auths(tokens, int((seconds + 1) * FRESH_PER_SECOND) + concurrency)
+    used = 0
     done = refused = 0
     deadline = time.monotonic() + seconds
 
     async def worker(n: int) -> None:
-        nonlocal done, refused
+        nonlocal done, refused, used
         i = 0
         while time.monotonic() < deadline:
             # many client addresses (all loopback), as many clients would have
             source = f"127.0.{n}.{2 + i % addresses}" if addresses else "127.0.0.1"
             i += 1
+            if tokens == "one":
+                auth = pool[0]
+            elif used < len(pool):
+                auth, used = pool[used], used + 1
+            else:
+                raise RuntimeError(f"the {len(pool)} fresh tokens signed ahead ran out "
+                                   f"(raise connect_rate.FRESH_PER_SECOND)")
             refusal = await one_connection(url, auth, source, deflate)
             if refusal is None:
                 done += 1
@@ -214,10 +253,11 @@ def timed(mode: str, run: Callable[[int, float], T], seconds: float,
 
 def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
             warmup: float = 1.0, addresses: int = 250, *, deflate: bool = False,
+            tokens: str = "fresh",
             command: Command | None = None, env: dict[str, str] | None = None,
             during: Callable[[int], Any] | None = None) -> dict[str, float]:
     """One timed run of ``mode`` on ``kind`` (or of ``command``'s server; ``addresses``,
-    ``deflate``: see :func:`load`; ``env``, ``during``: see :func:`timed`): ``{"cps",
+    ``deflate``, ``tokens``: see :func:`load`; ``env``, ``during``: see :func:`timed`): ``{"cps",
     "cpu_us", "busy", "n"}`` (connections per second, server CPU microseconds per
     connection, server CPU seconds per second: 1.0 is its core saturated, and the number of
     connections).
@@ -226,7 +266,8 @@ def measure(mode: str, seconds: float, concurrency: int, kind: str = "asgi",
         RuntimeError: a connection was refused (the benchmark measures accepted ones).
     """
     (done, refused), elapsed, cpu = timed(
-        mode, lambda port, s: asyncio.run(load(port, s, concurrency, addresses, deflate)),
+        mode, lambda port, s: asyncio.run(load(port, s, concurrency, addresses, deflate,
+                                                tokens)),
         seconds, kind=kind, warmup=warmup, command=command, env=env, during=during,
     )
     if refused:
@@ -253,6 +294,10 @@ def main() -> None:
                         metavar="0..250", help="client addresses per concurrent client "
                         "(distinct rate-limit keys: concurrency x addresses; default 250; "
                         "0: every client from 127.0.0.1, one hot key: use mode full-hot)")
+    parser.add_argument("--tokens", default="fresh", choices=TOKENS,
+                        help="fresh (default): each connection its own token, signed before "
+                        "the timed window, as each client has its own; one: one token for "
+                        "every connection (the jwt plugin's cache hits after the first)")
     parser.add_argument("--modes", default="bare,full,noop0,noop10")
     args = parser.parse_args()
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
@@ -261,14 +306,15 @@ def main() -> None:
     if "bare" not in modes:
         parser.error("--modes must include bare (the ratios are against it)")
     print(f"kind {args.kind}; {args.rounds} rounds of {args.seconds:g} s, concurrency "
-          f"{args.concurrency}, {args.concurrency * args.addresses or 1} client addresses; "
+          f"{args.concurrency}, {args.concurrency * args.addresses or 1} client addresses, "
+          f"tokens {args.tokens}; "
           f"load average before: {load_average()}")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
             results[mode].append(
                 measure(mode, args.seconds, args.concurrency, args.kind, args.warmup,
-                        args.addresses))
+                        args.addresses, tokens=args.tokens))
 
     def median(mode: str, key: str) -> float:
         return statistics.median(r[key] for r in results[mode])

@@ -92,13 +92,15 @@ def _rate(result: dict[str, float], key: str) -> dict[str, float]:
 
 def connect(mode: str, kind: str, hot: bool = False, deflate: bool = False,
             command: connect_rate.Command | None = None,
-            env: dict[str, str] | None = None) -> Runner:
+            env: dict[str, str] | None = None, tokens: str = "fresh") -> Runner:
     """``connect_rate.py``'s load on ``mode`` (every client on 127.0.0.1 when ``hot``;
-    ``command``, ``env``: the server's, see ``connect_rate.start``)."""
+    ``command``, ``env``: the server's, see ``connect_rate.start``; ``tokens``: each
+    connection its own token, ``"fresh"``, as in a deployment, or ``"one"`` for all: see
+    ``connect_rate.load``)."""
     def run(o: Options) -> dict[str, float]:
         return _rate(connect_rate.measure(
             mode, o.seconds, o.concurrency, kind, o.warmup, 0 if hot else o.addresses,
-            deflate=deflate, command=command, env=env), "cps")
+            deflate=deflate, tokens=tokens, command=command, env=env), "cps")
     return run
 
 
@@ -234,9 +236,13 @@ def groups(options: Options) -> list[Group]:
         found += [
             Group(f"connect-{kind}", kind, "connect", "conn/s",
                   {"bare": connect("bare", kind), "full": connect("full", kind),
-                   "byhand": connect("byhand", kind)},
+                   "byhand": connect("byhand", kind),
+                   "full-one-token": connect("full", kind, tokens="one")},
                   [Ratio(f"connect-{kind}", "connect, full chain, many client addresses",
                          "full", "bare", 0.90),
+                   Ratio(f"connect-one-token-{kind}", "connect, full chain, one token for "
+                         "every connection (the jwt plugin's cache hits; no target)",
+                         "full-one-token", "bare", None),
                    Ratio(f"byhand-{kind}", "connect, the same work by hand in the handler "
                          "(PyJWT + limits + structlog; no target)", "byhand", "bare", None,
                          "by hand")]),
