@@ -9,7 +9,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import socketio
 from siomw_metrics import MetricsOptions, metrics_of
+
+from siomw_core import Config, ConfigError, CoreSettings, attach
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "metrics.md"
 
@@ -48,3 +51,13 @@ def test_the_option_table_names_every_key() -> None:
     text = PAGE.read_text()
     documented = set(re.findall(r"^\| `(\w+)` \| ", text.split("## Options")[1], re.M))
     assert documented == set(MetricsOptions.model_fields)
+
+
+def test_the_root_path_refusal_is_the_line_shown() -> None:
+    """The page's ``text`` block is the line a table with ``path = "/metrics"`` stops with."""
+    (shown,) = blocks("text")
+    config = Config(source="siomw.toml", core=CoreSettings(plugins=["metrics"]),
+                    tables={"metrics": {"path": "/metrics"}})
+    with pytest.raises(ConfigError) as raised:
+        attach(socketio.AsyncServer(async_mode="asgi"), config=config)
+    assert str(raised.value) == shown.strip()

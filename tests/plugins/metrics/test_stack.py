@@ -54,11 +54,46 @@ def test_the_global_registry_once_per_process() -> None:
     ({"path": "metrics"}, "start with '/'"),
     ({"port": 70000}, "port"),
     ({"prefix": "no-dash"}, "prefix"),
+    # pydantic would coerce these: port 1, members on
+    ({"port": True}, "port: expected Input should be a valid integer; found True"),
+    ({"members": 1}, "members: expected Input should be a valid boolean; found 1"),
+    ({"buckets": [True]}, "buckets.0: expected Input should be a valid number"),
+    # no engine chain sees a page at the root
+    ({"path": "/metrics"}, "path: expected a page under the engine's path, such as "
+     "'/socket.io/metrics'"),
+    ({"address": "999.1.1.1"}, "address: expected an IP address .each of the four numbers"),
+    ({"address": "nope.invalid"}, "address: expected an IP address or a host name that "
+     "resolves .this one does not"),
 ])
 def test_bad_values_are_named(table: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem) as raised:
         stack(table)
     assert "[metrics]" in str(raised.value)
+
+
+@pytest.mark.parametrize("table", [
+    {"port": 9464, "members": False, "address": "localhost", "buckets": [1, 2.5]},
+    {"address": "::1", "path": "/chat/socket.io/metrics"},
+])
+def test_good_values_are_taken(table: dict[str, object]) -> None:
+    metrics = metrics_of(stack(table).runtime)
+    assert metrics is not None
+
+
+def test_the_environment_still_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict types keep the environment's text working: numbers and flags are decoded by
+    the field's type before the table is validated; ``true`` for the port is still refused,
+    naming the variable."""
+    monkeypatch.setenv("SIOMW_PLUGINS", "metrics")
+    monkeypatch.setenv("SIOMW_METRICS__PORT", "9464")
+    monkeypatch.setenv("SIOMW_METRICS__MEMBERS", "no")
+    mw = attach(socketio.AsyncServer(async_mode="asgi"), config=load_config(None, check=False))
+    metrics = metrics_of(mw.runtime)
+    assert metrics is not None
+    assert (metrics.options.port, metrics.options.members) == (9464, False)
+    monkeypatch.setenv("SIOMW_METRICS__PORT", "true")
+    with pytest.raises(ConfigError, match=r"SIOMW_METRICS__PORT.*valid integer"):
+        attach(socketio.AsyncServer(async_mode="asgi"), config=load_config(None, check=False))
 
 
 def test_defaults() -> None:
