@@ -39,6 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .deadlines import Deadlines
 from .errors import Refusal, as_refusal, internal_error, middleware_timeout
 from .middleware import Middleware
 
@@ -61,11 +62,12 @@ class _Run:
                  "handle", "loop", "over", "seconds", "started", "subject", "task",
                  "timed_out", "untimed")
 
-    def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
+    def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str,
+                 task: asyncio.Task[Any] | None) -> None:
         self.chain = chain
         self.subject = subject
         self.endpoint_name = endpoint_name
-        self.task = _current_task()  # the task the deadline cancels (None: a sync server)
+        self.task = task  # the task the deadline cancels (None: a sync server)
         self.timed_out = False
         self.over = False  # decided: nothing may start the endpoint any more
         # the deadline's clock when it stops while the endpoint runs (``untimed``)
@@ -147,7 +149,7 @@ class _SyncRun(_Run):
 
     def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str) -> None:
         self._state: bool | None = False  # True: passed; None: converted (or no deadline)
-        super().__init__(chain, subject, endpoint_name)
+        super().__init__(chain, subject, endpoint_name, None)
         self.loop = _MONOTONIC  # type: ignore[assignment]
 
     @property
@@ -330,59 +332,6 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
         raise internal_error()
 
 
-class Deadlines:
-    """One timer for every run of a level that has one timeout (the event level's).
-
-    A run is added with its expiry callback and discarded when it ends (two dict
-    operations: per-event cost stays far below a ``loop.call_later`` and its cancel). As
-    every run gets the same timeout, the oldest run has the earliest deadline; one
-    ``call_at`` waits for it and, when it fires, expires what is due and waits for the next.
-
-    Args:
-        timeout: seconds from a run's start to its deadline.
-    """
-
-    __slots__ = ("_handle", "_loop", "_runs", "timeout")
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._runs: dict[object, tuple[float, Callable[[], None]]] = {}
-        self._handle: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def add(self, loop: asyncio.AbstractEventLoop, run: object,
-            expire: Callable[[], None]) -> None:
-        """Call ``expire()`` ``timeout`` seconds from now unless ``run`` is discarded."""
-        if loop is not self._loop:  # the first run, or a new event loop (tests)
-            self._loop, self._runs, self._handle = loop, {}, None
-        deadline = loop.time() + self.timeout
-        self._runs[run] = (deadline, expire)
-        if self._handle is None:
-            self._handle = loop.call_at(deadline, self._fire)
-
-    def discard(self, run: object) -> None:
-        """Forget ``run`` (it ended)."""
-        self._runs.pop(run, None)
-
-    def _fire(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        self._handle = None
-        now = loop.time()
-        runs = self._runs
-        while runs:
-            run = next(iter(runs))
-            deadline, expire = runs[run]
-            if deadline > now:
-                self._handle = loop.call_at(deadline, self._fire)
-                return
-            del runs[run]
-            expire()
-
-
 async def run_chain(
     chain: Sequence[Middleware],
     subject: Any,
@@ -416,7 +365,8 @@ async def run_chain(
             passed (``middleware_timeout``).
         asyncio.CancelledError: the run was cancelled from outside.
     """
-    if _current_task() is None and timeout is not None:  # a sync server: no timers
+    task = _current_task()
+    if task is None and timeout is not None:  # a sync server: no timers
         sync = _SyncRun(chain, subject, endpoint_name)
         sync.seconds = timeout.timeout if isinstance(timeout, Deadlines) else timeout
         sync.started = time.monotonic()
@@ -426,7 +376,7 @@ async def run_chain(
         finally:
             sync.over = True
         return
-    run = _Run(chain, subject, endpoint_name)
+    run = _Run(chain, subject, endpoint_name, task)
     if timeout is None:
         try:
             await _step(run, 0, endpoint, run.task)
