@@ -69,6 +69,9 @@ def _taken_by(plugin: str) -> tuple[str, str] | None:
 #: the core's own distribution: a plugin project depends on it, so siomw-core as a plugin's
 #: name would depend on itself and, installed, replace the real core
 CORE_DISTRIBUTION = "siomw-core"
+#: the plugins released with siomw (the repository's plugins/): refused even where they are
+#: not installed, since installing one later would replace the new project
+BUNDLED = ("headers", "jwt", "logging", "metrics", "ratelimit")
 
 
 def _distribution_installed(distribution: str) -> tuple[str, str] | None:
@@ -139,6 +142,10 @@ def plugin_names(name: str, *, check_installed: bool = True) -> PluginNames:
             raise BadName(f"plugin name {shown} is taken: {dist} {version} (installed) "
                           f"registers it in the entry-point group {GROUP!r}; choose another "
                           f"(or pip uninstall {dist} to write it again)")
+        if plugin in BUNDLED:
+            raise BadName(f"plugin name {shown} would name the project {distribution}, a "
+                          f"plugin released with siomw (pip install {distribution}); choose "
+                          f"another")
         installed = _distribution_installed(distribution)
         if installed is not None:
             dist, version = installed

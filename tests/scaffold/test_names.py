@@ -91,3 +91,22 @@ def test_an_importable_package_of_the_same_name_is_refused(
     assert message.startswith("plugin name 'samepkg' would name the package siomw_samepkg, "
                               "which is already importable (")
     assert str(tmp_path) in message and "\n" not in message
+
+
+def test_a_bundled_plugin_is_refused_where_it_is_not_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # not installed here: no entry point registers it (the real lookup, narrowed)
+    monkeypatch.setattr("siomw_core.scaffold.names._taken_by", lambda plugin: None)
+    with pytest.raises(BadName) as caught:
+        plugin_names("metrics")
+    assert str(caught.value) == ("plugin name 'metrics' would name the project siomw-metrics, "
+                                 "a plugin released with siomw (pip install siomw-metrics); "
+                                 "choose another")
+
+
+def test_the_bundled_list_is_the_repositorys_plugins() -> None:
+    from siomw_core.scaffold.names import BUNDLED
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    assert sorted(BUNDLED) == sorted(p.name.removeprefix("siomw-") for p in plugins.iterdir()
+                                     if (p / "pyproject.toml").is_file())
