@@ -28,7 +28,8 @@ from siomw_core import CallNext, Middleware, Request
 
 from .extract import TokenSource
 from .refusals import insufficient_scope, invalid_request
-from .scopes import Rule, granted_scopes
+from .scopes import Rule
+from .scopes import granted as granted_set
 from .session import deadline
 
 __all__ = ["CLAIMS_KEY", "NAME", "PRIORITY", "VERIFIED_KEY", "Verified", "build_handshake"]
@@ -99,7 +100,7 @@ def build_handshake(
         if token is None:
             raise invalid_request("missing_token")
         claims = await verify(token)
-        granted = frozenset(granted_scopes(claims))
+        granted = granted_set(claims)
         if scopes and not scopes <= granted:
             raise insufficient_scope(scope)
         state = request.state

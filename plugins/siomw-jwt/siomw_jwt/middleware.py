@@ -20,6 +20,7 @@ from .reauth import Reauth
 from .refusals import insufficient_scope, invalid_request, invalid_token
 from .revocation import Revocation
 from .scopes import Rule, compile_rules, granted_scopes, required
+from .scopes import granted as granted_set
 from .session import ExpiryTimers, make_identity
 
 __all__ = [
@@ -157,7 +158,7 @@ def build_middleware(
                     return
                 raise invalid_request("missing_token")
         claims = await verify(token)
-        granted = frozenset(granted_scopes(claims))
+        granted = granted_set(claims)
         if rule.scopes and not rule.scopes <= granted:
             raise insufficient_scope(rule.scope)
         await accept(socket, make_identity(claims, granted), call_next)

@@ -23,7 +23,8 @@ from siomw_core import Event, get_identity, set_identity
 
 from .extract import auth_token
 from .refusals import insufficient_scope, invalid_request, invalid_token
-from .scopes import Rule, granted_scopes
+from .scopes import Rule
+from .scopes import granted as granted_set
 from .session import ExpiryTimers, make_identity
 
 __all__ = ["Reauth"]
@@ -69,7 +70,7 @@ class Reauth:
         claims = await self._verify(token)
         socket = event.socket
         rule = self._rules.get(socket.namespace, self._default)
-        granted = frozenset(granted_scopes(claims))
+        granted = granted_set(claims)
         if rule.scopes and not rule.scopes <= granted:
             raise insufficient_scope(rule.scope)
         current = get_identity(socket)

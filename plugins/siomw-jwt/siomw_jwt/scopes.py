@@ -8,7 +8,12 @@ from typing import Any
 
 from .options import JwtOptions
 
-__all__ = ["Rule", "compile_rules", "granted_scopes", "required"]
+__all__ = ["Rule", "compile_rules", "granted", "granted_scopes", "required"]
+
+#: the granted sets seen so far, each kept once (connections share them: a frozenset is 216
+#: bytes even empty, and most tokens grant one of a few sets); at most :data:`SHARED_SETS`
+_shared: dict[frozenset[str], frozenset[str]] = {}
+SHARED_SETS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,19 @@ def granted_scopes(claims: Mapping[str, Any]) -> set[str]:
     if isinstance(scopes, list):
         granted.update(s for s in scopes if isinstance(s, str))
     return granted
+
+
+def granted(claims: Mapping[str, Any]) -> frozenset[str]:
+    """:func:`granted_scopes` as a frozenset, shared with every earlier token that granted
+    the same scopes (one object per distinct set, up to :data:`SHARED_SETS` of them; past
+    that, a new one each time)."""
+    found = frozenset(granted_scopes(claims))
+    shared = _shared.get(found)
+    if shared is not None:
+        return shared
+    if len(_shared) < SHARED_SETS:
+        _shared[found] = found
+    return found
 
 
 def compile_rules(options: JwtOptions) -> dict[str, Rule]:

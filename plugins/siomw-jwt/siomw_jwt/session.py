@@ -31,7 +31,7 @@ def make_identity(claims: Mapping[str, Any], granted: frozenset[str]) -> Identit
     return Identity(
         sub=None if sub is None else str(sub),
         scopes=granted,
-        claims=dict(claims),
+        claims=claims,  # Identity keeps a read-only copy of its own: no copy here
         expires_at=None if exp is None else float(exp),
         source=SOURCE,
     )
