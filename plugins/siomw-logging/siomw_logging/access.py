@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from time import perf_counter
 
 from structlog.typing import FilteringBoundLogger
@@ -131,29 +132,29 @@ def access_logger(
     if not every:
         return log_problems
 
+    def at_start(started: float, request: Request) -> None:
+        if request.status == 101:
+            line(request, 101, None, None, started)
+
     async def log_http(request: Request, call_next: CallNext) -> None:
         started = perf_counter()
-        accepted = False
-        if request.is_upgrade:
-            # the request lasts as long as the connection: write the line at its 101
-            def at_start(request: Request) -> None:
-                nonlocal accepted
-                if request.status == 101:
-                    accepted = True
-                    line(request, 101, None, None, started)
-
-            request.on_start(at_start)
+        upgrade = request.is_upgrade
+        if upgrade:
+            # the request lasts as long as the connection: its line is written at its 101.
+            # No closure kept in this frame, which lives as long as the WebSocket does: the
+            # request drops the hook once called, and the 101 itself says it was written
+            request.on_start(partial(at_start, started))
         try:
             await call_next()
         except Refusal as refusal:
-            if not accepted:
+            if not (upgrade and request.status == 101):
                 refused(request, refusal, started)
             raise
         except BaseException:  # cancelled (server shutdown): what was sent, if anything
-            if not accepted:
+            if not (upgrade and request.status == 101):
                 line(request, request.status, None, _size(request), started)
             raise
-        if not accepted:
+        if not (upgrade and request.status == 101):
             line(request, request.status, None, _size(request), started)
 
     return log_http

@@ -44,6 +44,41 @@ def user_of(socket: Socket) -> str | None:
     return None if identity is None else identity.sub
 
 
+class _Disconnect:
+    """A socket's ``disconnect`` line, written by ``socket.on_disconnect``: one small object
+    per connected socket (slots, no closure cells; the socket keeps it until it
+    disconnects)."""
+
+    __slots__ = ("_accepted_at", "_address", "_enabled", "_info", "_socket", "_user")
+
+    def __init__(self, info: Any, enabled: Callable[[int], bool] | None, socket: Socket,
+                 address: str, user: str | None) -> None:
+        self._info = info
+        self._enabled = enabled
+        self._socket = socket
+        self._address = address
+        self._user = user
+        self._accepted_at = monotonic()
+
+    def __call__(self, reason: str) -> None:
+        enabled = self._enabled
+        if enabled is not None and not enabled(logging.INFO):
+            return
+        socket = self._socket
+        try:
+            self._info(
+                "disconnect",
+                sid=socket.sid,
+                namespace=socket.namespace,
+                address=self._address,
+                user=self._user,
+                reason=reason,
+                connected_s=round(monotonic() - self._accepted_at, 3),
+            )
+        except Exception:
+            _log.exception("siomw: [logging] could not write a disconnect line")
+
+
 def connect_logger(
     logger: FilteringBoundLogger, *, accepted: bool = True,
     enabled: Callable[[int], bool] | None = None,
@@ -131,25 +166,6 @@ def connect_logger(
             raise
         user = user_of(socket)
         line(info, socket, "accepted", None, started, user)
-        accepted_at = monotonic()
-        sid, namespace, address = socket.sid, socket.namespace, socket.handshake.address
-
-        def on_disconnect(reason: str) -> None:
-            if enabled is not None and not enabled(logging.INFO):
-                return
-            try:
-                info(
-                    "disconnect",
-                    sid=sid,
-                    namespace=namespace,
-                    address=address,
-                    user=user,
-                    reason=reason,
-                    connected_s=round(monotonic() - accepted_at, 3),
-                )
-            except Exception:
-                _log.exception("siomw: [logging] could not write a disconnect line")
-
-        socket.on_disconnect(on_disconnect)
+        socket.on_disconnect(_Disconnect(info, enabled, socket, socket.handshake.address, user))
 
     return log_connect
