@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .http import Request, request_of_environ
@@ -65,6 +64,9 @@ class Handshake:
         proxies: trusted proxies for ``address``.
     """
 
+    # one per connected socket, kept for its whole life: no instance dict
+    __slots__ = ("_proxies", "_request", "auth", "environ", "issued")
+
     def __init__(
         self, environ: Mapping[str, Any], auth: Any, proxies: TrustedProxies | None = None
     ) -> None:
@@ -72,11 +74,16 @@ class Handshake:
         self.auth: dict[str, Any] = auth if isinstance(auth, dict) else {}
         self.issued: int = int(time.time() * 1000)
         self._proxies = proxies
+        self._request: Request | None = None
 
-    @cached_property
+    @property
     def request(self) -> Request:
-        """The handshake's HTTP request, as the engine level sees it."""
-        return request_of_environ(self.environ, self._proxies)
+        """The handshake's HTTP request, as the engine level sees it (found on first use,
+        then kept)."""
+        request = self._request
+        if request is None:
+            request = self._request = request_of_environ(self.environ, self._proxies)
+        return request
 
     @property
     def headers(self) -> dict[str, str]:
