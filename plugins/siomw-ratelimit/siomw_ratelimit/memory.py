@@ -24,6 +24,7 @@ They override ``limits``' private ``__schedule_expiry`` hook (name-mangled
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import threading
 import time
@@ -95,14 +96,40 @@ def _sweep(storage: Any, take: Callable[[str], Callable[[], None] | None]) -> in
     return len(events) + len(expirations)
 
 
+class _OneLock(dict[str, asyncio.Lock]):
+    """``limits.aio``'s per-key locks (``MemoryStorage.locks``, a ``defaultdict``) as one
+    lock for every key, so that a key costs no ``asyncio.Lock`` (about 150 bytes with its
+    entry, kept as long as the key). The same exclusion: ``limits.aio``'s memory storage
+    holds a key's lock only around code with no ``await`` in it (``incr``, ``decr``,
+    ``acquire_entry``; its sweep is replaced here), so on one event loop no other count can
+    run while it is held, and an uncontended ``asyncio.Lock`` never waits nor binds a loop.
+    Empty as a dict: nothing per key is stored."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = asyncio.Lock()
+
+    def __getitem__(self, key: str) -> asyncio.Lock:
+        return self.lock
+
+    def get(self, key: str, default: Any = None) -> asyncio.Lock:
+        return self.lock
+
+
 class AsyncMemoryStorage(limits.aio.storage.MemoryStorage):
     """``limits.aio``'s ``async+memory://`` storage, swept at most once per
-    :data:`SWEEP_INTERVAL` seconds, inline on the event loop (see the module)."""
+    :data:`SWEEP_INTERVAL` seconds, inline on the event loop, with one lock for all keys
+    (:class:`_OneLock`; see the module)."""
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False,
                  **options: str) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.locks = _OneLock()  # type: ignore[assignment]
         self.next_sweep = time.monotonic() + SWEEP_INTERVAL
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.locks = _OneLock()  # type: ignore[assignment]
 
     async def _MemoryStorage__schedule_expiry(self) -> None:  # limits' hook
         now = time.monotonic()
