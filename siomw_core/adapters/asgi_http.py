@@ -138,7 +138,7 @@ def seam(state: EngineSeam) -> Callable[..., Awaitable[Any]]:
         if scope.get("type") not in ("http", "websocket"):
             return await state.original(scope, receive, send)
         chain = state.level.chain(scope.get("method", "GET"))
-        if not chain:
+        if not chain and state.level.observer is None:  # nothing runs, nothing observes
             return await state.original(scope, receive, send)
         await state.level.run(chain, AsgiExchange(state, scope, receive, send))
         return None

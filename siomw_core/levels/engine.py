@@ -103,7 +103,8 @@ class EngineLevel:
 
     def chain(self, method: str) -> Sequence[Middleware]:
         """The chain for a request of ``method`` (preflight members only for ``OPTIONS``);
-        empty: the adapter hands the request to python-engineio untouched."""
+        empty: the adapter hands the request to python-engineio untouched, unless an
+        observer is installed (it sees every request)."""
         return self.chain_for(method == "OPTIONS")
 
     async def run(self, chain: Sequence[Middleware], exchange: Exchange) -> None:
