@@ -28,8 +28,11 @@ def _logger() -> Any:
 
 
 def _address(environ: dict[str, Any]) -> str:
-    return str(environ.get("REMOTE_ADDR") or environ.get("asgi.scope", {}).get(
-        "client", ("?",))[0])
+    # under ASGI python-engineio's REMOTE_ADDR is always 127.0.0.1: the scope has the peer
+    scope = environ.get("asgi.scope")
+    if scope and scope.get("client"):
+        return str(scope["client"][0])
+    return str(environ.get("REMOTE_ADDR") or "?")
 
 
 def server(kind: str, async_mode: str, options: dict[str, Any]) -> Any:

@@ -28,6 +28,7 @@ measures nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -69,6 +70,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                              "docs/performance.md")
     parser.add_argument("--docs", type=Path, default=HERE.parent / "docs",
                         help="the docs folder --publish writes into (default docs/)")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="a suite.json of an earlier run: its rows are kept where this "
+                             "run (say --only one group, rerun) has none of the same id")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--profile-seconds", type=float, default=None,
                         help="seconds of sampled load (default --seconds)")
@@ -145,11 +149,26 @@ def run_profile(args: argparse.Namespace, opts: targets.Options) -> dict[str, An
         return {"error": str(exc)}
 
 
+def merged(earlier: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
+    """``earlier``'s rows with those ``rerun`` measured again replaced (same id, in place),
+    then ``rerun``'s new ones; the machine and command of both are kept."""
+    fresh = {row["id"]: row for row in rerun["rows"]}
+    rows = [fresh.pop(row["id"], row) for row in earlier["rows"]]
+    rows += list(fresh.values())
+    return {**earlier, "rows": rows,
+            "profile": rerun["profile"] or earlier.get("profile"),
+            "command": f"{earlier['command']}; then {rerun['command']}",
+            "machine": {**earlier["machine"],
+                        "rerun_load": rerun["machine"].get("load_before")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
     result = run(args)
+    if args.merge is not None:
+        result = merged(json.loads(args.merge.read_text()), result)
     paths = report.write(result, args.out)
     print(report.table(result["rows"]))
     for name, path in paths.items():
