@@ -219,7 +219,9 @@ def test_good_plugin_loads_and_broken_ones_are_recorded_and_skipped(
                for m in messages)
     assert good.as_dict() == {
         "name": "goodplug", "distribution": "siomw-good", "version": "1.2.3",
-        "enabled": True, "status": "enabled", "contract": None, "error": None,
+        # no siomw_contract hook: held to the first contract's range, shown as undeclared
+        "enabled": True, "status": "enabled", "contract": ">=1,<2",
+        "contract_declared": False, "error": None,
         "middlewares": [{"name": "good_mw", "level": "connect", "priority": 1}],
     }
 
