@@ -337,7 +337,6 @@ def install_observers(stack: Any) -> Observers | None:
     observers = collect_observers(stack.registry)
     stack.connect_level.observer = observers
     stack.event_level.observer = observers
-    seam = getattr(stack.sio.eio.handle_request, "_siomw_seam", None)
-    if seam is not None:  # None: an async_mode without an engine adapter
-        seam.level.observer = observers
+    if stack.engine_level is not None:  # None: an async_mode without an engine adapter
+        stack.engine_level.observer = observers
     return observers

@@ -136,7 +136,9 @@ class Siomw(Composing):
         self.engine = Engine(self)
         #: Node's ``socket.use`` for every socket of the main namespace: ``mw.event.use(fn)``
         self.event = EventRegistrar(self, "/")
-        install_engine(sio, self.engine_chain, self.proxies)  # in eio.handle_request: any serving
+        #: the engine level, in eio.handle_request: any serving (None: an async_mode without
+        #: an engine adapter)
+        self.engine_level = install_engine(sio, self.engine_chain, self.proxies)
         #: the plugins' startup and shutdown hooks (:mod:`siomw_core.lifecycle`)
         self.lifecycle = Lifecycle(self.registry)
         install_lifecycle(sio, self.lifecycle, blocking=self.runtime.blocking)
