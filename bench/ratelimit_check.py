@@ -35,6 +35,8 @@ from siomw_ratelimit import RateLimitOptions
 from siomw_ratelimit.storage import Check, guarded_limiter
 from storage_rate import delete_keys
 
+from connect_rate import load_average
+
 STORAGES = ("memory", "redis", "redis-redispy")
 KEYS = 1000
 
@@ -118,8 +120,7 @@ def main() -> None:
     base = args.key_prefix or f"siomw-bench-check-{os.getpid()}-{int(time.time())}"
     print(f"one check = limiter.acquire([Check]) (moving window, 1000/minute, {KEYS} keys); "
           f"{args.rounds} rounds of {args.iterations} checks after {args.warmup} warm-up; "
-          f"Redis {args.redis}; load average before: "
-          f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
+          f"Redis {args.redis}; load average before: {load_average()}")
     results: dict[str, list[dict[str, float]]] = {s: [] for s in storages}
     try:
         for n in range(args.rounds):
