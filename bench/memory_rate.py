@@ -1,7 +1,7 @@
 """Memory per connected socket: siomw's full chain against bare python-socketio.
 
 Usage: python bench/memory_rate.py [--kind asgi|aiohttp|wsgi] [--sockets 10000]
-[--modes bare,full]
+[--modes bare,full] [--top N]
 
 Each mode's server (``bench/server.py MODE PORT KIND`` with ``PYTHONTRACEMALLOC=1`` and
 ``SIOMW_BENCH_STATS=1``: tracemalloc traces from the interpreter's start, and ``GET
@@ -10,7 +10,8 @@ connections, then a reading of the traced bytes, then ``--sockets`` WebSocket cl
 connect to ``"/"`` (with a token, each from its own loopback address: no rate limit is hit)
 and stay connected, then a second reading. Reported: the bytes each connected socket holds
 (the difference over the sockets) and, for each mode, the bytes it adds per socket over
-bare.
+bare. ``--top N`` also prints, for each mode, the N source lines (tracemalloc's, one frame)
+whose allocations grew most between the two readings, in bytes per socket.
 
 The clients are raw RFC 6455 frames over asyncio streams (an HTTP Upgrade, masked text
 frames with a zero mask key, Engine.IO pings answered), so that 10 000 of them cost this
@@ -29,7 +30,9 @@ import json
 import os
 import resource
 import subprocess
+import tempfile
 import time
+import tracemalloc
 import urllib.request
 from typing import Any
 
@@ -176,8 +179,20 @@ async def hold(port: int, sockets: int, concurrency: int = 50) -> dict[str, floa
             "per_socket": (after["traced"] - before["traced"]) / sockets, "seconds": seconds}
 
 
-def measure(mode: str, sockets: int, kind: str = "asgi") -> dict[str, float]:
-    """One server of ``mode`` on ``kind`` holding ``sockets`` connections (see the module)."""
+def top_lines(folder: str, sockets: int, count: int) -> list[tuple[str, float]]:
+    """The ``count`` source lines whose traced bytes grew most between the server's two
+    snapshots in ``folder``: ``[("file:line", bytes per socket)]``."""
+    before = tracemalloc.Snapshot.load(os.path.join(folder, "0.snap"))
+    after = tracemalloc.Snapshot.load(os.path.join(folder, "1.snap"))
+    grown = after.compare_to(before, "lineno")[:count]
+    return [(f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}",
+             stat.size_diff / sockets) for stat in grown]
+
+
+def measure(mode: str, sockets: int, kind: str = "asgi",
+            top: int = 0) -> dict[str, Any]:
+    """One server of ``mode`` on ``kind`` holding ``sockets`` connections (see the module);
+    with ``top``, also ``"top"``: :func:`top_lines` of its snapshots."""
     raise_fd_limit()
     # a ping interval of an hour: no Engine.IO ping while the sockets connect (at 10 000,
     # on a busy machine, that takes longer than python-engineio's 25 + 20 s), bare and full
@@ -185,10 +200,16 @@ def measure(mode: str, sockets: int, kind: str = "asgi") -> dict[str, float]:
                            "SIOMW_BENCH_PING_INTERVAL": "3600"}
     if kind == "wsgi":
         env["SIOMW_BENCH_THREADS"] = str(sockets + 50)
+    folder = tempfile.mkdtemp(prefix="siomw-memory-") if top else ""
+    if folder:
+        env["SIOMW_BENCH_SNAPSHOTS"] = folder
     port = free_port()
     proc = start(mode, port, kind=kind, env=env)
     try:
-        return asyncio.run(hold(port, sockets))
+        result: dict[str, Any] = dict(asyncio.run(hold(port, sockets)))
+        if folder:
+            result["top"] = top_lines(folder, sockets, top)
+        return result
     finally:
         proc.terminate()  # uvicorn closes 10 000 WebSockets one by one: give it a while
         try:
@@ -203,19 +224,26 @@ def main() -> None:
     parser.add_argument("--kind", default="asgi", choices=("asgi", "aiohttp", "wsgi"))
     parser.add_argument("--sockets", type=int, default=10000)
     parser.add_argument("--modes", default="bare,full")
+    parser.add_argument("--top", type=int, default=0, metavar="N",
+                        help="print the N source lines that grew most, per mode")
     args = parser.parse_args()
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
     modes = args.modes.split(",")
     if "bare" not in modes:
         parser.error("--modes must include bare (the figures are against it)")
-    results: dict[str, Any] = {m: measure(m, args.sockets, args.kind) for m in modes}
+    results: dict[str, Any] = {m: measure(m, args.sockets, args.kind, args.top)
+                               for m in modes}
     bare = results["bare"]["per_socket"]
     print(f"kind {args.kind}; {args.sockets} sockets held")
     print(f"{'mode':<13} {'bytes/socket':>12} {'added over bare':>15} {'connect s':>9}")
     for mode in modes:
         per = results[mode]["per_socket"]
         print(f"{mode:<13} {per:12.0f} {per - bare:15.0f} {results[mode]['seconds']:9.1f}")
+    for mode in modes if args.top else ():
+        print(f"\n{mode}: bytes per socket by source line")
+        for where, size in results[mode]["top"]:
+            print(f"{size:10.0f}  {where}")
 
 
 if __name__ == "__main__":

@@ -168,9 +168,15 @@ STATS_PATH = "/bench/memory"
 
 
 def memory_stats(sio: socketio.AsyncServer | socketio.Server) -> bytes:
-    """``{"traced", "sockets"}`` as JSON, after a full collection (see the module)."""
+    """``{"traced", "sockets"}`` as JSON, after a full collection (see the module). With
+    ``SIOMW_BENCH_SNAPSHOTS`` (a directory) set, each reading also dumps a tracemalloc
+    snapshot there, numbered from 0 (``memory_rate.py --top`` compares them)."""
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else -1
+    folder = os.environ.get("SIOMW_BENCH_SNAPSHOTS")
+    if folder and tracemalloc.is_tracing():
+        taken = len(os.listdir(folder))
+        tracemalloc.take_snapshot().dump(os.path.join(folder, f"{taken}.snap"))
     sockets = sum(1 for _ in sio.manager.get_participants("/", None))
     return json.dumps({"traced": traced, "sockets": sockets}).encode()
 

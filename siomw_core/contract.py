@@ -22,7 +22,14 @@ that a hook added or changed without a new version fails):
   ``siomw_core.__all__`` then;
 - **1.1**: the hook ``siomw_observer`` and the names ``Observer``, ``Outcome`` (what an
   observer is told of every chain run and member) and ``answer_request`` (an engine member
-  answering a request itself).
+  answering a request itself);
+- **1.2**: on servers with an event loop (ASGI, aiohttp) a WebSocket request's engine chain
+  is done at its ``101``: ``call_next`` returns once the upgrade is answered, as Node's
+  ``io.engine.use`` middlewares are, and the connection goes on without the chain
+  (``Request.on_end`` still runs at its close). 1.0 and 1.1 promised that ``call_next``
+  returned when the WebSocket closed, and that promise is kept for every plugin whose range
+  admits 1.0 or 1.1 (:func:`keeps_connection`): a chain holding one of its members lasts
+  the connection, as before. A plugin declaring ``>=1.2`` is written for the new rule.
 
 A plugin declares the range it supports with the hook :func:`~siomw_core.hookspecs.siomw_contract`,
 a PEP 440 specifier (``">=1,<2"``: any 1.x). It is read when the plugin is loaded, before
@@ -37,11 +44,12 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 __all__ = [
-    "CONTRACT_VERSION", "LEGACY_RANGE", "ContractError", "core_version", "parse_range", "supports",
+    "CONTRACT_VERSION", "LEGACY_RANGE", "ContractError", "core_version", "keeps_connection",
+    "parse_range", "supports",
 ]
 
 #: the version of the plugin contract this core implements ("major.minor")
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 #: the range assumed for a plugin that declares none: every plugin written before the
 #: contract was versioned was written for what became 1.0, so it keeps loading on any 1.x
@@ -89,3 +97,21 @@ def core_version() -> str:
         return version("siomw-core")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0.0.0"
+
+
+#: the contract versions whose promise was that an engine member's ``call_next`` for a
+#: WebSocket returns when the WebSocket closes (1.2 returns it at the ``101``)
+_UNTIL_CLOSE = ("1.0", "1.1")
+
+
+def keeps_connection(declared: str) -> bool:
+    """Whether a plugin held to the contract range ``declared`` (its own, or
+    :data:`LEGACY_RANGE` when it declares none) was written for 1.0 or 1.1, whose engine
+    members' ``call_next`` for a WebSocket returned when the WebSocket closed: the chain of
+    such a member keeps that promise and lasts the connection (see 1.2 above). A malformed
+    range (the plugin is refused anyway) counts as True."""
+    try:
+        spec = parse_range(declared)
+    except ContractError:
+        return True
+    return any(spec.contains(Version(version)) for version in _UNTIL_CLOSE)

@@ -30,7 +30,9 @@ class Identity:
             credential names none.
         scopes: the granted scopes (RFC 8693 §4.2 ``scope``, split on spaces).
         claims: the verified claims (what handlers read as ``socket.data["user"]``),
-            read-only.
+            read-only: a mapping given is copied into a ``MappingProxyType``; one given as
+            a ``MappingProxyType`` is kept as it is (its maker vouches that nobody writes
+            the dict behind it).
         expires_at: when the credential expires, in seconds since the epoch (jwt ``exp``);
             None: never.
         source: the plugin that authenticated it, e.g. ``"jwt"``.

@@ -49,9 +49,14 @@ def register(
 
     Raises:
         OrderingError: the new member makes a chain unorderable (nothing is added).
+        TypeError: ``fn`` is a :class:`Middleware` spec (``mw.add`` takes those), or not a
+            middleware function (:class:`Middleware`'s checks).
     """
 
     def add(func: F) -> F:
+        if isinstance(func, Middleware):  # asgi_middleware(...)'s spec, say
+            raise TypeError(f"use() takes a middleware function; {func.name!r} is a "
+                            f"Middleware spec already: add it with mw.add(spec)")
         stack.add(Middleware(
             name=name or str(getattr(func, "__name__", type(func).__name__)),
             func=func,

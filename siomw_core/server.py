@@ -33,6 +33,7 @@ from .adapters.lifecycle_seams import LifespanApp, install_lifecycle, stop_at_ex
 from .adapters.sync_server import SyncServerAdapter
 from .composing import Composing
 from .config import Config, load_config
+from .contract import keeps_connection
 from .describe import describe, handlers
 from .errors import ConfigError, OrderingError, PluginLoadError, exiting
 from .levels.connect import ConnectLevel
@@ -139,6 +140,10 @@ class Siomw(Composing):
         #: the engine level, in eio.handle_request: any serving (None: an async_mode without
         #: an engine adapter)
         self.engine_level = install_engine(sio, self.engine_chain, self.proxies)
+        if self.engine_level is not None:  # plugins made for contract 1.0/1.1 (see 1.2)
+            self.engine_level.keepers = frozenset(
+                record.name for record in self.registry.plugins()
+                if record.enabled and record.contract and keeps_connection(record.contract))
         #: the plugins' startup and shutdown hooks (:mod:`siomw_core.lifecycle`)
         self.lifecycle = Lifecycle(self.registry)
         install_lifecycle(sio, self.lifecycle, blocking=self.runtime.blocking)

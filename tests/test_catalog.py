@@ -229,7 +229,7 @@ def test_undeclared_and_incompatible_read_alike_in_the_catalog_and_siomw_plugins
     assert "| [oldie](#oldie) | `siomw-oldie` | 0.3.0 | `>=1,<2` (undeclared) | connect |" \
         in page.stdout
     assert "- version: 0.3.0; plugin contract: `>=1,<2` (undeclared)" in page.stdout
-    assert ("- incompatible with this core (contract 1.1): `plugin 'future' (distribution "
+    assert ("- incompatible with this core (contract 1.2): `plugin 'future' (distribution "
             "siomw-future 0.3.0) supports plugin contract '>=2,<3', but siomw-core") \
         in page.stdout
     assert "does not build" not in page.stdout
@@ -248,7 +248,7 @@ def test_undeclared_and_incompatible_read_alike_in_the_catalog_and_siomw_plugins
     assert (listed["future"]["contract"], listed["future"]["contract_declared"]) == (
         ">=2,<3", True)
     assert (listed["headers"]["contract"], listed["headers"]["contract_declared"]) == (
-        ">=1.0,<2", True)
+        ">=1.2,<2", True)
 
 
 def test_the_committed_catalog_has_no_bar_inside_a_code_span() -> None:

@@ -408,6 +408,8 @@ CONTRACT = {
         ],
     },
 }
+#: 1.2 changed a promise, not a hook or name: a WebSocket's engine chain is done at its 101
+CONTRACT["1.2"] = CONTRACT["1.1"]
 
 
 def test_the_contract_changes_only_with_its_version() -> None:

@@ -597,3 +597,20 @@ def test_demo_keys_are_named_as_the_demo_s(tmp_path: Path) -> None:
     assert demo.origins[("ratelimit", "connect")] == (
         "environment variable SIOMW_RATELIMIT__CONNECT")
     assert "jwt" not in loaded.tables
+
+
+def test_use_given_a_middleware_spec_says_to_add_it() -> None:
+    """``mw.engine.use(asgi_middleware(...))`` is one clear TypeError pointing at
+    ``mw.add`` (not "func is not callable"), and adds nothing."""
+    from siomw_core import Config, CoreSettings, asgi_middleware, attach
+
+    class App:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+    mw = attach(sio, config=Config(source="test", core=CoreSettings()), entry_points=False)
+    with pytest.raises(TypeError, match=r"^use\(\) takes a middleware function; 'App' is a "
+                                        r"Middleware spec already: add it with mw.add\(spec\)$"):
+        mw.engine.use(asgi_middleware(App))  # type: ignore[call-overload]
+    assert not mw.engine_chain()

@@ -88,6 +88,7 @@ class AiohttpExchange:
     gets (an aiohttp member may pass on a clone), ``response`` what goes back to aiohttp."""
 
     kind = KIND
+    detaches = True  # a WebSocket goes on in its own task after its 101
 
     def __init__(self, seam: EngineSeam, aio: Any) -> None:
         request = aiohttp_request(aio, seam.proxies)
@@ -95,6 +96,7 @@ class AiohttpExchange:
         aio[_keys()[0]] = request
         self.request = request
         self.answered = False
+        self.released = False
         self.original = seam.original
         self.aio = aio
         self.response: Any = None
@@ -134,7 +136,9 @@ def seam(state: EngineSeam) -> Handler:
         if not chain and state.level.observer is None:  # nothing runs, nothing observes
             return await state.original(aio)
         exchange = AiohttpExchange(state, aio)
-        await state.level.run(chain, exchange)
+        session = await state.level.run(chain, exchange)
+        if session is not None:  # a WebSocket, past its chain
+            await session
         response = exchange.response
         if response is None:  # pragma: no cover - run() answers every refusal
             from aiohttp import web

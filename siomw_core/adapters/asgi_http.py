@@ -18,6 +18,7 @@ under a prefix: Starlette's ``Mount("/realtime", ...)``, uvicorn's ``--root-path
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from functools import partial
 from typing import Any, cast
 
 from ..http import REQUEST_KEY, Request, add_environ_reader
@@ -62,12 +63,12 @@ def scope_request(scope: Scope, proxies: TrustedProxies | None = None) -> Reques
         method=scope.get("method", "GET"),
         path=scope.get(PATH_KEY) or scope.get("path", ""),
         query_string=raw_qs.decode("latin-1") if isinstance(raw_qs, bytes) else str(raw_qs),
-        headers=lambda: scope_headers(scope),
+        headers=partial(scope_headers, scope),  # a partial: smaller than a closure
         peer=str(client[0]) if client else "",
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         websocket=scope.get("type") == "websocket",
         proxies=proxies,
-        session=lambda: scope.get("session"),
+        session=partial(scope.get, "session"),
     )
 
 
@@ -97,6 +98,9 @@ class AsgiExchange:
     """
 
     kind = KIND
+    detaches = True  # a WebSocket goes on in its own task after its 101
+    __slots__ = ("answered", "asgi", "continuations", "original", "released", "request",
+                 "scope")
 
     def __init__(self, seam: EngineSeam, scope: Scope, receive: Receive, send: Send) -> None:
         request = scope_request(scope, seam.proxies)
@@ -104,14 +108,16 @@ class AsgiExchange:
         scope[REQUEST_KEY] = request
         self.request = request
         self.answered = False
+        self.released = False
         self.original = seam.original
         self.scope = scope
         self.asgi: tuple[Scope, Receive, Send] = (scope, receive, _Sender(request, send))
         self.continuations: dict[str, CallNext] = {}
 
-    async def forward(self) -> None:
+    def forward(self) -> Awaitable[None]:
+        # python-engineio's coroutine itself: no frame of ours for a WebSocket's life
         scope, receive, send = self.asgi
-        await self.original(scope, receive, send)
+        return cast(Awaitable[None], self.original(scope, receive, send))
 
     async def refuse(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         # through the innermost send: ASGI members outside the refusing member (CORS,
@@ -140,7 +146,9 @@ def seam(state: EngineSeam) -> Callable[..., Awaitable[Any]]:
         chain = state.level.chain(scope.get("method", "GET"))
         if not chain and state.level.observer is None:  # nothing runs, nothing observes
             return await state.original(scope, receive, send)
-        await state.level.run(chain, AsgiExchange(state, scope, receive, send))
+        session = await state.level.run(chain, AsgiExchange(state, scope, receive, send))
+        if session is not None:  # a WebSocket, past its chain
+            await session
         return None
 
     return handle_request

@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from ..lifecycle import Lifecycle
@@ -56,12 +57,20 @@ def install_lifecycle(sio: Any, lifecycle: Lifecycle, *, blocking: bool) -> None
             if not life.started:
                 _start_sync(life)
             return inner(*args, **kwargs)
-    else:
+    elif eio.async_mode == "aiohttp":  # aiohttp routes only coroutine functions
         async def handler(*args: Any, **kwargs: Any) -> Any:
             life = holder[0]
             if not life.started:
                 await _start_async(life)
             return await inner(*args, **kwargs)
+    else:
+        # a plain function returning the engine's own coroutine once started: no frame of
+        # ours stays on a WebSocket's stack for its life (python-socketio awaits the result)
+        def handler(*args: Any, **kwargs: Any) -> Any:
+            life = holder[0]
+            if not life.started:
+                return _started_then(life, inner, args, kwargs)
+            return inner(*args, **kwargs)
 
     handler._siomw_lifecycle = holder
     seam = getattr(current, "_siomw_seam", None)
@@ -79,6 +88,14 @@ def _start_sync(life: Lifecycle) -> None:
             stop_at_exit(life)
     except Exception:  # logged with the plugin's name by the lifecycle; serve on
         life.started = True  # one attempt: not one per request
+
+
+async def _started_then(life: Lifecycle, inner: Callable[..., Any], args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> Any:
+    """Start ``life`` (the first request), then await ``inner(*args, **kwargs)``."""
+    if not life.started:
+        await _start_async(life)
+    return await inner(*args, **kwargs)
 
 
 async def _start_async(life: Lifecycle) -> None:

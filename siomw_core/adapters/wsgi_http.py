@@ -59,6 +59,8 @@ class WsgiExchange:
     the server, ``raised`` what python-engineio raised, for the server."""
 
     kind = KIND
+    detaches = False  # the request's thread serves the connection
+    released = False  # never: nothing goes on past the chain
 
     def __init__(self, seam: EngineSeam, environ: Environ, start_response: StartResponse) -> None:
         request = environ_request(environ, seam.proxies)

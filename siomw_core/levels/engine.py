@@ -26,9 +26,10 @@ This module is the level's semantics, written once for every kind against a smal
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, AnyStr, Protocol
 
 from ..chain import run_chain
@@ -54,13 +55,20 @@ class Exchange(Protocol):
         kind: the server kind (``"asgi"``, ``"aiohttp"``, ``"wsgi"``): framework members
             check it (:func:`exchange_of`).
         answered: a framework member answered the request itself (nothing to refuse).
+        detaches: a WebSocket's connection may go on in a task of its own once its 101
+            went out (an event loop serves it; False on WSGI servers, whose thread serves
+            the connection inside ``handle_request``).
+        released: the chain returned while the connection went on: the connection's end
+            finishes the request (set by :meth:`EngineLevel.run`).
     """
 
     request: Request
     kind: str
     answered: bool
+    detaches: bool
+    released: bool
 
-    async def forward(self) -> None:
+    def forward(self) -> Awaitable[None]:
         """python-engineio handles the request (the chain's endpoint)."""
 
     async def refuse(self, status: int, headers: Headers, body: bytes) -> None:
@@ -100,6 +108,9 @@ class EngineLevel:
         self.kind = kind
         #: the stack's observers (``observe.install_observers``); None: nothing is timed
         self.observer: Observers | None = None
+        #: plugins made for contract 1.0 or 1.1 (``contract.keeps_connection``): a chain
+        #: holding one of their members lasts its WebSocket's connection (set by the stack)
+        self.keepers: frozenset[str] = frozenset()
 
     def chain(self, method: str) -> Sequence[Middleware]:
         """The chain for a request of ``method`` (preflight members only for ``OPTIONS``);
@@ -107,38 +118,70 @@ class EngineLevel:
         observer is installed (it sees every request)."""
         return self.chain_for(method == "OPTIONS")
 
-    async def run(self, chain: Sequence[Middleware], exchange: Exchange) -> None:
+    async def run(self, chain: Sequence[Middleware],
+                  exchange: Exchange) -> asyncio.Task[None] | None:
         """Run ``chain`` around ``exchange.forward()``; answer a refusal.
+
+        A WebSocket request served by an event loop outlives its chain: ``call_next``
+        returns once the upgrade is answered (its ``101``, or the engine's own answer), as
+        Node's ``io.engine.use`` middlewares are done before the upgrade is handled; the
+        connection goes on in a task of its own, so that no member's frame stays suspended
+        for the connection's life. A chain with a framework member (an ASGI or aiohttp
+        middleware, which wraps the whole connection by its own spec) or a member of one of
+        the :attr:`keepers` (plugins made for contract 1.0 or 1.1, which promised that)
+        lasts the connection. Either way the ``on_end`` hooks run when the request is over
+        (for a WebSocket, when it closed).
+
+        Returns:
+            None when the request is over; else the connection's task, which the adapter
+            awaits (a cancel of the adapter's task reaches it too). Its end finishes the
+            request.
 
         Raises:
             BaseException: what python-engineio or the server raised that is not a refusal
-                (a cancellation at shutdown, say), unchanged.
+                (a cancellation at shutdown, say), unchanged; a connection that went on is
+                then cancelled.
         """
         request = exchange.request
+        detach = (request.is_upgrade and exchange.detaches
+                  and not _holds(chain, self.keepers))
+        session: asyncio.Task[None] | None = None
 
         async def endpoint() -> None:
+            nonlocal session
             try:
-                await exchange.forward()
+                if detach:
+                    session = await _until_started(exchange)
+                else:
+                    await exchange.forward()
             except Exception:
                 if not request.started:
                     raise  # refused internal_error, logged by the runner
-                # nothing can answer any more (a WebSocket's 101 went out): what the server
-                # would log as its own "Exception in ASGI application", said once, here
-                log.exception("siomw: python-engineio raised while serving %r, after its "
-                              "response started", request)
+                _failed(request)
 
+        passed = False
         try:
             observer = self.observer
-            if observer is None:
-                await run_chain(chain, request, endpoint, endpoint_name="python-engineio")
-            else:
-                await run_observed(observer, "engine", None, chain, request, endpoint,
-                                   endpoint_name="python-engineio")
-        except Refusal as refusal:
-            await self.answer(exchange, refusal)
+            try:
+                if observer is None:
+                    await run_chain(chain, request, endpoint, endpoint_name="python-engineio")
+                else:
+                    await run_observed(observer, "engine", None, chain, request, endpoint,
+                                       endpoint_name="python-engineio")
+            except Refusal as refusal:
+                await self.answer(exchange, refusal)
+            passed = True
         finally:
-            request._finish()
-            request._exchange = None  # the session's environ keeps the request: not the rest
+            going = session is not None and not session.done()
+            if going:  # the connection's own end finishes the request (_serve)
+                exchange.released = True
+                if not passed:  # nobody will await it
+                    assert session is not None
+                    session.cancel()
+            else:
+                request._finish()
+                request._exchange = None  # the session's environ keeps the request
+        return session if going else None
 
     async def answer(self, exchange: Exchange, refusal: Refusal) -> None:
         """Answer ``exchange`` with ``refusal`` unless a response started already (a
@@ -154,6 +197,73 @@ class EngineLevel:
         headers += [(name, str(value)) for name, value in refusal.headers.items()]
         await exchange.refuse(refusal.status, headers, body)
 
+
+def _failed(request: Request) -> None:
+    """python-engineio raised after the response started: nothing can answer any more (a
+    WebSocket's 101 went out); what the server would log as its own "Exception in ASGI
+    application", said once, here (inside an ``except``: the traceback is logged)."""
+    log.exception("siomw: python-engineio raised while serving %r, after its response "
+                  "started", request)
+
+
+def _holds(chain: Sequence[Middleware], keepers: frozenset[str]) -> bool:
+    """True when ``chain`` must last its WebSocket's connection: a framework member (it
+    wraps the whole connection), or a member of a plugin in ``keepers``."""
+    return any(isinstance(member.func, FrameworkRunner) or member.plugin in keepers
+               for member in chain)
+
+
+async def _serve(exchange: Exchange) -> None:
+    """A WebSocket connection's task: ``exchange.forward()``; what it raises after the 101
+    is logged (:func:`_failed`); once the chain let it go (``released``), its end finishes
+    the request (the ``on_end`` hooks)."""
+    request = exchange.request
+    try:
+        await exchange.forward()
+    except Exception:
+        if not request.started:
+            raise  # the chain still waits for the start: it refuses internal_error
+        _failed(request)
+    finally:
+        if exchange.released:
+            request._finish()
+            request._exchange = None
+
+
+async def _until_started(exchange: Exchange) -> asyncio.Task[None] | None:
+    """Start :func:`_serve` in a task of its own (which copies the context: what members
+    set in contextvars before ``call_next`` is seen by the connection) and wait until the
+    response started or the task ended.
+
+    Returns:
+        The task when the response started and the connection goes on; None when it ended.
+
+    Raises:
+        What ``forward()`` raised, when it ended so before the response started;
+        asyncio.CancelledError: this task was cancelled (the session's task is cancelled
+        too, and awaited).
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.create_future()
+    session = loop.create_task(_serve(exchange))
+
+    def wake(_: object) -> None:
+        if not started.done():
+            started.set_result(None)
+
+    exchange.request.on_start(wake)
+    session.add_done_callback(wake)
+    try:
+        await started
+    except asyncio.CancelledError:
+        session.cancel()
+        await asyncio.wait({session})
+        raise
+    if session.done():
+        session.result()
+        return None
+    session.remove_done_callback(wake)
+    return session
 
 async def answer_request(request: Request, status: int, headers: Headers,
                          body: bytes) -> None:

@@ -65,5 +65,6 @@ def siomw_middlewares(config: Any, settings: CoreSettings) -> Sequence[Middlewar
 
 @hookimpl
 def siomw_contract() -> str:
-    """The plugin contract versions this plugin supports: 1.0 and every later 1.x."""
-    return ">=1.0,<2"
+    """The plugin contract versions this plugin supports: 1.2 (its engine members are done at
+    a WebSocket's 101) and every later 1.x."""
+    return ">=1.2,<2"

@@ -161,7 +161,7 @@ def build_middleware(
         granted = granted_set(claims)
         if rule.scopes and not rule.scopes <= granted:
             raise insufficient_scope(rule.scope)
-        await accept(socket, make_identity(claims, granted), call_next)
+        await accept(socket, make_identity(claims, granted, fresh=True), call_next)
 
     async def accept(socket: Socket, identity: Identity, call_next: CallNext) -> None:
         set_identity(socket, identity)

@@ -50,8 +50,9 @@ __all__ = [
 log = logging.getLogger("siomw.metrics")
 
 #: the plugin contract versions this plugin supports: it needs the observer hook and
-#: ``answer_request``, which contract 1.1 added
-CONTRACT = ">=1.1,<2"
+#: ``answer_request``, which contract 1.1 added, and its engine member is done at a
+#: WebSocket's 101 (1.2)
+CONTRACT = ">=1.2,<2"
 
 #: each stack's metrics and port server, by the stack's runtime (one per attached server)
 _STACKS: weakref.WeakKeyDictionary[Runtime, tuple[Metrics, PortServer]] = (

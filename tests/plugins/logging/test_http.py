@@ -32,14 +32,17 @@ Seen = list[tuple[str, str | None, str | None]]
 
 
 def record(mw: Any) -> Seen:
-    """Add an inner engine member recording each finished request (method, transport, sid)."""
+    """Add an inner engine member recording each finished request (method, transport, sid)
+    from its ``on_end`` hook: a WebSocket's ends when it closed (its ``call_next`` returns
+    at its 101)."""
     seen: Seen = []
 
+    def finished(request: Request) -> None:
+        seen.append((request.method, request.transport, request.sid))
+
     async def recorder(request: Request, call_next: Any) -> None:
-        try:
-            await call_next()
-        finally:
-            seen.append((request.method, request.transport, request.sid))
+        request.on_end(finished)
+        await call_next()
 
     mw.engine.use(recorder, priority=0, preflight=True)
     return seen
