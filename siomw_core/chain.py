@@ -58,9 +58,9 @@ _NOT_CALLED, _RUNNING, _DONE = 0, 1, 2
 class _Run:
     """Per-run state: the deadline's flag and clock, and whether the run is over."""
 
-    __slots__ = ("chain", "deferred", "endpoint_name", "endpoint_since", "endpoint_time",
-                 "handle", "loop", "over", "seconds", "started", "subject", "task",
-                 "timed_out", "untimed")
+    __slots__ = ("chain", "deferred", "endpoint", "endpoint_name", "endpoint_since",
+                 "endpoint_time", "handle", "loop", "over", "seconds", "started", "subject",
+                 "task", "timed_out", "untimed")
 
     def __init__(self, chain: Sequence[Middleware], subject: Any, endpoint_name: str,
                  task: asyncio.Task[Any] | None) -> None:
@@ -76,6 +76,7 @@ class _Run:
         self.endpoint_since: float | None = None
         self.deferred = False  # the timer fired while the endpoint ran: re-armed after it
         self.handle: asyncio.TimerHandle | None = None  # a timer of this run's own, if any
+        self.endpoint: Callable[[], Awaitable[Any]]  # set when the run starts (_start)
         # set by run_chain when the run has a deadline
         self.loop: asyncio.AbstractEventLoop
         self.seconds: float
@@ -227,87 +228,25 @@ async def _settle(inner: asyncio.Task[Any]) -> None:
     await asyncio.wait({inner})
 
 
-async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
-                here: asyncio.Task[Any] | None) -> None:
-    chain = run.chain
-    if index == len(chain):
-        # no run.over check here: call_next checked it with no await since
-        untimed = run.untimed
-        since = 0.0
-        if untimed:  # the deadline's clock stops while the endpoint runs
-            since = run.endpoint_since = run.loop.time()
-        try:
-            await endpoint()
-        except BaseException as exc:
-            raise _fail(run, run.endpoint_name, exc) from None
-        finally:
-            if untimed:
-                run.endpoint_time += run.loop.time() - since
-                run.endpoint_since = None
-                run.resume()
-        if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
-            raise _fail(run, run.endpoint_name, asyncio.CancelledError())
-        return
-
-    member = chain[index]  # ``here``: the task this step runs in (the caller knows it)
-    state = _NOT_CALLED
-    inner: asyncio.Task[Any] | None = None  # the other task call_next runs in, if any
-    exited = False
-    seen: Refusal | None = None  # what call_next raised into the member
-
-    async def call_next() -> None:
-        nonlocal state, inner, seen
-        if exited or run.over:
-            # typically a task the member started and left: raising there would only end
-            # in asyncio's "Task exception was never retrieved"; the run is decided anyway
-            log.warning("siomw: middleware %r called call_next() after %s; nothing ran "
-                        "for %r", member.name,
-                        "it returned" if exited else "its chain's run ended", run.subject)
-            if not exited:
-                state = _DONE  # its return then refuses nothing more: the run is over
-            return
-        if state != _NOT_CALLED:
-            raise RuntimeError(f"middleware {member.name!r} called call_next() twice")
-        state = _RUNNING
-        task = _tasks_of(_running_loop())  # _current_task(), inlined: it runs per member
-        if task is not here:
-            inner = task
-        try:
-            if run.timed_out:  # the member swallowed the deadline's cancel: decided
-                raise _fail(run, member.name, asyncio.CancelledError())
-            await _step(run, index + 1, endpoint, task)
-        except Refusal as refusal:
-            seen = refusal
-            raise
-        finally:
-            state = _DONE
-
-    error: BaseException | None = None
-    try:
-        await member.call(run.subject, call_next)
-    except BaseException as exc:
-        error = exc
-    exited = True
-    left_running = state == _RUNNING and inner is not None
-    if left_running:
-        assert inner is not None
-        try:
-            await _settle(inner)
-        except asyncio.CancelledError as exc:  # the deadline, or a cancel from outside
-            error = exc
+def _returned(run: _Run, name: str, call_next: _Next, error: BaseException | None,
+              left_running: bool) -> None:
+    """Judge how member ``name`` ended (``error``: what it raised; ``left_running``: its
+    ``call_next`` still ran in another task, now settled): return when it passed, else
+    raise the refusal its outer members see (see the module's rules)."""
     if error is not None:
         if run.timed_out and not isinstance(error, asyncio.CancelledError):
             error = asyncio.CancelledError()  # it swallowed the deadline's cancel, then ended
         if isinstance(error, Refusal):
             raise error
-        raise _fail(run, member.name, error) from None
+        raise _fail(run, name, error) from None
     if run.timed_out:  # the member swallowed the deadline's cancel
-        raise _fail(run, member.name, asyncio.CancelledError())
+        raise _fail(run, name, asyncio.CancelledError())
+    seen = call_next.seen
     if seen is not None:  # it caught the refusal and returned: a refusal is never undone
         log.warning(
             "siomw: middleware %r caught the refusal of its call_next() (%s) and returned; "
             "the refusal stands for %r",
-            member.name,
+            name,
             seen.code or seen.message,
             run.subject,
         )
@@ -316,20 +255,116 @@ async def _step(run: _Run, index: int, endpoint: Callable[[], Awaitable[Any]],
         log.warning(
             "siomw: middleware %r returned while its call_next() still ran in another "
             "task (cancelled); refusing %r",
-            member.name,
+            name,
             run.subject,
         )
         raise internal_error()
-    if state == _NOT_CALLED:
+    if call_next.state == _NOT_CALLED:
         if getattr(run.subject, "answered", False):  # the member answered: it may stop
             return
         log.warning(
             "siomw: middleware %r returned without calling call_next() or raising; "
             "refusing %r",
-            member.name,
+            name,
             run.subject,
         )
         raise internal_error()
+
+
+class _Next:
+    """The ``call_next`` of one member of one run (``index``; -1: the run's start, which
+    calls the first member). A slotted object rather than a closure (a closure over this
+    state would allocate a cell per variable at every member of every run). Calling it runs
+    the rest of the chain at most once (see the module): the next member, judged in this
+    same coroutine when it returns (two coroutines per member, its own and this one), or
+    the endpoint after the last member."""
+
+    __slots__ = ("exited", "here", "index", "inner", "run", "seen", "state")
+
+    def __init__(self, run: _Run, index: int, here: asyncio.Task[Any] | None) -> None:
+        self.run = run
+        self.index = index
+        self.here = here  # the task the member runs in
+        self.state = _NOT_CALLED
+        self.inner: asyncio.Task[Any] | None = None  # the other task it runs in, if any
+        self.exited = False  # the member returned
+        self.seen: Refusal | None = None  # what it raised into the member
+
+    def name(self) -> str:
+        """The member's name, for messages (the run's start has none)."""
+        return self.run.chain[self.index].name if self.index >= 0 else ""
+
+    async def __call__(self) -> None:
+        run = self.run
+        if self.exited or run.over:
+            # typically a task the member started and left: raising there would only end
+            # in asyncio's "Task exception was never retrieved"; the run is decided anyway
+            log.warning("siomw: middleware %r called call_next() after %s; nothing ran "
+                        "for %r", self.name(),
+                        "it returned" if self.exited else "its chain's run ended",
+                        run.subject)
+            if not self.exited:
+                self.state = _DONE  # its return then refuses nothing more: the run is over
+            return
+        if self.state != _NOT_CALLED:
+            raise RuntimeError(f"middleware {self.name()!r} called call_next() twice")
+        self.state = _RUNNING
+        task = _tasks_of(_running_loop())  # _current_task(), inlined: it runs per member
+        if task is not self.here:
+            self.inner = task
+        try:
+            if run.timed_out:  # the member swallowed the deadline's cancel: decided
+                raise _fail(run, self.name(), asyncio.CancelledError())
+            index = self.index + 1
+            chain = run.chain
+            if index == len(chain):  # the endpoint; no run.over check: done above, no await
+                untimed = run.untimed
+                since = 0.0
+                if untimed:  # the deadline's clock stops while the endpoint runs
+                    since = run.endpoint_since = run.loop.time()
+                try:
+                    await run.endpoint()
+                except BaseException as exc:
+                    raise _fail(run, run.endpoint_name, exc) from None
+                finally:
+                    if untimed:
+                        run.endpoint_time += run.loop.time() - since
+                        run.endpoint_since = None
+                        run.resume()
+                if run.timed_out:  # the cancel was swallowed (python-socketio's handlers do)
+                    raise _fail(run, run.endpoint_name, asyncio.CancelledError())
+                return
+            member = chain[index]
+            call_next = _Next(run, index, task)
+            error: BaseException | None = None
+            try:
+                await member.call(run.subject, call_next)
+            except BaseException as exc:
+                error = exc
+            call_next.exited = True
+            inner = call_next.inner
+            left_running = call_next.state == _RUNNING and inner is not None
+            if left_running:
+                assert inner is not None
+                try:
+                    await _settle(inner)
+                except asyncio.CancelledError as exc:  # the deadline, or a cancel from outside
+                    error = exc
+            if (error is not None or left_running or call_next.seen is not None
+                    or call_next.state == _NOT_CALLED or run.timed_out):
+                _returned(run, member.name, call_next, error, left_running)
+        except Refusal as refusal:
+            self.seen = refusal
+            raise
+        finally:
+            self.state = _DONE
+
+
+def _start(run: _Run, here: asyncio.Task[Any] | None,
+           endpoint: Callable[[], Awaitable[Any]]) -> Awaitable[None]:
+    """The run's first step: the first member (or the endpoint of an empty chain)."""
+    run.endpoint = endpoint
+    return _Next(run, -1, here)()
 
 
 async def run_chain(
@@ -372,14 +407,14 @@ async def run_chain(
         sync.started = time.monotonic()
         sync.untimed = not endpoint_timed
         try:
-            await _step(sync, 0, endpoint, None)
+            await _start(sync, None, endpoint)
         finally:
             sync.over = True
         return
     run = _Run(chain, subject, endpoint_name, task)
     if timeout is None:
         try:
-            await _step(run, 0, endpoint, run.task)
+            await _start(run, run.task, endpoint)
         finally:
             run.over = True
         return
@@ -396,7 +431,7 @@ async def run_chain(
         run.seconds = timeout
         run.handle = loop.call_later(timeout, run.expire)
     try:
-        await _step(run, 0, endpoint, run.task)
+        await _start(run, run.task, endpoint)
     finally:
         run.over = True
         if shared is not None:

@@ -38,3 +38,23 @@ def test_unknown_kind_is_refused_in_one_line() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("bench/server.py: unknown kind")
+
+
+def test_memory_top_block_of_the_performance_page_runs_as_written() -> None:
+    """docs/performance.md's ``memory_rate.py --top`` block, run as written from the
+    repository's root: both modes' tables, then each mode's source lines in bytes per
+    socket, siomw's own files among full's."""
+    from tests.test_docs import REPO, code_blocks
+
+    [block] = code_blocks("docs/performance.md", "Where the memory goes, and instruction "
+                          "counts", "bash")
+    command = block.strip().replace(".venv/bin/python", sys.executable, 1)
+    done = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "kind asgi; 500 sockets held" in out
+    assert "bare: bytes per socket by source line" in out
+    full = out.split("full: bytes per socket by source line", 1)[1].strip().splitlines()
+    assert len(full) == 10
+    assert all(float(line.split()[0]) != 0 for line in full)

@@ -1017,7 +1017,9 @@ async def test_untimed_members_time_before_and_after_counted(
     assert trace == ["r:before", "r:after"]
     assert len(armed) == 2, armed  # the run's timer, then the endpoint's time given back
     assert armed[0] == 0.3
-    assert 0.05 < armed[1] <= 0.15
+    # 0.3 - the members' own time: the timer fires at 0.3 with the endpoint's 0.15 s (and
+    # the clock's jitter: asyncio.sleep(0.15) lasts at least that) given back
+    assert 0.05 < armed[1] <= 0.16
 
 
 async def test_untimed_members_time_after_the_endpoint_times_out(
