@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from server import check
+
 from connect_rate import SECRET, auths, free_port, one_connection, serving
 
 HERE = Path(__file__).resolve().parent
@@ -106,6 +108,14 @@ def main() -> None:
     modes = args.modes.split(",")
     if "bare" not in modes:
         parser.error("--modes must include bare (the ratios are against it)")
+    for mode in modes:
+        try:
+            check(mode, "asgi")
+        except SystemExit as exc:
+            parser.error(str(exc).removeprefix("bench/server.py: "))
+    if args.connections < 1 or args.warmup < 0:
+        parser.error(f"--connections must be at least 1 and --warmup at least 0, not "
+                     f"{args.connections} and {args.warmup}")
     counts = {mode: measure(mode, args.connections, args.warmup) for mode in modes}
     print(f"asgi (uvicorn); {args.connections} connections after {args.warmup}")
     print(f"{'mode':<14} {'M instructions/conn':>19} {'ratio':>6}")

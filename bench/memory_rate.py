@@ -10,8 +10,9 @@ connections, then a reading of the traced bytes, then ``--sockets`` WebSocket cl
 connect to ``"/"`` (with a token, each from its own loopback address: no rate limit is hit)
 and stay connected, then a second reading. Reported: the bytes each connected socket holds
 (the difference over the sockets) and, for each mode, the bytes it adds per socket over
-bare. ``--top N`` also prints, for each mode, the N source lines (tracemalloc's, one frame)
-whose allocations grew most between the two readings, in bytes per socket.
+bare. ``--top N`` also prints, in bytes per socket, bare's N source lines (tracemalloc's,
+one frame) whose allocations grew most between the two readings, and for each other mode
+the N lines that grew most beyond bare's growth on the same line (what the mode adds).
 
 The clients are raw RFC 6455 frames over asyncio streams (an HTTP Upgrade, masked text
 frames with a zero mask key, Engine.IO pings answered), so that 10 000 of them cost this
@@ -37,6 +38,7 @@ import urllib.request
 from typing import Any
 
 import jwt
+from server import check
 
 from connect_rate import SECRET, free_port, start
 
@@ -179,20 +181,28 @@ async def hold(port: int, sockets: int, concurrency: int = 50) -> dict[str, floa
             "per_socket": (after["traced"] - before["traced"]) / sockets, "seconds": seconds}
 
 
-def top_lines(folder: str, sockets: int, count: int) -> list[tuple[str, float]]:
-    """The ``count`` source lines whose traced bytes grew most between the server's two
-    snapshots in ``folder``: ``[("file:line", bytes per socket)]``."""
+def grown_lines(folder: str, sockets: int) -> dict[str, float]:
+    """How much each source line's traced bytes grew between the server's two snapshots in
+    ``folder``, per socket: ``{"file:line": bytes per socket}``."""
     before = tracemalloc.Snapshot.load(os.path.join(folder, "0.snap"))
     after = tracemalloc.Snapshot.load(os.path.join(folder, "1.snap"))
-    grown = after.compare_to(before, "lineno")[:count]
-    return [(f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}",
-             stat.size_diff / sockets) for stat in grown]
+    return {f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}":
+            stat.size_diff / sockets for stat in after.compare_to(before, "lineno")}
+
+
+def top(grown: dict[str, float], count: int,
+        bare: dict[str, float] | None = None) -> list[tuple[str, float]]:
+    """The ``count`` lines of ``grown`` that grew most, or, given ``bare``'s, most beyond
+    bare's growth on the same line (what the mode adds): ``[("file:line", bytes)]``."""
+    added = grown if bare is None else {
+        line: grown.get(line, 0.0) - bare.get(line, 0.0) for line in {*grown, *bare}}
+    return sorted(added.items(), key=lambda item: -item[1])[:count]
 
 
 def measure(mode: str, sockets: int, kind: str = "asgi",
             top: int = 0) -> dict[str, Any]:
     """One server of ``mode`` on ``kind`` holding ``sockets`` connections (see the module);
-    with ``top``, also ``"top"``: :func:`top_lines` of its snapshots."""
+    with ``top``, also ``"grown"``: :func:`grown_lines` of its snapshots."""
     raise_fd_limit()
     # a ping interval of an hour: no Engine.IO ping while the sockets connect (at 10 000,
     # on a busy machine, that takes longer than python-engineio's 25 + 20 s), bare and full
@@ -208,7 +218,7 @@ def measure(mode: str, sockets: int, kind: str = "asgi",
     try:
         result: dict[str, Any] = dict(asyncio.run(hold(port, sockets)))
         if folder:
-            result["top"] = top_lines(folder, sockets, top)
+            result["grown"] = grown_lines(folder, sockets)
         return result
     finally:
         proc.terminate()  # uvicorn closes 10 000 WebSockets one by one: give it a while
@@ -227,11 +237,20 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, metavar="N",
                         help="print the N source lines that grew most, per mode")
     args = parser.parse_args()
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})
     modes = args.modes.split(",")
     if "bare" not in modes:
         parser.error("--modes must include bare (the figures are against it)")
+    for mode in modes:
+        try:
+            check(mode, args.kind)
+        except SystemExit as exc:
+            parser.error(str(exc).removeprefix("bench/server.py: "))
+    if args.sockets < 1:
+        parser.error(f"--sockets must be at least 1, not {args.sockets}")
+    if args.top < 0:
+        parser.error(f"--top must be 0 (none) or more, not {args.top}")
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {1})
     results: dict[str, Any] = {m: measure(m, args.sockets, args.kind, args.top)
                                for m in modes}
     bare = results["bare"]["per_socket"]
@@ -241,8 +260,13 @@ def main() -> None:
         per = results[mode]["per_socket"]
         print(f"{mode:<13} {per:12.0f} {per - bare:15.0f} {results[mode]['seconds']:9.1f}")
     for mode in modes if args.top else ():
-        print(f"\n{mode}: bytes per socket by source line")
-        for where, size in results[mode]["top"]:
+        if mode == "bare":
+            print(f"\n{mode}: bytes per socket by source line")
+            lines = top(results[mode]["grown"], args.top)
+        else:
+            print(f"\n{mode}: bytes per socket by source line, beyond bare's on that line")
+            lines = top(results[mode]["grown"], args.top, results["bare"]["grown"])
+        for where, size in lines:
             print(f"{size:10.0f}  {where}")
 
 

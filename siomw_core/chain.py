@@ -209,9 +209,17 @@ def _fail(run: _Run, name: str, exc: BaseException) -> Refusal:
     refusal = as_refusal(exc)
     if refusal is not None:
         return refusal
-    what = f"the {name}" if name == run.endpoint_name else f"middleware {name!r}"
-    log.error("siomw: %s raised for %r; refusing with internal_error", what, run.subject,
-              exc_info=exc)
+    if name != run.endpoint_name:
+        what = f"middleware {name!r}"
+    else:  # "the connect handler", but "python-engineio" (a name, not a role)
+        what = name if name == "python-engineio" else f"the {name}"
+    if getattr(run.subject, "started", False) is True:  # an engine response went out
+        log.error("siomw: %s raised for %r after its response started (status %s): "
+                  "nothing can be refused any more; outer members see internal_error",
+                  what, run.subject, getattr(run.subject, "status", None), exc_info=exc)
+    else:
+        log.error("siomw: %s raised for %r; refusing with internal_error", what,
+                  run.subject, exc_info=exc)
     return internal_error()
 
 

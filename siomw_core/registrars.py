@@ -5,6 +5,7 @@ and hand them to the stack (``server.py``), which orders and installs them."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -57,6 +58,18 @@ def register(
         if isinstance(func, Middleware):  # asgi_middleware(...)'s spec, say
             raise TypeError(f"use() takes a middleware function; {func.name!r} is a "
                             f"Middleware spec already: add it with mw.add(spec)")
+        if inspect.isclass(func):  # Starlette's SessionMiddleware, say
+            raise TypeError(
+                f"use() takes a middleware function; {func.__name__!r} is a class: a "
+                f"framework middleware class joins the engine chain with "
+                f"mw.add(asgi_middleware({func.__name__}, ...)) (wsgi_middleware, "
+                f"aiohttp_middleware on those servers); an object whose async __call__ "
+                f"is the middleware is passed as an instance")
+        if getattr(func, "__middleware_version__", None) is not None:  # @web.middleware
+            raise TypeError(
+                f"use() takes a siomw middleware function; {func.__name__!r} is an aiohttp "
+                f"middleware (@web.middleware, called with a handler): add it with "
+                f"mw.add(aiohttp_middleware({func.__name__}))")
         stack.add(Middleware(
             name=name or str(getattr(func, "__name__", type(func).__name__)),
             func=func,

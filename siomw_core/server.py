@@ -141,9 +141,7 @@ class Siomw(Composing):
         #: an engine adapter)
         self.engine_level = install_engine(sio, self.engine_chain, self.proxies)
         if self.engine_level is not None:  # plugins made for contract 1.0/1.1 (see 1.2)
-            self.engine_level.keepers = frozenset(
-                record.name for record in self.registry.plugins()
-                if record.enabled and record.contract and keeps_connection(record.contract))
+            self.engine_level.keepers = _keepers(self.registry)
         #: the plugins' startup and shutdown hooks (:mod:`siomw_core.lifecycle`)
         self.lifecycle = Lifecycle(self.registry)
         install_lifecycle(sio, self.lifecycle, blocking=self.runtime.blocking)
@@ -270,9 +268,14 @@ class Siomw(Composing):
 
         Raises:
             OrderingError: it would make a chain unorderable; nothing is added.
-            TypeError: a plain ``def`` member on an async server (it would block the event
-                loop; plain ``def`` middlewares are for sync servers).
+            TypeError: ``spec`` is not a :class:`Middleware` (a function goes to a level's
+                ``use``); a plain ``def`` member on an async server (it would block the
+                event loop; plain ``def`` middlewares are for sync servers).
         """
+        if not isinstance(spec, Middleware):
+            raise TypeError(f"mw.add() takes a Middleware spec (siomw_core.Middleware, "
+                            f"asgi_middleware(...), ...), got {spec!r}; a middleware "
+                            f"function goes to mw.use, mw.engine.use or mw.event.use")
         problem = self._kind_problem(spec)
         if problem:
             raise TypeError(problem)
@@ -339,6 +342,28 @@ class Siomw(Composing):
     def handlers(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """What each event must satisfy (:func:`siomw_core.describe.handlers`)."""
         return handlers(self)
+
+
+def _keepers(registry: Registry) -> frozenset[str]:
+    """The enabled plugins whose contract range admits 1.0 or 1.1 and that have engine
+    members: a WebSocket's engine chain holding one lasts its connection (contract 1.2).
+    Each is named once per process, with what it costs and what lifts it."""
+    found = frozenset(
+        record.name for record in registry.plugins()
+        if record.enabled and record.contract and keeps_connection(record.contract)
+        and any(member.level == "engine" for member in record.middlewares))
+    for name in sorted(found - _KEEPERS_TOLD):
+        _KEEPERS_TOLD.add(name)
+        log.warning("siomw: plugin %r is made for plugin contract 1.0 or 1.1 (its range %r): "
+                    "a WebSocket's engine chain lasts its connection while one of its engine "
+                    "members is in it, as those contracts promised (a few KB per open "
+                    "socket); a release of it declaring '>=1.2' is done at the 101",
+                    name, registry.records[name].contract)
+    return found
+
+
+#: plugins :func:`_keepers` named already in this process
+_KEEPERS_TOLD: set[str] = set()
 
 
 def attach(sio: Any, **kwargs: Any) -> Siomw:

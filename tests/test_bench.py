@@ -42,8 +42,8 @@ def test_unknown_kind_is_refused_in_one_line() -> None:
 
 def test_memory_top_block_of_the_performance_page_runs_as_written() -> None:
     """docs/performance.md's ``memory_rate.py --top`` block, run as written from the
-    repository's root: both modes' tables, then each mode's source lines in bytes per
-    socket, siomw's own files among full's."""
+    repository's root: both modes' tables, then bare's source lines and full's beyond
+    bare's, in bytes per socket, siomw's own files among full's."""
     from tests.test_docs import REPO, code_blocks
 
     [block] = code_blocks("docs/performance.md", "Where the memory goes, and instruction "
@@ -55,6 +55,23 @@ def test_memory_top_block_of_the_performance_page_runs_as_written() -> None:
     out = done.stdout
     assert "kind asgi; 500 sockets held" in out
     assert "bare: bytes per socket by source line" in out
-    full = out.split("full: bytes per socket by source line", 1)[1].strip().splitlines()
+    full = out.split("full: bytes per socket by source line, beyond bare's on that line",
+                     1)[1].strip().splitlines()
     assert len(full) == 10
     assert all(float(line.split()[0]) != 0 for line in full)
+    assert any("siomw_core" in line or "plugins/siomw-" in line for line in full), full
+
+
+def test_memory_and_instructions_refuse_bad_arguments_in_one_line() -> None:
+    """Counts below one, a negative --top and an unknown mode are refused before any server
+    starts (exit status 2, argparse's one line)."""
+    cases = [("memory_rate.py", "--sockets", "0"), ("memory_rate.py", "--top", "-1"),
+             ("memory_rate.py", "--modes", "bare,bogus"),
+             ("instructions.py", "--connections", "0"),
+             ("instructions.py", "--modes", "bare,nonsense")]
+    for script, *args in cases:
+        done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=BENCH,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (script, args, done.stderr)
+        assert done.stderr.strip().splitlines()[-1].startswith(
+            f"{script}: error: "), done.stderr

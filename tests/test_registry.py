@@ -614,3 +614,39 @@ def test_use_given_a_middleware_spec_says_to_add_it() -> None:
                                         r"Middleware spec already: add it with mw.add\(spec\)$"):
         mw.engine.use(asgi_middleware(App))  # type: ignore[call-overload]
     assert not mw.engine_chain()
+
+
+def test_use_and_add_name_what_they_take() -> None:
+    """A class given to use() (Starlette's middleware, say), an aiohttp @web.middleware
+    function, and something that is not a spec given to mw.add() are one clear TypeError
+    each, pointing at the right call; nothing is added."""
+    from aiohttp import web
+
+    from siomw_core import Config, CoreSettings, attach
+
+    class SessionLike:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+    @web.middleware
+    async def aio_mw(request: Any, handler: Any) -> Any:
+        return await handler(request)
+
+    async def member(request: Any, call_next: Any) -> None:
+        await call_next()
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+    mw = attach(sio, config=Config(source="test", core=CoreSettings()), entry_points=False)
+    with pytest.raises(TypeError, match=r"'SessionLike' is a class: a framework middleware "
+                                        r"class joins the engine chain with "
+                                        r"mw.add\(asgi_middleware\(SessionLike, \.\.\.\)\)"):
+        mw.engine.use(SessionLike)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'aio_mw' is an aiohttp middleware "
+                                        r"\(@web.middleware, called with a handler\): add it "
+                                        r"with mw.add\(aiohttp_middleware\(aio_mw\)\)"):
+        mw.engine.use(aio_mw)
+    with pytest.raises(TypeError, match=r"^mw.add\(\) takes a Middleware spec .*a middleware "
+                                        r"function goes to mw.use, mw.engine.use or "
+                                        r"mw.event.use$"):
+        mw.add(member)  # type: ignore[arg-type]
+    assert not mw.engine_chain()

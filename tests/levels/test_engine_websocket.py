@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from typing import Any, ClassVar
 
 import pytest
@@ -205,3 +206,49 @@ async def test_a_plugin_made_for_contract_1_0_or_1_1_keeps_the_connection(
         assert plugin.returned == ([] if held else [101])
         await close_client(client)
         await eventually(lambda: plugin.returned == [101])
+
+
+async def test_a_legacy_plugin_with_engine_members_is_named_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A plugin made for contract 1.0 or 1.1 with an engine member is named in one warning
+    (what it costs, what lifts it), once per process, however often a stack is attached."""
+    from siomw_core import server
+
+    server._KEEPERS_TOLD.discard("oldwatch")
+    caplog.set_level(logging.WARNING, logger="siomw")
+    for _ in range(2):
+        Siomw(Kind("asgi").server(),
+              config=Config(source="test", core=CoreSettings(plugins=["oldwatch"])),
+              local_plugins=[("oldwatch", _Watcher(">=1.0,<2"))], entry_points=False)
+    told = [r.getMessage() for r in caplog.records if "contract 1.0 or 1.1" in r.getMessage()]
+    assert told == ["siomw: plugin 'oldwatch' is made for plugin contract 1.0 or 1.1 (its "
+                    "range '>=1.0,<2'): a WebSocket's engine chain lasts its connection while "
+                    "one of its engine members is in it, as those contracts promised (a few "
+                    "KB per open socket); a release of it declaring '>=1.2' is done at the "
+                    "101"]
+
+
+async def test_a_member_failing_after_the_101_is_logged_as_such(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A member raising after its call_next returned at the 101: the socket stays open
+    (nothing can be refused), and the log says so rather than claiming a refusal."""
+    kind = Kind("asgi")
+    sio, mw = kind.make()
+
+    @mw.engine.use
+    async def late(request: Request, call_next: CallNext) -> None:
+        await call_next()
+        if request.is_upgrade:
+            raise RuntimeError("after the 101")
+
+    kind.handler(sio, "echo", lambda sid, value: value)
+    caplog.set_level(logging.ERROR, logger="siomw")
+    async with kind.serve(sio, mw) as url:
+        outcome, _, client = await connect_result(url, transports=["websocket"])
+        assert outcome == "connect"
+        assert await client.call("echo", "open", timeout=5) == "open"
+        await close_client(client)
+    lines = [r.getMessage() for r in caplog.records if r.name == "siomw"]
+    assert lines == ["siomw: middleware 'late' raised for <Request GET /socket.io/ sid=None> "
+                     "after its response started (status 101): nothing can be refused any "
+                     "more; outer members see internal_error"]
