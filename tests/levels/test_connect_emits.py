@@ -114,7 +114,9 @@ async def test_refused_attempt_receives_none_of_its_emits(
 ) -> None:
     """Emits of a refused attempt (to its sid, a room, everyone) are dropped: the client
     sees only connect_error; a connected client still gets the broadcast."""
-    sio, mw = make()
+    # pings of a second: the connected client must not miss one while Node starts on a
+    # busy machine (FAST_PING's half second dropped it, and with it the broadcast)
+    sio, mw = make(socketio.AsyncServer(async_mode="asgi", ping_interval=1, ping_timeout=5))
     calls: list[str] = []
 
     @mw.use
