@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from server import check
+from server import check_modes
 
 from connect_rate import SECRET, auths, free_port, one_connection, serving
 
@@ -106,13 +106,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=40)
     args = parser.parse_args()
     modes = args.modes.split(",")
-    if "bare" not in modes:
-        parser.error("--modes must include bare (the ratios are against it)")
-    for mode in modes:
-        try:
-            check(mode, "asgi")
-        except SystemExit as exc:
-            parser.error(str(exc).removeprefix("bench/server.py: "))
+    check_modes(parser, modes, "asgi", "ratios")
     if args.connections < 1 or args.warmup < 0:
         parser.error(f"--connections must be at least 1 and --warmup at least 0, not "
                      f"{args.connections} and {args.warmup}")

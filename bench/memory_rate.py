@@ -38,7 +38,7 @@ import urllib.request
 from typing import Any
 
 import jwt
-from server import check
+from server import check_modes
 
 from connect_rate import SECRET, free_port, start
 
@@ -238,13 +238,7 @@ def main() -> None:
                         help="print the N source lines that grew most, per mode")
     args = parser.parse_args()
     modes = args.modes.split(",")
-    if "bare" not in modes:
-        parser.error("--modes must include bare (the figures are against it)")
-    for mode in modes:
-        try:
-            check(mode, args.kind)
-        except SystemExit as exc:
-            parser.error(str(exc).removeprefix("bench/server.py: "))
+    check_modes(parser, modes, args.kind)
     if args.sockets < 1:
         parser.error(f"--sockets must be at least 1, not {args.sockets}")
     if args.top < 0:

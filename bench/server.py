@@ -46,6 +46,7 @@ functions, as a sync server's users write them.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -142,6 +143,20 @@ def check(mode: str, kind: str) -> None:
                     *FULL) and not (
             mode.startswith("noop") and mode[4:].isdigit()):
         raise SystemExit(f"bench/server.py: unknown mode {mode!r}")
+
+
+def check_modes(parser: argparse.ArgumentParser, modes: list[str], kind: str,
+                what: str = "figures") -> None:
+    """A benchmark's ``--modes``: bare among them (its ``what``, figures or ratios, are
+    against bare), each known on ``kind`` (:func:`check`); else ``parser.error`` with the
+    one line (exit status 2)."""
+    if "bare" not in modes:
+        parser.error(f"--modes must include bare (the {what} are against it)")
+    for mode in modes:
+        try:
+            check(mode, kind)
+        except SystemExit as exc:
+            parser.error(str(exc).removeprefix("bench/server.py: "))
 
 
 def build(mode: str, kind: str = "asgi") -> socketio.AsyncServer | socketio.Server:
